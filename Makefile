@@ -1,0 +1,50 @@
+# Maestro: the two commands a newcomer needs are `make lab` and `make test`; both install what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+UV := .tools/bin/uv
+PY := .venv/bin/python
+PYTEST := .venv/bin/pytest
+
+# Each part of the platform adds its own targets in mk/<part>.mk and registers them here:
+#   TEST_TARGETS  run by `make test` after lint, the fast tests and the server tests
+#   LINT_TARGETS  run by `make lint` after ruff and mypy
+#   BENCH_TARGETS run by `make bench`
+TEST_TARGETS :=
+LINT_TARGETS :=
+BENCH_TARGETS :=
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help bootstrap bootstrap-test bootstrap-lab test test-fast test-servers lint lint-python bench
+
+help: ## Show the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+bootstrap: ## Install uv and the locked Python environment (plus Debian base packages).
+	@scripts/bootstrap.sh
+
+bootstrap-test: ## Also install the servers the test suite starts (PostgreSQL, Redis, Prometheus, ...).
+	@scripts/bootstrap.sh test
+
+bootstrap-lab: ## Also install what the systemd-nspawn lab needs.
+	@scripts/bootstrap.sh test lab
+
+test: bootstrap-lab ## Run everything: lint, unit tests, server tests and every part's suite.
+	@$(MAKE) --no-print-directory lint test-fast test-servers $(TEST_TARGETS)
+
+test-fast: bootstrap ## Unit tests only: no servers, seconds.
+	$(PYTEST) -q -m "not servers and not lab" -p no:cacheprovider tests
+
+test-servers: bootstrap-test ## Tests against real PostgreSQL, Redis and MLflow servers that the fixtures start.
+	$(PYTEST) -q -m "servers" -p no:cacheprovider tests
+
+lint: bootstrap lint-python $(LINT_TARGETS) ## ruff, mypy and every part's linters.
+
+lint-python:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy app/maestro_api components maestro
+
+bench: bootstrap-test $(BENCH_TARGETS) ## Run the benchmarks and write docs/benchmarks/.

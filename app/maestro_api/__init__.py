@@ -1,0 +1,1 @@
+"""The Maestro API service."""

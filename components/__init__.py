@@ -1,0 +1,1 @@
+"""Pulumi component resources that assemble the Maestro platform."""

@@ -1,0 +1,1 @@
+"""Maestro operator tooling: the operator CLI, offline preview and the lab."""
