@@ -96,7 +96,7 @@ class RecordedResource:
 
 
 class RecordedResources(list[RecordedResource]):
-    """The recorded resources, in registration order, plus the stack's outputs."""
+    """The recorded resources, sorted by URN, plus the stack's outputs."""
 
     def __init__(self, items: list[RecordedResource], outputs: dict[str, Any], stack: str) -> None:
         super().__init__(items)
@@ -311,13 +311,14 @@ def _evaluate(stack: str, config: dict[str, str], secret_keys: list[str], progra
         loop.run_until_complete(run_in_stack(main))
     finally:
         loop.close()
-    return RecordedResources(monitor.recorded, monitor.stack_outputs, stack)
+    # Registrations run concurrently (as with the engine), so their order varies: sort by URN for stable output.
+    return RecordedResources(sorted(monitor.recorded, key=lambda r: r.urn), monitor.stack_outputs, stack)
 
 
 def evaluate_stack(stack: str, *, stack_file: Path | None = None) -> RecordedResources:
     """Evaluate `__main__.py` under mocks with the config of `stacks/Pulumi.<stack>.yaml` (or `stack_file`).
 
-    Returns every resource registered, in order; the stack outputs are on `.outputs`. Raises whatever the program
+    Returns every resource registered, sorted by URN; the stack outputs are on `.outputs`. Raises whatever the program
     raises (a `components.config.ConfigError` names the offending key).
     """
     path = stack_file if stack_file is not None else stack_file_for(stack)
@@ -337,7 +338,7 @@ def evaluate_config(
 
 
 def walk_tree(resources: list[RecordedResource]) -> Iterator[tuple[int, RecordedResource]]:
-    """Depth-first (depth, resource) pairs in registration order, children under their parent."""
+    """Depth-first (depth, resource) pairs, children under their parent, siblings in the list's order."""
     children: dict[str, list[RecordedResource]] = {}
     urns = {r.urn for r in resources}
     roots: list[RecordedResource] = []
