@@ -1,0 +1,259 @@
+"""Alerts on the Maestro API itself (RED metrics, auth, rate limits, DB pool, audit, cache)."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+API = c.job("api")
+INST = {"job": "maestro-api", "instance": "api1:8000", "host": "api1"}
+GRAFANA_API = "the Grafana dashboard 'Maestro / API'"
+
+ALERTS = (
+    Alert(
+        name="ApiDown",
+        expr=f"up{{{API}}} == 0",
+        for_="2m",
+        severity="critical",
+        summary="Prometheus cannot scrape a Maestro API instance.",
+        description="Prometheus cannot scrape the Maestro API at {{ $labels.instance }} on host {{ $labels.host }}.",
+        runbook=runbook(
+            "An API instance does not answer /metrics. If every instance is down, tenants cannot reach MLflow "
+            "through Maestro at all; if one is, the others carry its load.",
+            confirm=[
+                "`curl -sf http://<instance>/healthz` from the Prometheus host.",
+                "Hosts: `systemctl status maestro-api`; Kubernetes: `kubectl get pods -l app=maestro-api`.",
+            ],
+            fix=[
+                "Read the service log (`journalctl -u maestro-api -n 200` or `kubectl logs`) for the crash cause.",
+                "A failed migration or a missing secret stops the start: fix the setting named in the error.",
+                "Restart the service (`systemctl restart maestro-api` or delete the pod).",
+            ],
+            verify=['`up{job="maestro-api"}` is 1 for the instance and the alert resolves.'],
+        ),
+        scenario=Scenario(
+            series={sel("up", **INST): "0x10"},
+            onset="0m",
+            labels=INST,
+            description="Prometheus cannot scrape the Maestro API at api1:8000 on host api1.",
+        ),
+    ),
+    Alert(
+        name="ApiRouteHighErrorRate",
+        expr=(
+            f'sum by (job, route) (rate(maestro_http_requests_total{{{API}, status=~"5.."}}[5m]))\n'
+            f"  / sum by (job, route) (rate(maestro_http_requests_total{{{API}}}[5m]))\n"
+            f"  > {c.API_ROUTE_ERROR_RATIO}"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="One API route answers with too many 5xx responses.",
+        description="Route {{ $labels.route }} answers {{ $value | humanizePercentage }} of requests with 5xx "
+        "over the last 5 minutes.",
+        runbook=runbook(
+            "One route fails for a noticeable share of requests while the SLO alerts may still be quiet "
+            "(the route may carry little traffic).",
+            confirm=[
+                f"Open {GRAFANA_API}, panel 'Error ratio per route'.",
+                "Search the API log for the route and status 5xx to find the exception.",
+            ],
+            fix=[
+                "An upstream (MLflow, Postgres, Redis) failing shows in its own alert: fix that first.",
+                "A bug in a new release: roll back to the previous image or package.",
+            ],
+            verify=["The panel's ratio for the route falls below 5% and the alert resolves."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_http_requests_total", **INST, method="GET", route="/v1/models", status="200"): "0+90x30",
+                sel("maestro_http_requests_total", **INST, method="GET", route="/v1/models", status="500"): "0+10x30",
+            },
+            onset="1m",
+            labels={"job": "maestro-api", "route": "/v1/models"},
+            description="Route /v1/models answers 10% of requests with 5xx over the last 5 minutes.",
+        ),
+    ),
+    Alert(
+        name="ApiRouteHighLatency",
+        expr=(
+            "histogram_quantile(0.99,\n"
+            f"  sum by (job, route, le) (rate(maestro_http_request_duration_seconds_bucket{{{API}}}[5m]))\n"
+            f") > {c.API_ROUTE_P99_SECONDS}"
+        ),
+        for_="15m",
+        severity="warning",
+        summary="The P99 latency of one API route is too high.",
+        description="P99 latency of route {{ $labels.route }} is {{ $value | humanizeDuration }} "
+        "over the last 5 minutes.",
+        runbook=runbook(
+            "Requests on one route are slow for the slowest percent of callers; clients may time out.",
+            confirm=[
+                f"Open {GRAFANA_API}, panel 'P99 latency per route'.",
+                "Compare with 'MLflow call latency' and the Postgres dashboard: most latency is upstream.",
+            ],
+            fix=[
+                "Slow MLflow: see MlflowHighLatency. Slow Postgres: look for long transactions and locks.",
+                "A cold registry cache after a restart recovers by itself within minutes.",
+                "Scale out the API (HPA on Kubernetes, more hosts in the inventory) if CPU is saturated.",
+            ],
+            verify=["The route's P99 on the panel stays under 1 s for 15 minutes."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="1"): (
+                    "0+50x30"
+                ),
+                sel(
+                    "maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="2.5"
+                ): "0+100x30",
+                sel(
+                    "maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="+Inf"
+                ): "0+100x30",
+            },
+            onset="1m",
+            labels={"job": "maestro-api", "route": "/v1/runs"},
+            description="P99 latency of route /v1/runs is 2.47s over the last 5 minutes.",
+        ),
+    ),
+    Alert(
+        name="ApiAuthFailureSpike",
+        expr=f"sum by (job) (rate(maestro_auth_failures_total{{{API}}}[5m])) > {c.API_AUTH_FAILURES_PER_SECOND}",
+        for_="10m",
+        severity="warning",
+        summary="The API rejects an unusual number of authentication attempts.",
+        description="The API rejects {{ $value | humanize }} authentication attempts per second "
+        "over the last 5 minutes.",
+        runbook=runbook(
+            "Many requests carry invalid API keys or tokens: credential stuffing, a leaked and revoked key still "
+            "in use, or an OIDC issuer/JWKS problem that makes valid tokens fail.",
+            confirm=[
+                f"Open {GRAFANA_API}, panel 'Auth failures by reason'.",
+                "`reason` tells which: unknown/revoked keys point at clients, signature/issuer errors at OIDC.",
+            ],
+            fix=[
+                "OIDC: check MAESTRO_OIDC_JWKS_URL is reachable and the issuer rotated keys recently.",
+                "Attack: tighten the WAF or block the source addresses at the edge; rate limits cap the damage.",
+                "A tenant's broken client: contact the tenant named in the audit log.",
+            ],
+            verify=["The failure rate on the panel returns to its usual level."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_auth_failures_total", **INST, reason="invalid_key"): "0+600x30"},
+            onset="3m",
+            labels={"job": "maestro-api"},
+            description="The API rejects 10 authentication attempts per second over the last 5 minutes.",
+        ),
+    ),
+    Alert(
+        name="ApiRateLimitBackendErrors",
+        expr=f"sum by (job) (rate(maestro_rate_limit_backend_errors_total{{{API}}}[5m])) > 0",
+        for_="5m",
+        severity="warning",
+        summary="The API cannot reach its rate-limit store.",
+        description="The API fails {{ $value | humanize }} rate-limit checks per second against Redis.",
+        runbook=runbook(
+            "The rate limiter cannot talk to Redis. With MAESTRO_RATE_LIMIT_FAILURE_MODE=open requests pass "
+            "unlimited; with closed they are refused. Either way, limits are not enforced as configured.",
+            confirm=[
+                "Check the Redis alerts and the Redis dashboard; `redis-cli -h <host> --tls ping` from an API host.",
+            ],
+            fix=["Fix Redis (see RedisDown), or the API's MAESTRO_REDIS_URL / credentials if Redis is healthy."],
+            verify=["`rate(maestro_rate_limit_backend_errors_total[5m])` is 0 again."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_rate_limit_backend_errors_total", **INST): "0+60x20"},
+            onset="1m",
+            labels={"job": "maestro-api"},
+            description="The API fails 1 rate-limit checks per second against Redis.",
+        ),
+    ),
+    Alert(
+        name="ApiDbPoolSaturated",
+        expr=(
+            f'sum by (job, instance, host) (maestro_db_pool_connections{{{API}, state="in_use"}})\n'
+            f"  / sum by (job, instance, host) (maestro_db_pool_size{{{API}}})\n"
+            f"  > {c.API_DB_POOL_SATURATION}"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="An API instance has used up its database connection pool.",
+        description="{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its database pool.",
+        runbook=runbook(
+            "Requests wait for a database connection; latency climbs and requests time out.",
+            confirm=[f"Open {GRAFANA_API}, panel 'DB pool'; look for long transactions in pg_stat_activity."],
+            fix=[
+                "Long-running or stuck queries: find them in pg_stat_activity and cancel them.",
+                "Sustained load: add API instances rather than raising the pool past Postgres' max_connections.",
+            ],
+            verify=["The in-use share falls below 90% on the panel."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_db_pool_connections", **INST, state="in_use"): "19x20",
+                sel("maestro_db_pool_connections", **INST, state="idle"): "1x20",
+                sel("maestro_db_pool_size", **INST): "20x20",
+            },
+            onset="0m",
+            labels=INST,
+            description="api1:8000 uses 95% of its database pool.",
+        ),
+    ),
+    Alert(
+        name="ApiAuditWriteFailures",
+        expr=f"sum by (job) (increase(maestro_audit_write_failures_total{{{API}}}[5m])) > 0",
+        for_="1m",
+        severity="critical",
+        summary="The API fails to write audit events.",
+        description="The API failed to write {{ $value | humanize }} audit events over the last 5 minutes.",
+        runbook=runbook(
+            "Audit events are lost or actions are refused because they cannot be audited; either breaks the "
+            "audit trail that tenants and compliance rely on.",
+            confirm=["Search the API log for 'audit' errors; check Postgres is writable (PatroniNoLeader)."],
+            fix=[
+                "Restore database writes (leader, disk space, permissions of the service role on the audit table).",
+                "Afterwards run `maestro-api audit verify` for every tenant.",
+            ],
+            verify=["`maestro-api audit verify` exits 0 and the failure counter stops growing."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_audit_write_failures_total", **INST): "0+1x20"},
+            onset="1m",
+            labels={"job": "maestro-api"},
+            description="The API failed to write 2 audit events over the last 5 minutes.",
+        ),
+    ),
+    Alert(
+        name="ApiRegistryCacheHitRateLow",
+        expr=(
+            f'sum by (job) (rate(maestro_registry_cache_requests_total{{{API}, result="hit"}}[15m]))\n'
+            f"  / sum by (job) (rate(maestro_registry_cache_requests_total{{{API}}}[15m]))\n"
+            f"  < {c.API_CACHE_HIT_RATIO_MIN}"
+        ),
+        for_="30m",
+        severity="info",
+        summary="The API's model registry cache rarely hits.",
+        description="The registry cache hit ratio is {{ $value | humanizePercentage }} over the last 15 minutes.",
+        runbook=runbook(
+            "Most registry reads go through to MLflow, which serves only a few hundred requests per second; "
+            "latency and MLflow load rise.",
+            confirm=[f"Open {GRAFANA_API}, panel 'Registry cache hit ratio'."],
+            fix=[
+                "Redis evictions (RedisMemoryNearLimit) empty the cache: give Redis more memory.",
+                "A client that reads many distinct models once each cannot be cached: no action.",
+            ],
+            verify=["The hit ratio rises above 50%."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_registry_cache_requests_total", **INST, result="hit"): "0+20x40",
+                sel("maestro_registry_cache_requests_total", **INST, result="miss"): "0+80x40",
+            },
+            onset="1m",
+            labels={"job": "maestro-api"},
+            description="The registry cache hit ratio is 20% over the last 15 minutes.",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-api", file="api", area="API", alerts=ALERTS)

@@ -1,0 +1,148 @@
+"""Alerts on backups and DR, from the node_exporter textfile metrics written after every pgBackRest / WAL-G run
+and every restore drill (docs/interfaces.md, "Backup metrics")."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+NODE = c.job("node")
+B = {"job": "node", "instance": "db1:9100", "host": "db1", "cluster": "maestro"}
+INFO = "Hosts: `pgbackrest --stanza=<cluster> info`; Kubernetes: `wal-g backup-list` in the Spilo pod"
+
+ALERTS = (
+    Alert(
+        name="BackupFullTooOld",
+        expr=(
+            f'time() - max by (cluster) (maestro_backup_last_success_timestamp_seconds{{{NODE}, type="full"}})\n'
+            f"  > {c.BACKUP_FULL_MAX_AGE_SECONDS}"
+        ),
+        for_="30m",
+        severity="critical",
+        summary="The last successful full backup is too old.",
+        description="The last full backup of cluster {{ $labels.cluster }} succeeded {{ $value | humanizeDuration }} "
+        "ago.",
+        runbook=runbook(
+            "No full backup within the schedule: restores need ever longer WAL replays, and retention may expire "
+            "the last good full backup.",
+            confirm=[INFO, "The backup timer's log: `journalctl -u maestro-backup-full`."],
+            fix=[
+                "Run the backup by hand: `ansible-playbook ansible/backup.yml -e backup_type=full`.",
+                "Repository full or unreachable: fix the bucket (quota, credentials, TLS).",
+            ],
+            verify=['`maestro_backup_last_success_timestamp_seconds{type="full"}` is recent; alert resolves.'],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_backup_last_success_timestamp_seconds", **B, type="full"): "-700000x60"},
+            onset="0m",
+            labels={"cluster": "maestro"},
+            description="The last full backup of cluster maestro succeeded 8d 2h 56m 40s ago.",
+        ),
+    ),
+    Alert(
+        name="BackupRunFailed",
+        expr=f"maestro_backup_last_run_success{{{NODE}}} == 0",
+        for_="5m",
+        severity="warning",
+        summary="The last backup run failed.",
+        description="The last {{ $labels.type }} backup of cluster {{ $labels.cluster }} failed.",
+        runbook=runbook(
+            "The most recent backup run did not complete; the previous successful backup is still valid.",
+            confirm=[INFO, "The backup job's log (systemd unit or Kubernetes CronJob)."],
+            fix=["Fix the cause named in the log and re-run the backup of that type."],
+            verify=["`maestro_backup_last_run_success` is 1 after the next run."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_backup_last_run_success", **B, type="incr"): "0x10"},
+            onset="0m",
+            labels={**B, "type": "incr"},
+            description="The last incr backup of cluster maestro failed.",
+        ),
+    ),
+    Alert(
+        name="WalArchivingStalled",
+        expr=(
+            f"time() - max by (cluster) (maestro_wal_archive_last_success_timestamp_seconds{{{NODE}}})\n"
+            f"  > {c.WAL_ARCHIVE_MAX_AGE_SECONDS}"
+        ),
+        for_="5m",
+        severity="critical",
+        summary="WAL archiving has not succeeded recently.",
+        description="WAL of cluster {{ $labels.cluster }} was last archived {{ $value | humanizeDuration }} ago.",
+        runbook=runbook(
+            "New WAL is not reaching the backup repository: point-in-time recovery cannot go past the last "
+            "archived segment (RPO grows every minute), and pg_wal fills the primary's disk.",
+            confirm=[
+                "`SELECT * FROM pg_stat_archiver` on the primary; PostgresWalArchiveFailures.",
+                "Hosts: `pgbackrest --stanza=<cluster> check`.",
+            ],
+            fix=["Restore access to the repository; archiving catches up by itself once archive_command works."],
+            verify=["`maestro_wal_archive_last_success_timestamp_seconds` moves forward every minute."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_wal_archive_last_success_timestamp_seconds", **B): "-1000x20"},
+            onset="0m",
+            labels={"cluster": "maestro"},
+            description="WAL of cluster maestro was last archived 21m 40s ago.",
+        ),
+    ),
+    Alert(
+        name="RestoreDrillTooOld",
+        expr=(
+            f"time() - max by (cluster) (maestro_restore_drill_last_success_timestamp_seconds{{{NODE}}})\n"
+            f"  > {c.RESTORE_DRILL_MAX_AGE_SECONDS}"
+        ),
+        for_="1h",
+        severity="warning",
+        summary="No restore drill has succeeded recently.",
+        description="The last successful restore drill of cluster {{ $labels.cluster }} was "
+        "{{ $value | humanizeDuration }} ago.",
+        runbook=runbook(
+            "Backups that are never restored are not known to work. The monthly drill has not succeeded.",
+            confirm=["The drill job's log; `maestro_restore_drill_last_success_timestamp_seconds` on Grafana."],
+            fix=["Run the drill: `ansible-playbook ansible/restore.yml -e restore_drill=true` (runbooks/restore.md)."],
+            verify=["The timestamp is recent and RTO/RPO panels show the new results."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_restore_drill_last_success_timestamp_seconds", **B): "-3100000x70"},
+            onset="0m",
+            labels={"cluster": "maestro"},
+            description="The last successful restore drill of cluster maestro was 35d 22h 6m 40s ago.",
+        ),
+    ),
+    Alert(
+        name="RestoreDrillObjectivesMissed",
+        expr=(
+            f"max by (cluster) (maestro_restore_drill_rto_seconds{{{NODE}}}) > {c.RESTORE_DRILL_RTO_SECONDS}\n"
+            f"or\n"
+            f"max by (cluster) (maestro_restore_drill_rpo_seconds{{{NODE}}}) > {c.RESTORE_DRILL_RPO_SECONDS}"
+        ),
+        for_="5m",
+        severity="warning",
+        summary="The last restore drill missed the RTO or RPO objective.",
+        description="The last restore drill of cluster {{ $labels.cluster }} missed its objective "
+        "(measured {{ $value | humanizeDuration }}).",
+        runbook=runbook(
+            f"A real restore would take longer than {c.RESTORE_DRILL_RTO_SECONDS} s or lose more than "
+            f"{c.RESTORE_DRILL_RPO_SECONDS} s of data.",
+            confirm=["Backups dashboard, panels 'Restore drill RTO' and 'RPO'."],
+            fix=[
+                "RTO: take full backups more often (less WAL to replay), raise process-max.",
+                "RPO: check WAL archiving lag (WalArchivingStalled) and archive_timeout.",
+            ],
+            verify=["The next drill reports values under the objectives."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_restore_drill_rto_seconds", **B): "5400x10",
+                sel("maestro_restore_drill_rpo_seconds", **B): "60x10",
+            },
+            onset="0m",
+            labels={"cluster": "maestro"},
+            description="The last restore drill of cluster maestro missed its objective (measured 1h 30m 0s).",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-backups", file="backups", area="Backups and DR", alerts=ALERTS)

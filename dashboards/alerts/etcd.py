@@ -1,0 +1,117 @@
+"""Alerts on etcd, Patroni's DCS on the hosts path (etcd's own /metrics)."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+ETCD = c.job("etcd")
+M = [{"job": "etcd", "instance": f"etcd{i}:2379", "host": f"db{i}"} for i in (1, 2, 3)]
+HEALTH = "`etcdctl --endpoints=<all members> endpoint status --cluster -w table` (with the client TLS flags)"
+
+ALERTS = (
+    Alert(
+        name="EtcdNoLeader",
+        expr=f"etcd_server_has_leader{{{ETCD}}} == 0",
+        for_="1m",
+        severity="critical",
+        summary="An etcd member has no leader.",
+        description="etcd member {{ $labels.instance }} has no leader.",
+        runbook=runbook(
+            "The member cannot serve consistent reads or writes. If most members report this, the cluster has "
+            "lost quorum and Patroni cannot hold or take the leader lock.",
+            confirm=[HEALTH, "`journalctl -u etcd -n 200` on the member."],
+            fix=[
+                "Network partition: restore connectivity between the members on the peer port.",
+                "A member with a corrupt data dir: remove it (`etcdctl member remove`) and re-add it empty.",
+            ],
+            verify=["Every member reports the same leader in `endpoint status`."],
+        ),
+        scenario=Scenario(
+            series={sel("etcd_server_has_leader", **M[0]): "0x10"},
+            onset="0m",
+            labels=M[0],
+            description="etcd member etcd1:2379 has no leader.",
+        ),
+    ),
+    Alert(
+        name="EtcdInsufficientMembers",
+        expr=f"sum by (job) (up{{{ETCD}}} == bool 1) < ((count by (job) (up{{{ETCD}}}) + 1) / 2)",
+        for_="3m",
+        severity="critical",
+        summary="Too few etcd members are up for quorum.",
+        description="Only {{ $value }} etcd members of job {{ $labels.job }} are up, less than a quorum.",
+        runbook=runbook(
+            "etcd has lost quorum: no writes, and Patroni demotes the primary when its TTL expires, so the "
+            "database becomes read-only.",
+            confirm=[HEALTH, "`systemctl status etcd` on each database host."],
+            fix=[
+                "Start the stopped members; fix disk or network on their hosts.",
+                "If a majority is permanently lost, restore etcd from a snapshot (runbooks/etcd-restore.md).",
+            ],
+            verify=["All members healthy in `endpoint health --cluster`; PatroniNoLeader resolves."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("up", **M[0]): "1x10",
+                sel("up", **M[1]): "0x10",
+                sel("up", **M[2]): "0x10",
+            },
+            onset="0m",
+            labels={"job": "etcd"},
+            description="Only 1 etcd members of job etcd are up, less than a quorum.",
+        ),
+    ),
+    Alert(
+        name="EtcdFrequentLeaderChanges",
+        expr=f"increase(etcd_server_leader_changes_seen_total{{{ETCD}}}[1h]) >= {c.ETCD_LEADER_CHANGES_PER_HOUR}",
+        for_="5m",
+        severity="warning",
+        summary="etcd elects new leaders too often.",
+        description="etcd member {{ $labels.instance }} saw {{ $value | humanize }} leader changes in the last hour.",
+        runbook=runbook(
+            "Frequent elections mean heartbeats time out: slow disks or a flaky network. Each election briefly "
+            "blocks writes and can make Patroni flap.",
+            confirm=["Etcd fsync latency (EtcdHighFsyncDuration) and host network errors on the hosts dashboard."],
+            fix=["Move etcd's data dir to faster storage; fix packet loss; raise heartbeat/election timeouts."],
+            verify=["`increase(etcd_server_leader_changes_seen_total[1h])` stays under 4."],
+        ),
+        scenario=Scenario(
+            series={sel("etcd_server_leader_changes_seen_total", **M[0]): "0 1 2 3 4 5 5x20"},
+            onset="4m",
+            labels=M[0],
+            description="etcd member etcd1:2379 saw 5 leader changes in the last hour.",
+        ),
+    ),
+    Alert(
+        name="EtcdHighFsyncDuration",
+        expr=(
+            "histogram_quantile(0.99,\n"
+            f"  sum by (job, instance, host, le) (rate(etcd_disk_wal_fsync_duration_seconds_bucket{{{ETCD}}}[5m]))\n"
+            f") > {c.ETCD_FSYNC_P99_SECONDS}"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="etcd's WAL fsyncs are slow.",
+        description="P99 WAL fsync on etcd member {{ $labels.instance }} takes {{ $value | humanizeDuration }}.",
+        runbook=runbook(
+            "etcd waits on the disk for every write; above ~0.5 s heartbeats miss and leaders change.",
+            confirm=["Disk IO panels of the host; `iostat -x 5` on it."],
+            fix=["Give etcd its own fast disk or move noisy IO (backups, Postgres) off that disk."],
+            verify=["The P99 falls under 0.5 s (typically under 10 ms on SSD)."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="0.512"): "0+10x30",
+                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="1.024"): "0+100x30",
+                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="+Inf"): "0+100x30",
+            },
+            onset="1m",
+            labels=M[0],
+            description="P99 WAL fsync on etcd member etcd1:2379 takes 1.018s.",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-etcd", file="etcd", area="etcd", alerts=ALERTS)

@@ -1,0 +1,158 @@
+"""Alerts on the monitoring stack itself: Prometheus, Alertmanager and the dead man's switch."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+PROM = c.job("prometheus")
+AM = c.job("alertmanager")
+P = {"job": "prometheus", "instance": "mon1:9090", "host": "mon1"}
+GROUP_NAME = "/etc/prometheus/rules/api.yml;maestro-api"
+A = {"job": "alertmanager", "instance": "mon1:9093", "host": "mon1"}
+
+ALERTS = (
+    Alert(
+        name="Watchdog",
+        expr="vector(1)",
+        for_="1m",
+        severity="none",
+        summary="Always firing: proves the alerting pipeline works end to end.",
+        description="This alert always fires; its absence at the dead man's switch receiver means alerting is broken.",
+        runbook=runbook(
+            "Not a problem: Alertmanager sends this alert to the dead man's switch receiver continuously. If "
+            "that receiver stops hearing it, Prometheus or Alertmanager is down.",
+            confirm=["Alertmanager's UI lists Watchdog as active."],
+            fix=["Nothing to fix while it fires. If it is missing, check Prometheus and Alertmanager first."],
+            verify=["The dead man's switch receiver reports heartbeats again."],
+        ),
+        scenario=Scenario(
+            series={},
+            onset="0m",
+            labels={},
+            description=(
+                "This alert always fires; its absence at the dead man's switch receiver means alerting is broken."
+            ),
+        ),
+    ),
+    Alert(
+        name="PrometheusRuleEvaluationFailures",
+        expr=f"increase(prometheus_rule_evaluation_failures_total{{{PROM}}}[5m]) > 0",
+        for_="5m",
+        severity="critical",
+        summary="Prometheus fails to evaluate rules, so alerts may be missed.",
+        description="Prometheus {{ $labels.instance }} failed {{ $value | humanize }} evaluations of "
+        "rule group {{ $labels.rule_group }}.",
+        runbook=runbook(
+            "Some rules cannot be evaluated (often many-to-many matching after a label change): their alerts "
+            "cannot fire.",
+            confirm=["Prometheus UI, Status > Rules shows the failing rule and its error."],
+            fix=["Fix the rule in dashboards/alerts/, `make dashboards`, deploy; or fix the offending labels."],
+            verify=["The failure counter stops growing."],
+        ),
+        scenario=Scenario(
+            series={
+                sel(
+                    "prometheus_rule_evaluation_failures_total",
+                    **P,
+                    rule_group="/etc/prometheus/rules/api.yml;maestro-api",
+                ): "0+1x20"
+            },
+            onset="1m",
+            labels={**P, "rule_group": GROUP_NAME},
+            description="Prometheus mon1:9090 failed 5 evaluations of rule group "
+            "/etc/prometheus/rules/api.yml;maestro-api.",
+        ),
+    ),
+    Alert(
+        name="PrometheusAlertmanagerUnreachable",
+        expr=f"prometheus_notifications_alertmanagers_discovered{{{PROM}}} < 1",
+        for_="10m",
+        severity="critical",
+        summary="Prometheus has no Alertmanager to send alerts to.",
+        description="Prometheus {{ $labels.instance }} has discovered no Alertmanager.",
+        runbook=runbook(
+            "Alerts are evaluated but go nowhere: nobody is paged.",
+            confirm=["Prometheus UI, Status > Runtime & Build Information: Alertmanagers."],
+            fix=["Fix the `alerting:` section of prometheus.yml or start Alertmanager."],
+            verify=["`prometheus_notifications_alertmanagers_discovered` is at least 1."],
+        ),
+        scenario=Scenario(
+            series={sel("prometheus_notifications_alertmanagers_discovered", **P): "0x20"},
+            onset="0m",
+            labels=P,
+            description="Prometheus mon1:9090 has discovered no Alertmanager.",
+        ),
+    ),
+    Alert(
+        name="PrometheusConfigReloadFailed",
+        expr=f"prometheus_config_last_reload_successful{{{PROM}}} == 0",
+        for_="10m",
+        severity="warning",
+        summary="Prometheus failed to load its latest configuration.",
+        description="Prometheus {{ $labels.instance }} runs an old configuration because the last reload failed.",
+        runbook=runbook(
+            "New scrape targets or rule files are not active; Prometheus keeps the last good configuration.",
+            confirm=["`promtool check config /etc/prometheus/prometheus.yml`; the Prometheus log."],
+            fix=["Fix the error promtool names; reload (`systemctl reload prometheus`)."],
+            verify=["`prometheus_config_last_reload_successful` is 1."],
+        ),
+        scenario=Scenario(
+            series={sel("prometheus_config_last_reload_successful", **P): "0x20"},
+            onset="0m",
+            labels=P,
+            description="Prometheus mon1:9090 runs an old configuration because the last reload failed.",
+        ),
+    ),
+    Alert(
+        name="AlertmanagerConfigReloadFailed",
+        expr=f"alertmanager_config_last_reload_successful{{{AM}}} == 0",
+        for_="10m",
+        severity="warning",
+        summary="Alertmanager failed to load its latest configuration.",
+        description="Alertmanager {{ $labels.instance }} runs an old configuration because the last reload failed.",
+        runbook=runbook(
+            "Routing or receiver changes are not active.",
+            confirm=["`amtool check-config /etc/prometheus/alertmanager.yml`; the Alertmanager log."],
+            fix=["Fix the error; the file comes from dashboards/alertmanager/alertmanager.yml."],
+            verify=["`alertmanager_config_last_reload_successful` is 1."],
+        ),
+        scenario=Scenario(
+            series={sel("alertmanager_config_last_reload_successful", **A): "0x20"},
+            onset="0m",
+            labels=A,
+            description="Alertmanager mon1:9093 runs an old configuration because the last reload failed.",
+        ),
+    ),
+    Alert(
+        name="AlertmanagerNotificationsFailing",
+        expr=(
+            f"sum by (job, instance, host, integration) (rate(alertmanager_notifications_failed_total{{{AM}}}[5m]))\n"
+            f"  / sum by (job, instance, host, integration) (rate(alertmanager_notifications_total{{{AM}}}[5m]))\n"
+            f"  > 0.01"
+        ),
+        for_="5m",
+        severity="critical",
+        summary="Alertmanager fails to deliver notifications.",
+        description="Alertmanager {{ $labels.instance }} fails {{ $value | humanizePercentage }} of "
+        "{{ $labels.integration }} notifications.",
+        runbook=runbook(
+            "Pages and tickets are not delivered through that integration.",
+            confirm=["The Alertmanager log names the receiver and the HTTP error."],
+            fix=["Fix the receiver's credentials or endpoint (see the receiver notes in alertmanager.yml)."],
+            verify=["The failure ratio returns to 0."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("alertmanager_notifications_failed_total", **A, integration="webhook"): "0+5x20",
+                sel("alertmanager_notifications_total", **A, integration="webhook"): "0+10x20",
+            },
+            onset="1m",
+            labels={**A, "integration": "webhook"},
+            description="Alertmanager mon1:9093 fails 50% of webhook notifications.",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-monitoring", file="monitoring", area="Monitoring stack", alerts=ALERTS)

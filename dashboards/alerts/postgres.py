@@ -1,0 +1,262 @@
+"""Alerts on PostgreSQL (postgres_exporter 0.11) and Patroni (its REST API's /metrics, 3.0+; label `scope`)."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+PAT = c.job("patroni")
+PG = c.job("postgres")
+P1 = {"job": "patroni", "instance": "db1:8008", "host": "db1", "scope": "maestro"}
+P2 = {"job": "patroni", "instance": "db2:8008", "host": "db2", "scope": "maestro"}
+E1 = {"job": "postgres", "instance": "db1:9187", "host": "db1"}
+LIST = "`patronictl -c /etc/patroni/config.yml list` on a database host (Kubernetes: `kubectl exec` into a Spilo pod)"
+
+ALERTS = (
+    Alert(
+        name="PatroniNoLeader",
+        expr=f"sum by (scope) (patroni_primary{{{PAT}}}) < 1",
+        for_="1m",
+        severity="critical",
+        summary="A Patroni cluster has no leader, so the database refuses writes.",
+        description="Patroni cluster {{ $labels.scope }} has had no primary for a minute.",
+        runbook=runbook(
+            "No member of the cluster is primary. Writes fail (HAProxy's read-write port has no server); the "
+            "API's write paths and MLflow's tracking fail. Patroni normally elects a new leader within its TTL.",
+            confirm=[LIST, "Check etcd health: `etcdctl endpoint health --cluster` (EtcdNoLeader?)."],
+            fix=[
+                "etcd without quorum: restore etcd first; Patroni cannot take the leader lock without it.",
+                "No healthy candidate: read `journalctl -u patroni` on each member for why Postgres does not start.",
+                "Last resort, when the former primary is lost: `patronictl failover` to the most recent replica "
+                "(see runbooks/failover.md).",
+            ],
+            verify=["`patronictl list` shows one Leader; writes through HAProxy's primary port succeed."],
+        ),
+        scenario=Scenario(
+            series={sel("patroni_primary", **P1): "0x10", sel("patroni_primary", **P2): "0x10"},
+            onset="0m",
+            labels={"scope": "maestro"},
+            description="Patroni cluster maestro has had no primary for a minute.",
+        ),
+    ),
+    Alert(
+        name="PatroniMultiplePrimaries",
+        expr=f"sum by (scope) (patroni_primary{{{PAT}}}) > 1",
+        for_="1m",
+        severity="critical",
+        summary="More than one member of a Patroni cluster claims to be primary.",
+        description="Patroni cluster {{ $labels.scope }} has {{ $value }} members reporting the primary role.",
+        runbook=runbook(
+            "Split brain: two members accept writes, and the data diverges. Patroni's leader lock should make this "
+            "impossible, so a member is running without DCS access or Postgres was promoted by hand.",
+            confirm=[LIST, "`SELECT pg_is_in_recovery()` on each member: false on more than one is split brain."],
+            fix=[
+                "Stop Postgres (`systemctl stop patroni`) on every member that does not hold the leader key in etcd.",
+                "Reinitialise the stopped members from the leader: `patronictl reinit <scope> <member>`.",
+            ],
+            verify=["`patronictl list` shows exactly one Leader and the others streaming/running."],
+        ),
+        scenario=Scenario(
+            series={sel("patroni_primary", **P1): "1x10", sel("patroni_primary", **P2): "1x10"},
+            onset="0m",
+            labels={"scope": "maestro"},
+            description="Patroni cluster maestro has 2 members reporting the primary role.",
+        ),
+    ),
+    Alert(
+        name="PatroniPostgresNotRunning",
+        expr=f"patroni_postgres_running{{{PAT}}} == 0",
+        for_="2m",
+        severity="critical",
+        summary="Patroni runs but its PostgreSQL is not running.",
+        description="PostgreSQL of Patroni member {{ $labels.instance }} (cluster {{ $labels.scope }}) is not running.",
+        runbook=runbook(
+            "One member's Postgres is down; the cluster has less redundancy (and, on the primary, fails over).",
+            confirm=[LIST, "`journalctl -u patroni -n 200` on the member."],
+            fix=[
+                "Disk full or permissions: fix, then Patroni restarts Postgres by itself.",
+                "A replica that cannot catch up: `patronictl reinit <scope> <member>`.",
+            ],
+            verify=["`patroni_postgres_running` is 1 and the member is running/streaming in `patronictl list`."],
+        ),
+        scenario=Scenario(
+            series={sel("patroni_postgres_running", **P2): "0x10"},
+            onset="0m",
+            labels=P2,
+            description="PostgreSQL of Patroni member db2:8008 (cluster maestro) is not running.",
+        ),
+    ),
+    Alert(
+        name="PatroniFailoverOccurred",
+        expr=f"max by (scope) (changes(patroni_postgres_timeline{{{PAT}}}[15m])) > 0",
+        for_="1m",
+        severity="warning",
+        summary="A Patroni cluster changed timeline: a failover or switchover happened.",
+        description="Patroni cluster {{ $labels.scope }} moved to a new timeline in the last 15 minutes.",
+        runbook=runbook(
+            "The primary changed. A planned switchover explains it; otherwise the old primary failed and the "
+            "cause must be found before it happens again.",
+            confirm=[LIST, "`patronictl history` shows the new timeline and when it started."],
+            fix=[
+                "Unplanned: read the former primary's Patroni and Postgres logs and host metrics around the time.",
+                "Check the former primary rejoined as a replica (pg_rewind) or reinitialise it.",
+            ],
+            verify=["All members are running with one Leader; the alert resolves 15 minutes after the change."],
+        ),
+        scenario=Scenario(
+            series={sel("patroni_postgres_timeline", **P1): "3x4 4x10"},
+            onset="5m",
+            labels={"scope": "maestro"},
+            description="Patroni cluster maestro moved to a new timeline in the last 15 minutes.",
+        ),
+    ),
+    Alert(
+        name="PatroniReplicationLagHigh",
+        expr=(
+            f"max by (scope) (patroni_xlog_location{{{PAT}}})\n"
+            f"  - on (scope) group_right ()\n"
+            f"  (patroni_xlog_replayed_location{{{PAT}}} and on (instance) (patroni_replica{{{PAT}}} == 1))\n"
+            f"  > {c.PG_REPLICATION_LAG_BYTES}"
+        ),
+        for_="5m",
+        severity="warning",
+        summary="A Postgres replica replays WAL far behind its primary.",
+        description="Replica {{ $labels.instance }} of cluster {{ $labels.scope }} is {{ $value | humanize1024 }}B "
+        "behind the primary.",
+        runbook=runbook(
+            "The replica lags: reads from the replica port are stale, a failover to it would lose or delay data, "
+            "and with synchronous replication commits can stall.",
+            confirm=[
+                LIST + " (Lag in MB column).",
+                "On the primary: `SELECT client_addr, replay_lag FROM pg_stat_replication`.",
+            ],
+            fix=[
+                "Network or disk saturation on the replica: check host alerts and disk IO.",
+                "Long queries on the replica that block replay: cancel them or lower max_standby_streaming_delay.",
+                "A replica too far behind: `patronictl reinit <scope> <member>`.",
+            ],
+            verify=["The lag on the Postgres dashboard falls below 64 MiB."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("patroni_xlog_location", **P1): "1000000000x10",
+                sel("patroni_replica", **P1): "0x10",
+                sel("patroni_xlog_replayed_location", **P1): "0x10",
+                sel("patroni_xlog_location", **P2): "0x10",
+                sel("patroni_replica", **P2): "1x10",
+                sel("patroni_xlog_replayed_location", **P2): "800000000x10",
+            },
+            onset="0m",
+            labels=P2,
+            description="Replica db2:8008 of cluster maestro is 190.7MiB behind the primary.",
+        ),
+    ),
+    Alert(
+        name="PatroniDcsUnreachable",
+        expr=f"time() - patroni_dcs_last_seen{{{PAT}}} > 60",
+        for_="2m",
+        severity="warning",
+        summary="A Patroni member has not reached etcd for over a minute.",
+        description="Patroni member {{ $labels.instance }} last reached the DCS {{ $value | humanizeDuration }} ago.",
+        runbook=runbook(
+            "The member cannot refresh its state in etcd. A leader that cannot reach etcd demotes itself when its "
+            "TTL runs out, so this precedes an unplanned failover.",
+            confirm=["`etcdctl endpoint health --cluster` from the member; check the etcd alerts."],
+            fix=["Restore the network path or the etcd members (see EtcdNoLeader, EtcdInsufficientMembers)."],
+            verify=["`time() - patroni_dcs_last_seen` stays under 30 s."],
+        ),
+        scenario=Scenario(
+            series={sel("patroni_dcs_last_seen", **P1): "0x10"},
+            onset="2m",
+            labels=P1,
+            description="Patroni member db1:8008 last reached the DCS 4m 0s ago.",
+        ),
+    ),
+    Alert(
+        name="PostgresExporterDown",
+        expr=f"pg_up{{{PG}}} == 0",
+        for_="2m",
+        severity="critical",
+        summary="postgres_exporter cannot connect to its PostgreSQL.",
+        description="postgres_exporter {{ $labels.instance }} on {{ $labels.host }} cannot connect to PostgreSQL.",
+        runbook=runbook(
+            "Postgres on that host refuses connections (down, out of connections, or the exporter's role lost "
+            "its rights), and every Postgres panel for it goes blank.",
+            confirm=["`psql -h <host> -U prometheus -c 'select 1'`; `systemctl status patroni` on the host."],
+            fix=[
+                "Postgres down: see PatroniPostgresNotRunning.",
+                "Too many connections: see PostgresTooManyConnections.",
+                "Credentials: re-run the Ansible postgres role (it manages the exporter's role).",
+            ],
+            verify=["`pg_up` is 1 for the instance."],
+        ),
+        scenario=Scenario(
+            series={sel("pg_up", **E1): "0x10"},
+            onset="0m",
+            labels=E1,
+            description="postgres_exporter db1:9187 on db1 cannot connect to PostgreSQL.",
+        ),
+    ),
+    Alert(
+        name="PostgresTooManyConnections",
+        expr=(
+            f"sum by (job, instance, host) (pg_stat_activity_count{{{PG}}})\n"
+            f"  / on (job, instance, host) pg_settings_max_connections{{{PG}}}\n"
+            f"  > {c.PG_CONNECTIONS_RATIO}"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="PostgreSQL is close to max_connections.",
+        description="{{ $labels.host }} uses {{ $value | humanizePercentage }} of max_connections.",
+        runbook=runbook(
+            "New connections will soon be refused: API pools, MLflow and Patroni itself need headroom.",
+            confirm=["`SELECT usename, state, count(*) FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC`."],
+            fix=[
+                "Idle-in-transaction sessions: terminate them and find the client that leaks them.",
+                "Too many API instances for the pool size: lower the per-instance pool or raise max_connections "
+                "through Patroni's dynamic configuration (`patronictl edit-config`).",
+            ],
+            verify=["The ratio on the Postgres dashboard falls below 80%."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("pg_stat_activity_count", **E1, datname="maestro", state="active"): "50x20",
+                sel("pg_stat_activity_count", **E1, datname="maestro", state="idle"): "40x20",
+                sel("pg_settings_max_connections", **E1): "100x20",
+            },
+            onset="0m",
+            labels=E1,
+            description="db1 uses 90% of max_connections.",
+        ),
+    ),
+    Alert(
+        name="PostgresWalArchiveFailures",
+        expr=f"increase(pg_stat_archiver_failed_count{{{PG}}}[10m]) > 0",
+        for_="10m",
+        severity="warning",
+        summary="PostgreSQL's archive_command keeps failing.",
+        description="archive_command on {{ $labels.host }} failed {{ $value | humanize }} times in 10 minutes.",
+        runbook=runbook(
+            "WAL segments are not archived: point-in-time recovery has a gap from now on, and pg_wal grows "
+            "until the disk fills.",
+            confirm=[
+                "`SELECT * FROM pg_stat_archiver` on the primary (last_failed_wal, last_failed_time).",
+                "Hosts: `pgbackrest --stanza=<scope> check`; Kubernetes: the Spilo pod's WAL-G log.",
+            ],
+            fix=[
+                "Object storage unreachable or credentials expired: fix access to the backup bucket.",
+                "A broken stanza: see runbooks/restore.md for stanza repair.",
+            ],
+            verify=["`pg_stat_archiver.failed_count` stops growing; WalArchivingStalled does not fire."],
+        ),
+        scenario=Scenario(
+            series={sel("pg_stat_archiver_failed_count", **E1): "0+1x30"},
+            onset="1m",
+            labels=E1,
+            description="archive_command on db1 failed 10 times in 10 minutes.",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-postgres", file="postgres", area="Postgres / Patroni", alerts=ALERTS)

@@ -1,0 +1,95 @@
+"""Alerts on the WAF (nginx + ModSecurity + OWASP CRS on the hosts path).
+
+nginx exports nothing to Prometheus by itself and no nginx exporter is deployed, so the WAF's numbers come
+from node_exporter textfile metrics written by the WAF log tailer on each nginx host (a contract with the
+Ansible nginx role, listed in tests/dashboards/fixtures/exporter_metrics.yml under `waf_textfile`):
+maestro_waf_requests_total, maestro_waf_blocked_requests_total (counters), maestro_waf_rule_engine_enabled
+(1 when SecRuleEngine is On) and maestro_waf_metrics_last_update_timestamp_seconds.
+"""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.alerts._helpers import runbook, sel
+from dashboards.model import Alert, RuleGroup, Scenario
+
+NODE = c.job("node")
+W = {"job": "node", "instance": "edge1:9100", "host": "edge1"}
+AUDIT = "the ModSecurity audit log on the host (/var/log/nginx/modsec_audit.log)"
+
+ALERTS = (
+    Alert(
+        name="WafBlockRateHigh",
+        expr=(
+            f"sum by (job, instance, host) (rate(maestro_waf_blocked_requests_total{{{NODE}}}[5m]))\n"
+            f"  / sum by (job, instance, host) (rate(maestro_waf_requests_total{{{NODE}}}[5m]))\n"
+            f"  > {c.WAF_BLOCK_RATIO}"
+        ),
+        for_="10m",
+        severity="warning",
+        summary="The WAF blocks an unusual share of requests.",
+        description="The WAF on {{ $labels.host }} blocks {{ $value | humanizePercentage }} of requests.",
+        runbook=runbook(
+            "Either an attack is under way or a CRS rule blocks legitimate API traffic (a false positive after "
+            "a client or API change).",
+            confirm=[f"Read {AUDIT}: which rule ids match, from which clients, on which paths."],
+            fix=[
+                "Attack: leave blocking on; add the sources to the edge deny list if they persist.",
+                "False positive: add a narrow rule exclusion (by rule id and path) in the nginx role, never "
+                "disable the engine.",
+            ],
+            verify=["The blocked share returns to its usual level."],
+        ),
+        scenario=Scenario(
+            series={
+                sel("maestro_waf_requests_total", **W): "0+100x30",
+                sel("maestro_waf_blocked_requests_total", **W): "0+20x30",
+            },
+            onset="1m",
+            labels=W,
+            description="The WAF on edge1 blocks 20% of requests.",
+        ),
+    ),
+    Alert(
+        name="WafNotBlocking",
+        expr=f"maestro_waf_rule_engine_enabled{{{NODE}}} == 0",
+        for_="5m",
+        severity="critical",
+        summary="The WAF's rule engine is not blocking.",
+        description="ModSecurity on {{ $labels.host }} runs with SecRuleEngine off or DetectionOnly.",
+        runbook=runbook(
+            "Requests reach the API uninspected or unblocked. Production requires blocking mode.",
+            confirm=["`grep -R SecRuleEngine /etc/nginx/` on the host."],
+            fix=["Re-run the Ansible nginx role (it sets SecRuleEngine On); investigate who changed it."],
+            verify=["`maestro_waf_rule_engine_enabled` is 1; a CRS test request (e.g. `/?q=<script>`) gets 403."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_waf_rule_engine_enabled", **W): "0x10"},
+            onset="0m",
+            labels=W,
+            description="ModSecurity on edge1 runs with SecRuleEngine off or DetectionOnly.",
+        ),
+    ),
+    Alert(
+        name="WafMetricsStale",
+        expr=f"time() - maestro_waf_metrics_last_update_timestamp_seconds{{{NODE}}} > {c.WAF_METRICS_MAX_AGE_SECONDS}",
+        for_="5m",
+        severity="warning",
+        summary="The WAF log tailer stopped updating its metrics.",
+        description="WAF metrics on {{ $labels.host }} were last written {{ $value | humanizeDuration }} ago.",
+        runbook=runbook(
+            "The WAF alerts above are blind: the log tailer that writes the textfile metrics is not running.",
+            confirm=["`systemctl status maestro-waf-metrics.timer` on the host; the textfile directory's files."],
+            fix=["Restart the timer; check the nginx log path it reads still exists after log rotation."],
+            verify=["`maestro_waf_metrics_last_update_timestamp_seconds` moves forward."],
+        ),
+        scenario=Scenario(
+            series={sel("maestro_waf_metrics_last_update_timestamp_seconds", **W): "-100x20"},
+            onset="4m",
+            labels=W,
+            description="WAF metrics on edge1 were last written 10m 40s ago.",
+        ),
+    ),
+)
+
+GROUP = RuleGroup(name="maestro-waf", file="waf", area="WAF", alerts=ALERTS)

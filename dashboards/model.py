@@ -1,0 +1,95 @@
+"""Typed shapes for rules. Alert definitions carry their runbook and their promtool scenario, so one edit
+changes the rule, its test, its runbook page and the alerts doc together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["critical", "warning", "info", "none"]
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """What an operator reads when paged."""
+
+    meaning: str
+    """What is wrong and what it breaks for users, in a few sentences."""
+    confirm: tuple[str, ...]
+    """Steps (commands or queries) that confirm the alert is real."""
+    fix: tuple[str, ...]
+    """Steps that fix the usual causes."""
+    verify: tuple[str, ...]
+    """Steps that show the fix worked."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Input series under which the alert's condition holds, and what Prometheus must then send.
+
+    The promtool test generated from it asserts no alert at `onset + for - 1m` and exactly one alert,
+    with exactly these labels and this description, at `onset + for`.
+    """
+
+    series: dict[str, str]
+    """Series selector -> promtool expanding notation, sampled every minute from t=0."""
+    onset: str
+    """The first evaluation time (minutes, e.g. "1m") at which the expression returns the alert's series."""
+    labels: dict[str, str]
+    """Every label the firing alert carries except alertname and severity."""
+    description: str
+    """The description exactly as Prometheus renders it for these series."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alerting rule."""
+
+    name: str
+    """PascalCase alert name; also the runbook file name."""
+    expr: str
+    """PromQL; true (non-empty) while the condition holds."""
+    for_: str
+    """How long the condition must hold before the alert fires (Prometheus duration)."""
+    severity: Severity
+    """critical pages the on-call, warning opens a ticket, info is for dashboards, none is the dead man's switch."""
+    summary: str
+    """One sentence, no templating (it groups well in notifications)."""
+    description: str
+    """Templated with labels and the value; says which instance and how bad."""
+    runbook: Runbook
+    """The runbook page, rendered into runbooks/alerts/<name>.md."""
+    scenario: Scenario
+    """The promtool test scenario."""
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    """One recording rule."""
+
+    record: str
+    """level:metric:operations, per the Prometheus naming practice."""
+    expr: str
+    """PromQL."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Static labels added to the recorded series."""
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """One Prometheus rule group; each group is rendered into its own file dashboards/rules/<file>.yml."""
+
+    name: str
+    """Group name, unique across files."""
+    file: str
+    """Rule file stem; one file per platform part."""
+    area: str
+    """Human name of the platform part, used in docs."""
+    alerts: tuple[Alert, ...] = ()
+    """Alerting rules."""
+    recordings: tuple[RecordingRule, ...] = ()
+    """Recording rules (evaluated before the alerts of the same group)."""
+    extra_tests: tuple[dict[str, object], ...] = ()
+    """Hand-written promtool test cases (e.g. SLO burn-rate boundaries), appended to the generated ones."""
+    interval: str | None = None
+    """Evaluation interval of the group; None means Prometheus' global one."""
