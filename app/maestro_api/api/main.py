@@ -1,0 +1,17 @@
+"""The API's routers: one include line per routes module (the registry adds its lines below the core's)."""
+
+from fastapi import APIRouter
+
+from maestro_api.api.routes import api_keys, audit, health, quotas, roles, tenants, users
+
+api_router = APIRouter(prefix="/v1")
+api_router.include_router(roles.router)
+api_router.include_router(tenants.router)
+api_router.include_router(quotas.router)
+api_router.include_router(users.router)
+api_router.include_router(api_keys.router)
+api_router.include_router(audit.router)
+
+# Unauthenticated, outside /v1: /healthz, /readyz, /metrics.
+public_router = APIRouter()
+public_router.include_router(health.router)

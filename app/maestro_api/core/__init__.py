@@ -1,0 +1,1 @@
+"""Core services: settings, database and RLS, authentication, RBAC, rate limits, audit, errors, telemetry."""

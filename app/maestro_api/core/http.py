@@ -1,0 +1,177 @@
+"""The one ASGI middleware: request id, security headers, body size limit, metrics, the request's span, and
+the last-resort 500 as problem+json (so even a crash carries a request id and no stack trace).
+
+Pure ASGI rather than BaseHTTPMiddleware: it runs on every request, so it must stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from maestro_api.core.config import Settings
+from maestro_api.core.errors import PROBLEM_CONTENT_TYPE, problem_bytes
+from maestro_api.core.telemetry import request_id_var
+from maestro_api.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("maestro_api.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """Headers on every response. The API serves only JSON, so the CSP forbids everything."""
+    headers = {
+        "strict-transport-security": f"max-age={settings.hsts_max_age_seconds}; includeSubDomains",
+        "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "permissions-policy": "accelerometer=(), camera=(), geolocation=(), gyroscope=(), microphone=(), "
+        "payment=(), usb=()",
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-resource-policy": "same-origin",
+        "cross-origin-embedder-policy": "require-corp",
+        "cache-control": "no-store",
+    }
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class HttpHygieneMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: Settings, tracer: trace.Tracer | None) -> None:
+        self.app = app
+        self.max_body = settings.max_body_bytes
+        self.headers = security_headers(settings)
+        self.tracer = tracer
+        self.log_requests = settings.log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = ""
+        content_length = None
+        traceparent = False
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                request_id = candidate if _REQUEST_ID.match(candidate) else ""
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"traceparent":
+                traceparent = True
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        extra_headers = [*self.headers, (b"x-request-id", request_id.encode())]
+        status = 500
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
+            await send(message)
+
+        async def send_problem(code: int, detail: str | None = None) -> None:
+            body = problem_bytes(code, detail=detail)
+            await send_wrapper(
+                {
+                    "type": "http.response.start",
+                    "status": code,
+                    "headers": [
+                        (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                        (b"content-length", b"%d" % len(body)),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLargeError
+            return message
+
+        span = None
+        ctx_token = None
+        if self.tracer is not None:
+            parent = propagate.extract(_carrier(scope["headers"])) if traceparent else None
+            span = self.tracer.start_span(
+                f"{scope['method']} {scope['path']}",
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+            )
+            ctx_token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body):
+                await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
+            else:
+                await self.app(scope, receive_wrapper, send_wrapper)
+        except BodyTooLargeError:
+            if not started:
+                await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
+        except Exception:
+            log.exception("unhandled error")
+            if span is not None:
+                span.set_status(Status(StatusCode.ERROR))
+            if not started:
+                await send_problem(500, "An internal error occurred; quote the request id when reporting it.")
+        finally:
+            route = route_template(scope)
+            method = scope["method"]
+            elapsed = time.perf_counter() - start
+            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            HTTP_REQUEST_DURATION.labels(method=method, route=route).observe(elapsed)
+            if self.log_requests:
+                log.info(
+                    "request",
+                    extra={"method": method, "route": route, "status": status, "duration_ms": round(elapsed * 1e3, 2)},
+                )
+            if span is not None:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                span.end()
+            if ctx_token is not None:
+                otel_context.detach(ctx_token)
+            request_id_var.reset(token)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (``/v1/models/{name}``), or ``unmatched`` (bounded cardinality)."""
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
+    return str(path) if path else "unmatched"
+
+
+def _carrier(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k in (b"traceparent", b"tracestate")}

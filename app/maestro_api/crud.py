@@ -1,0 +1,83 @@
+"""Service functions of the core resources (keyword-only arguments; callers own the transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from maestro_api.core.errors import ProblemError
+from maestro_api.core.security import NewApiKey, generate_api_key
+from maestro_api.models import ApiKey, Quota, Tenant, User
+
+DEFAULT_QUOTAS: dict[str, dict[str, int]] = {
+    "free": {"max_users": 5, "max_api_keys": 5, "max_models": 10, "max_deployments": 2},
+    "standard": {"max_users": 50, "max_api_keys": 50, "max_models": 100, "max_deployments": 20},
+    "premium": {"max_users": 200, "max_api_keys": 200, "max_models": 1_000, "max_deployments": 100},
+    "enterprise": {"max_users": 1_000, "max_api_keys": 1_000, "max_models": 10_000, "max_deployments": 1_000},
+}
+
+
+def not_found(kind: str) -> ProblemError:
+    """The answer for a missing object and for another tenant's object alike."""
+    return ProblemError(404, "Not Found", f"No such {kind}.")
+
+
+async def create_tenant(session: AsyncSession, *, name: str, tier: str) -> Tenant:
+    """Create a tenant and its tier's default quota (the transaction needs platform scope)."""
+    tenant = Tenant(id=uuid.uuid4(), name=name, tier=tier, active=True)
+    session.add(tenant)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ProblemError(409, "Conflict", f"A tenant named {name!r} exists.") from exc
+    session.add(Quota(tenant_id=tenant.id, **DEFAULT_QUOTAS[tier]))
+    await session.flush()
+    await session.refresh(tenant)
+    return tenant
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    name: str,
+    role: str,
+    created_by: str,
+    pepper: str,
+    expires_at: datetime | None = None,
+    enforce_quota: bool = True,
+) -> tuple[ApiKey, NewApiKey]:
+    """Store a new key's hash; return the row and the plaintext (to show once)."""
+    if enforce_quota:
+        quota = await session.get(Quota, tenant_id)
+        active = await session.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
+        )
+        if quota is not None and (active or 0) >= quota.max_api_keys:
+            raise ProblemError(409, "Quota Exceeded", f"The tenant's quota allows {quota.max_api_keys} active keys.")
+    new = generate_api_key(pepper)
+    row = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        name=name,
+        prefix=new.prefix,
+        key_hash=new.key_hash,
+        role=role,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row, new
+
+
+async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    return user

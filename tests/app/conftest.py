@@ -1,0 +1,154 @@
+"""Fixtures of the API tests: a migrated database with an owner and a non-owner service role, Redis, the app.
+
+``api_settings`` gives Settings pointing at a fresh database migrated by ``maestro-api migrate``'s code path, as
+the owner role, with the service role (not the owner) in MAESTRO_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from maestro_api.cli import _bootstrap
+from maestro_api.cli import app as cli_app
+from maestro_api.core.config import Settings, TierLimits
+from maestro_api.main import create_app
+from typer.testing import CliRunner
+
+from tests.servers import PgServer
+
+OWNER = "maestro_owner"
+SERVICE = "maestro_app"
+PEPPER = "test-pepper-" + "x" * 40
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass(frozen=True)
+class DbRoles:
+    owner_password: str
+    service_password: str
+
+
+@pytest.fixture(scope="session")
+def db_roles(pg_server: PgServer) -> DbRoles:
+    roles = DbRoles(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
+    with psycopg.connect(pg_server.url("postgres").replace("+psycopg", ""), autocommit=True) as conn:
+        for name, password in ((OWNER, roles.owner_password), (SERVICE, roles.service_password)):
+            conn.execute(f"DROP ROLE IF EXISTS {name}")
+            conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
+    return roles
+
+
+def superuser_conn(pg_server: PgServer, dbname: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(pg_server.url(dbname).replace("+psycopg", ""), autocommit=True)
+
+
+def make_settings(pg_server: PgServer, dbname: str, roles: DbRoles, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "dev",
+        "database_url": pg_server.url(dbname, user=SERVICE, password=roles.service_password),
+        "database_owner_url": pg_server.url(dbname, user=OWNER, password=roles.owner_password),
+        "redis_url": redis_url,
+        "api_key_pepper": PEPPER,
+        "auth_cache_ttl_seconds": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def migrated_db(pg_server: PgServer, pg_database: str, db_roles: DbRoles) -> str:
+    with superuser_conn(pg_server, pg_database) as conn:
+        conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER}")
+    return pg_database
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> Iterator[str]:
+    import redis
+
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    client.flushall()
+    yield f"redis://{redis_server.host}:{redis_server.port}/0"
+    client.close()
+
+
+@pytest.fixture
+def api_settings(
+    pg_server: PgServer, migrated_db: str, db_roles: DbRoles, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    settings = make_settings(pg_server, migrated_db, db_roles, redis_url)
+    run_cli(monkeypatch, settings, ["migrate"])
+    return settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {
+        "MAESTRO_ENVIRONMENT": settings.environment,
+        "MAESTRO_DATABASE_URL": settings.database_url,
+        "MAESTRO_DATABASE_OWNER_URL": settings.owner_url,
+        "MAESTRO_REDIS_URL": settings.redis_url,
+        "MAESTRO_API_KEY_PEPPER": settings.api_key_pepper.get_secret_value(),
+        "MAESTRO_AUTH_CACHE_TTL_SECONDS": str(settings.auth_cache_ttl_seconds),
+        "MAESTRO_RATE_LIMIT_FAILURE_MODE": settings.rate_limit_failure_mode,
+    }
+    return env
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, args: list[str]) -> Any:
+    for k, v in settings_env(settings).items():
+        monkeypatch.setenv(k, v)
+    result = CliRunner().invoke(cli_app, args)
+    if args[0] != "audit":
+        assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+async def bootstrap(settings: Settings, tenant: str, *, tier: str = "enterprise", role: str = "tenant-admin") -> str:
+    return await _bootstrap(settings, tenant=tenant, tier=tier, role=role)
+
+
+@pytest.fixture
+async def client(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(api_settings) as c:
+        yield c
+
+
+class app_client:  # noqa: N801 - reads like the context manager it is
+    """An httpx client talking to a running app (lifespan entered) in this process."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self.app = create_app(settings, **kwargs)
+        self._lifespan = self.app.router.lifespan_context(self.app)
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        await self._lifespan.__aenter__()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 40000)), base_url="http://testserver"
+        )
+        self._client.app = self.app  # type: ignore[attr-defined]
+        return self._client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+
+def small_limits(per_key: int, per_tenant: int, window: int = 60) -> dict[str, TierLimits]:
+    return {
+        t: TierLimits(per_key=per_key, per_tenant=per_tenant, window_seconds=window)
+        for t in ("free", "standard", "premium", "enterprise")
+    }
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
