@@ -1,0 +1,140 @@
+"""A real ``mlflow server`` process for the registry tests: PostgreSQL backend store, local artifacts, loopback.
+
+The server is started lean, because the machine has 2 cores shared with other suites:
+- one gunicorn sync worker (``--workers 1 --gunicorn-opts ...``) instead of uvicorn's 4 workers wrapping Flask
+  through WSGI;
+- ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``: no job runner and no huey consumer processes (~250 MB each);
+- ``--enable-workspaces``: the API scopes each tenant to its own MLflow workspace (see docs/registry.md).
+
+It runs in its own process group and is always stopped with all its children (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from tests.servers import PgServer, free_port
+
+MLFLOW_BIN = Path(sys.executable).with_name("mlflow")
+START_TIMEOUT_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running MLflow tracking server."""
+
+    url: str
+    """Base URL, e.g. ``http://127.0.0.1:PORT`` (no trailing slash)."""
+    artifact_root: str
+    """``file://`` URI under which each tenant's artifacts live (``{artifact_root}/{tenant_id}/...``)."""
+    database_url: str
+    """The backend store's SQLAlchemy URL (psycopg2 driver)."""
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], *, grace_seconds: float = 10.0) -> None:
+    """Stop ``proc`` and every child in its process group: SIGTERM, wait, then SIGKILL."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_seconds)
+    # Children (gunicorn workers) may outlive the master for a moment; the group id is the master's pid.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_seconds)
+
+
+def start_mlflow(
+    *, database_url: str, workdir: Path, workers: int = 1, threads: int = 1, port: int | None = None
+) -> MlflowServer:
+    """Start ``mlflow server`` and wait until ``/health`` answers. The caller must call ``stop_process_group``."""
+    port = port or free_port()
+    artifacts = workdir / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    artifact_root = f"file://{artifacts}"
+    log = workdir / "mlflow.log"
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_ENABLE_WORKSPACES": "true",
+        # No telemetry pings from the test machine.
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    cmd = [
+        str(MLFLOW_BIN),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        database_url,
+        "--default-artifact-root",
+        artifact_root,
+        "--no-serve-artifacts",
+        "--enable-workspaces",
+        "--workers",
+        str(workers),
+        # gunicorn's control socket defaults to one path per user: several servers would fight over it.
+        "--gunicorn-opts",
+        f"--threads {threads} --timeout 60 --graceful-timeout 5 --no-control-socket",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"mlflow server not healthy after {START_TIMEOUT_SECONDS}s:\n{log.read_text()[-4000:]}"
+                )
+            time.sleep(0.5)
+    except BaseException:
+        stop_process_group(proc)
+        raise
+    return MlflowServer(url=url, artifact_root=artifact_root, database_url=database_url, process=proc, log=log)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
+    """One MLflow server for the session, on its own database of ``pg_server``."""
+    dbname = f"mlflow_{secrets.token_hex(4)}"
+    workdir = Path(tempfile.mkdtemp(prefix="maestro-mlflow-"))
+    janitor = DatabaseJanitor(
+        user=pg_server.superuser, password=pg_server.password, host=pg_server.host, port=pg_server.port, dbname=dbname
+    )
+    janitor.init()
+    database_url = pg_server.url(dbname).replace("postgresql+psycopg://", "postgresql+psycopg2://")
+    server = start_mlflow(database_url=database_url, workdir=workdir)
+    try:
+        yield server
+    finally:
+        stop_process_group(server.process)
+        with contextlib.suppress(Exception):
+            janitor.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
