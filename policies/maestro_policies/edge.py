@@ -1,0 +1,276 @@
+"""Edge: TLS 1.2+ listeners, HTTP redirected to HTTPS, the public entry point behind a WAF running the managed OWASP
+rule sets (blocking in prod), WAF logging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .props import as_list, falsy_explicit, get, truthy
+from .rule import Res, resource_rule, stack_rule
+
+AWS_LISTENER = "aws:lb/listener:Listener"
+AWS_LB = "aws:lb/loadBalancer:LoadBalancer"
+AWS_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+AWS_WEB_ACL_ASSOC = "aws:wafv2/webAclAssociation:WebAclAssociation"
+AWS_WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+GCP_SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
+GCP_ARMOR = "gcp:compute/securityPolicy:SecurityPolicy"
+GCP_BACKEND = "gcp:compute/backendService:BackendService"
+GCP_HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
+GCP_URL_MAP = "gcp:compute/uRLMap:URLMap"
+AZ_APPGW = "azure-native:network:ApplicationGateway"
+AZ_WAF = "azure-native:network:WebApplicationFirewallPolicy"
+AZ_DIAGNOSTICS = frozenset({"azure-native:insights:DiagnosticSetting", "azure-native:monitor:DiagnosticSetting"})
+K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+BACKEND_CONFIG = "kubernetes:cloud.google.com/v1:BackendConfig"
+
+# ELB policies that accept nothing below TLS 1.2.
+AWS_TLS12_POLICY_PREFIXES = (
+    "ELBSecurityPolicy-TLS13-",
+    "ELBSecurityPolicy-TLS-1-2-",
+    "ELBSecurityPolicy-FS-1-2-",
+)
+AZ_TLS12_POLICIES = frozenset({"AppGwSslPolicy20170401S", "AppGwSslPolicy20220101", "AppGwSslPolicy20220101S"})
+
+AWS_OWASP_GROUPS = frozenset(
+    {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"}
+)
+AWS_REQUIRED_GROUPS = frozenset({"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"})
+GCP_OWASP_EXPRS = ("sqli-", "xss-")
+MODSEC_ANNOTATION = "nginx.ingress.kubernetes.io/enable-modsecurity"
+CRS_ANNOTATION = "nginx.ingress.kubernetes.io/enable-owasp-core-rules"
+MODSEC_SNIPPET = "nginx.ingress.kubernetes.io/modsecurity-snippet"
+WAF_ANNOTATIONS = (
+    "alb.ingress.kubernetes.io/wafv2-acl-arn",
+    "appgw.ingress.kubernetes.io/waf-policy-for-path",
+    "cloud.google.com/backend-config",
+)
+
+
+@resource_rule(
+    id="MAESTRO-EDGE-001",
+    title="TLS listeners accept TLS 1.2 or newer only.",
+    rationale="TLS 1.0/1.1 have known downgrade and cipher weaknesses and are out of every compliance baseline.",
+    severity="high",
+    enforcement="mandatory",
+    fix="AWS: sslPolicy 'ELBSecurityPolicy-TLS13-1-2-2021-06'; GCP: an SSLPolicy with minTlsVersion 'TLS_1_2'; "
+    "Azure: sslPolicy.minProtocolVersion 'TLSv1_2' (or policy AppGwSslPolicy20220101).",
+    docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html",
+    family="edge",
+    types=[AWS_LISTENER, GCP_SSL_POLICY, AZ_APPGW],
+    covers=("aws", "gcp", "azure"),
+)
+def tls12(r: Res) -> Iterable[str]:
+    p = r.props
+    if r.type == AWS_LISTENER and get(p, "protocol") in ("HTTPS", "TLS"):
+        policy = str(get(p, "sslPolicy", default=""))
+        if not policy.startswith(AWS_TLS12_POLICY_PREFIXES):
+            yield f"sslPolicy {policy or '(default)'} allows TLS below 1.2."
+    elif r.type == GCP_SSL_POLICY and get(p, "minTlsVersion") not in ("TLS_1_2", "TLS_1_3"):
+        yield f"minTlsVersion is {get(p, 'minTlsVersion')!r}."
+    elif r.type == AZ_APPGW:
+        ssl = get(p, "sslPolicy")
+        if (
+            get(ssl, "minProtocolVersion") not in ("TLSv1_2", "TLSv1_3")
+            and get(ssl, "policyName") not in AZ_TLS12_POLICIES
+        ):
+            yield "sslPolicy does not require TLS 1.2."
+
+
+@resource_rule(
+    id="MAESTRO-EDGE-002",
+    title="Plain HTTP is redirected to HTTPS.",
+    rationale="A listener that serves HTTP lets credentials and API keys travel in clear text.",
+    severity="high",
+    enforcement="mandatory",
+    fix="AWS: the HTTP listener's default action is a redirect to HTTPS (statusCode HTTP_301); GCP: the HTTP "
+    "proxy's URL map has defaultUrlRedirect.httpsRedirect true; Kubernetes: do not set "
+    "nginx.ingress.kubernetes.io/ssl-redirect 'false' and give the Ingress a tls section.",
+    docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/listener/",
+    family="edge",
+    types=[AWS_LISTENER, GCP_URL_MAP, K8S_INGRESS],
+    covers=("aws", "gcp", "kubernetes"),
+)
+def http_redirect(r: Res) -> Iterable[str]:
+    p = r.props
+    if r.type == AWS_LISTENER and get(p, "protocol") == "HTTP":
+        actions = as_list(get(p, "defaultActions"))
+        if not any(get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS" for a in actions):
+            yield "HTTP listener does not redirect to HTTPS."
+    elif r.type == GCP_URL_MAP and get(p, "defaultUrlRedirect") is not None:
+        if not truthy(get(p, "defaultUrlRedirect", "httpsRedirect")):
+            yield "defaultUrlRedirect does not set httpsRedirect."
+    elif r.type == K8S_INGRESS:
+        ann = get(p, "metadata", "annotations", default={})
+        if falsy_explicit(get(ann, "nginx.ingress.kubernetes.io/ssl-redirect")):
+            yield "ssl-redirect is disabled."
+        if not as_list(get(p, "spec", "tls")):
+            yield "the Ingress has no tls section."
+
+
+def _ingress_has_waf(r: Res) -> bool:
+    ann = get(r.props, "metadata", "annotations", default={})
+    if truthy(get(ann, MODSEC_ANNOTATION)) and truthy(get(ann, CRS_ANNOTATION)):
+        return True
+    return any(get(ann, a) for a in WAF_ANNOTATIONS)
+
+
+@stack_rule(
+    id="MAESTRO-EDGE-003",
+    title="Every public entry point sits behind a WAF.",
+    rationale="The API is the only thing exposed; the WAF (OWASP rules) is the first filter for injection and "
+    "scanner traffic.",
+    severity="critical",
+    enforcement="mandatory",
+    fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, a GKE BackendConfig "
+    "with a Cloud Armor policy, AGIC waf-policy-for-path, or ingress-nginx enable-modsecurity + "
+    "enable-owasp-core-rules); public ALBs have a WebAclAssociation; Application Gateways have a firewallPolicy.",
+    docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
+    family="edge",
+    covers=("aws", "gcp", "azure", "kubernetes"),
+)
+def behind_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    assocs = [r for r in resources if r.type == AWS_WEB_ACL_ASSOC]
+    for r in resources:
+        if r.type == K8S_INGRESS and not _ingress_has_waf(r):
+            yield r.urn, f"Ingress {r.name} has no WAF attached."
+        elif r.type == AWS_LB and not truthy(get(r.props, "internal")):
+            if get(r.props, "loadBalancerType", default="application") != "application":
+                continue
+            ok = any(
+                get(a.props, "resourceArn") == get(r.props, "arn") or a.name.startswith(f"{r.name}-") for a in assocs
+            )
+            if not ok:
+                yield r.urn, f"public load balancer {r.name} has no WebAclAssociation."
+        elif r.type == AZ_APPGW and not get(r.props, "firewallPolicy", "id"):
+            yield r.urn, f"Application Gateway {r.name} has no firewallPolicy."
+        elif (
+            r.type == GCP_BACKEND
+            and get(r.props, "loadBalancingScheme") in ("EXTERNAL", "EXTERNAL_MANAGED")
+            and not get(r.props, "securityPolicy")
+        ):
+            yield r.urn, f"external backend service {r.name} has no Cloud Armor securityPolicy."
+
+
+def _aws_owasp(p: object, prod: bool) -> Iterable[str]:
+    groups = {}
+    for rule in as_list(get(p, "rules")):
+        group = get(rule, "statement", "managedRuleGroupStatement")
+        if get(group, "vendorName") == "AWS" and get(group, "name") in AWS_OWASP_GROUPS:
+            groups[str(get(group, "name"))] = rule
+    missing = sorted(AWS_REQUIRED_GROUPS - set(groups))
+    if missing:
+        yield f"managed rule groups missing: {', '.join(missing)}."
+    if prod:
+        for name, rule in sorted(groups.items()):
+            if get(rule, "overrideAction", "count") is not None:
+                yield f"{name} runs in count mode (not blocking) in prod."
+
+
+def _gcp_owasp(p: object, prod: bool) -> Iterable[str]:
+    waf_rules = []
+    for rule in as_list(get(p, "rules")):
+        expr = str(get(rule, "match", "expr", "expression", default=""))
+        if "evaluatePreconfiguredWaf" in expr or "evaluatePreconfiguredExpr" in expr:
+            waf_rules.append((expr, rule))
+    kinds = {k for k in GCP_OWASP_EXPRS if any(k in e for e, _ in waf_rules)}
+    if kinds != set(GCP_OWASP_EXPRS):
+        yield "preconfigured OWASP rules (sqli, xss) are missing."
+    if prod:
+        for expr, rule in waf_rules:
+            if truthy(get(rule, "preview")) or not str(get(rule, "action", default="")).startswith("deny"):
+                yield f"rule {expr!r} does not deny in prod (preview or allow)."
+
+
+def _azure_owasp(p: object, prod: bool) -> Iterable[str]:
+    sets = {str(get(s, "ruleSetType")) for s in as_list(get(p, "managedRules", "managedRuleSets"))}
+    if not sets & {"OWASP", "Microsoft_DefaultRuleSet"}:
+        yield "no OWASP / Microsoft_DefaultRuleSet managed rule set."
+    if get(p, "policySettings", "state") == "Disabled":
+        yield "policySettings.state is 'Disabled'."
+    if prod and get(p, "policySettings", "mode") != "Prevention":
+        yield "policySettings.mode is not 'Prevention' in prod."
+
+
+def _modsec_ingress(p: object, prod: bool) -> Iterable[str]:
+    ann = get(p, "metadata", "annotations", default={})
+    if not truthy(get(ann, MODSEC_ANNOTATION)):
+        return
+    if not truthy(get(ann, CRS_ANNOTATION)):
+        yield "ModSecurity is on without the OWASP core rule set."
+    snippet = str(get(ann, MODSEC_SNIPPET, default=""))
+    if prod and "SecRuleEngine On" not in snippet:
+        yield "ModSecurity is not blocking (SecRuleEngine On) in prod."
+
+
+@resource_rule(
+    id="MAESTRO-EDGE-004",
+    title="The WAF runs the managed OWASP rule sets, blocking in prod.",
+    rationale="A WAF in count/detection mode only logs the attack it was bought to stop.",
+    severity="critical",
+    enforcement="mandatory",
+    fix="AWS: AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with overrideAction none; GCP: "
+    "evaluatePreconfiguredWaf sqli and xss rules with action deny and preview false; Azure: an OWASP managed rule "
+    "set and policySettings.mode 'Prevention'; ingress-nginx: enable-owasp-core-rules and SecRuleEngine On.",
+    docs="https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html",
+    family="edge",
+    types=[AWS_WEB_ACL, GCP_ARMOR, AZ_WAF, K8S_INGRESS],
+    covers=("aws", "gcp", "azure", "kubernetes"),
+)
+def owasp_blocking(r: Res) -> Iterable[str]:
+    prod = r.env == "prod"
+    checks = {AWS_WEB_ACL: _aws_owasp, GCP_ARMOR: _gcp_owasp, AZ_WAF: _azure_owasp, K8S_INGRESS: _modsec_ingress}
+    yield from checks[r.type](r.props, prod)
+
+
+@stack_rule(
+    id="MAESTRO-EDGE-005",
+    title="WAF decisions are logged.",
+    rationale="Without WAF logs a blocked attack and a blocked customer look the same: invisible.",
+    severity="medium",
+    enforcement="mandatory",
+    fix="AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
+    "services with a securityPolicy; Azure: a DiagnosticSetting for the WAF policy's gateway (named "
+    "'<gateway>-diagnostics').",
+    docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
+    family="edge",
+    covers=("aws", "gcp", "azure"),
+)
+def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    logs = [r for r in resources if r.type == AWS_WEB_ACL_LOGGING]
+    for r in resources:
+        if r.type == AWS_WEB_ACL:
+            ok = any(
+                get(lc.props, "resourceArn") == get(r.props, "arn") or lc.name.startswith(f"{r.name}-") for lc in logs
+            )
+            if not ok:
+                yield r.urn, f"web ACL {r.name} has no logging configuration."
+        elif r.type == GCP_BACKEND and get(r.props, "securityPolicy"):
+            if not truthy(get(r.props, "logConfig", "enable")):
+                yield r.urn, f"backend service {r.name} does not log requests."
+        elif r.type == AZ_APPGW and not any(
+            d.type in AZ_DIAGNOSTICS and d.name.startswith(f"{r.name}-") for d in resources
+        ):
+            yield r.urn, f"Application Gateway {r.name} has no DiagnosticSetting."
+
+
+@resource_rule(
+    id="MAESTRO-EDGE-006",
+    title="Application load balancers drop invalid HTTP headers.",
+    rationale="Forwarding malformed headers enables request smuggling between the load balancer and the app.",
+    severity="medium",
+    enforcement="advisory",
+    fix="Set dropInvalidHeaderFields true on the load balancer.",
+    docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/loadbalancer/#dropinvalidheaderfields_python",
+    family="edge",
+    types=[AWS_LB],
+    covers=("aws",),
+)
+def drop_invalid_headers(r: Res) -> Iterable[str]:
+    application = get(r.props, "loadBalancerType", default="application") == "application"
+    if application and not truthy(get(r.props, "dropInvalidHeaderFields")):
+        yield "dropInvalidHeaderFields is not true."
+
+
+RULES = [tls12, http_redirect, behind_waf, owasp_blocking, waf_logging, drop_invalid_headers]

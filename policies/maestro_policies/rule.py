@@ -1,0 +1,223 @@
+"""What a Maestro rule is, and how it becomes a CrossGuard policy.
+
+A rule is a small, pure check over the properties the engine sends (type token + camelCase inputs). It knows
+nothing about gRPC: `to_policy` wraps it into a `ResourceValidationPolicy` / `StackValidationPolicy` that adds the
+environment (from policy config), the exceptions file and the fix text with its documentation link.
+
+Unknown values: under `pulumi preview` the pack receives proxies that raise `UnknownValueError` when a rule reads a
+value that is not known yet; pulumi-policy turns that into an advisory "can't run policy ... during preview"
+diagnostic. Rules therefore read values with plain indexing (never by unwrapping the proxy), so an unknown value is
+reported as unknown, never as a violation.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .exceptions import ExceptionSet
+from .props import env_from_tags
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+DEFAULT_ENVIRONMENT = "prod"
+"""With no `environment` in policy config and none on the resource, rules assume the strictest environment."""
+
+CONFIG_SCHEMA = PolicyConfigSchema(
+    properties={
+        "environment": {
+            "type": "string",
+            "enum": list(ENVIRONMENTS),
+            "description": "The stack's environment; rules with per-environment thresholds read it.",
+        }
+    }
+)
+
+
+@dataclass(frozen=True)
+class Res:
+    """One resource as a rule sees it."""
+
+    type: str
+    props: Mapping[str, Any]
+    name: str
+    urn: str
+    env: str
+    provider_props: Mapping[str, Any] = field(default_factory=dict)
+    parent: str = ""
+
+
+SeverityName = Literal["low", "medium", "high", "critical"]
+LevelName = Literal["advisory", "mandatory"]
+
+ResourceCheck = Callable[[Res], Iterable[str]]
+"""Yields one message per violation of this resource (nothing when it complies)."""
+
+StackCheck = Callable[[Sequence[Res], str], Iterable[tuple[str, str]]]
+"""Given every resource and the environment, yields (urn, message); urn "" means the stack as a whole."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: id, metadata for the docs and the engine, and the check."""
+
+    id: str
+    title: str
+    """One sentence: what must hold. Becomes the policy description the engine prints."""
+    rationale: str
+    """Why it matters (the docs page prints it)."""
+    severity: SeverityName
+    enforcement: LevelName
+    """Default enforcement level when no policy config is given; per-environment configs override it."""
+    fix: str
+    """How to fix a violation, in one or two sentences."""
+    docs: str
+    """Link to the provider's documentation for the setting."""
+    family: str
+    kind: Literal["resource", "stack"]
+    types: frozenset[str] = frozenset()
+    """Resource type tokens the rule applies to (resource rules); empty means every type."""
+    check: ResourceCheck | StackCheck | None = None
+    covers: tuple[str, ...] = ()
+    """Platforms the rule covers (aws, gcp, azure, kubernetes), for the docs."""
+
+    def applies_to(self, typ: str) -> bool:
+        return not self.types or typ in self.types
+
+    def message(self, detail: str) -> str:
+        return f"{detail} Fix: {self.fix} Docs: {self.docs}"
+
+    def run_resource(self, res: Res) -> list[str]:
+        assert self.kind == "resource" and self.check is not None
+        if not self.applies_to(res.type):
+            return []
+        check: ResourceCheck = self.check  # type: ignore[assignment]
+        return list(check(res))
+
+    def run_stack(self, resources: Sequence[Res], env: str) -> list[tuple[str, str]]:
+        assert self.kind == "stack" and self.check is not None
+        check: StackCheck = self.check  # type: ignore[assignment]
+        return list(check(resources, env))
+
+
+def resource_rule(
+    *,
+    id: str,
+    title: str,
+    rationale: str,
+    severity: SeverityName,
+    enforcement: LevelName,
+    fix: str,
+    docs: str,
+    family: str,
+    types: Iterable[str],
+    covers: tuple[str, ...],
+) -> Callable[[ResourceCheck], Rule]:
+    """Decorator: turn a check function into a resource `Rule`."""
+
+    def wrap(fn: ResourceCheck) -> Rule:
+        return Rule(
+            id, title, rationale, severity, enforcement, fix, docs, family, "resource", frozenset(types), fn, covers
+        )
+
+    return wrap
+
+
+def stack_rule(
+    *,
+    id: str,
+    title: str,
+    rationale: str,
+    severity: SeverityName,
+    enforcement: LevelName,
+    fix: str,
+    docs: str,
+    family: str,
+    covers: tuple[str, ...],
+) -> Callable[[StackCheck], Rule]:
+    """Decorator: turn a check over all resources into a stack `Rule`."""
+
+    def wrap(fn: StackCheck) -> Rule:
+        return Rule(id, title, rationale, severity, enforcement, fix, docs, family, "stack", frozenset(), fn, covers)
+
+    return wrap
+
+
+def _configured_env(config: Mapping[str, Any]) -> str | None:
+    env = config.get("environment") if config else None
+    return str(env) if env in ENVIRONMENTS else None
+
+
+def _level(rule: Rule) -> EnforcementLevel:
+    return EnforcementLevel.MANDATORY if rule.enforcement == "mandatory" else EnforcementLevel.ADVISORY
+
+
+def to_policy(
+    rule: Rule, exceptions: ExceptionSet, today: _dt.date
+) -> ResourceValidationPolicy | StackValidationPolicy:
+    """The CrossGuard policy that runs `rule`, honouring `exceptions` as of `today`."""
+    common: dict[str, Any] = {
+        "enforcement_level": _level(rule),
+        "config_schema": CONFIG_SCHEMA,
+        "severity": Severity(rule.severity),
+        "tags": [rule.family, *rule.covers],
+        "remediation_steps": rule.fix,
+        "url": rule.docs,
+        "display_name": rule.id,
+    }
+
+    def report(report_violation: ReportViolation, urn: str, name: str, detail: str, stack: bool) -> None:
+        verdict = exceptions.verdict(rule.id, urn=urn, name=name, today=today)
+        if verdict.suppressed:
+            return
+        message = rule.message(detail) + verdict.note
+        if stack:
+            report_violation(message, urn or None)
+        else:
+            report_violation(message, None)
+
+    if rule.kind == "resource":
+
+        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+            if not rule.applies_to(args.resource_type):
+                return
+            props = args.props
+            env = _configured_env(args.get_config()) or env_from_tags(args.resource_type, props) or DEFAULT_ENVIRONMENT
+            provider_props = args.provider.props if args.provider is not None else {}
+            res = Res(args.resource_type, props, args.name, args.urn, env, provider_props, args.opts.parent or "")
+            for detail in rule.run_resource(res):
+                report(report_violation, args.urn, args.name, detail, stack=False)
+
+        return ResourceValidationPolicy(rule.id, rule.title, validate, **common)
+
+    def validate_stack(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        env = _configured_env(args.get_config()) or DEFAULT_ENVIRONMENT
+        resources = [
+            Res(
+                r.resource_type,
+                r.props,
+                r.name,
+                r.urn,
+                env,
+                r.provider.props if r.provider is not None else {},
+                r.parent.urn if r.parent is not None else "",
+            )
+            for r in args.resources
+        ]
+        by_urn = {r.urn: r.name for r in resources}
+        for urn, detail in rule.run_stack(resources, env):
+            report(report_violation, urn, by_urn.get(urn, ""), detail, stack=True)
+
+    return StackValidationPolicy(rule.id, rule.title, validate_stack, **common)
