@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dashboards.alerts import GROUPS
+from dashboards.boards import BOARDS
 from dashboards.render import docs, promtool_tests, rules
 
 
@@ -12,4 +13,5 @@ def generate_all() -> dict[str, str]:
     files.update(rules.render(GROUPS))
     files.update(promtool_tests.render(GROUPS))
     files.update(docs.render(GROUPS))
+    files.update({f"dashboards/generated/{b.uid}.json": b.to_json() for b in BOARDS})
     return files

@@ -122,7 +122,7 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="The API rejects an unusual number of authentication attempts.",
-        description="The API rejects {{ $value | humanize }} authentication attempts per second "
+        description="Job {{ $labels.job }} rejects {{ $value | humanize }} authentication attempts per second "
         "over the last 5 minutes.",
         runbook=runbook(
             "Many requests carry invalid API keys or tokens: credential stuffing, a leaked and revoked key still "
@@ -142,7 +142,7 @@ ALERTS = (
             series={sel("maestro_auth_failures_total", **INST, reason="invalid_key"): "0+600x30"},
             onset="3m",
             labels={"job": "maestro-api"},
-            description="The API rejects 10 authentication attempts per second over the last 5 minutes.",
+            description="Job maestro-api rejects 10 authentication attempts per second over the last 5 minutes.",
         ),
     ),
     Alert(
@@ -151,7 +151,7 @@ ALERTS = (
         for_="5m",
         severity="warning",
         summary="The API cannot reach its rate-limit store.",
-        description="The API fails {{ $value | humanize }} rate-limit checks per second against Redis.",
+        description="Job {{ $labels.job }} fails {{ $value | humanize }} rate-limit checks per second against Redis.",
         runbook=runbook(
             "The rate limiter cannot talk to Redis. With MAESTRO_RATE_LIMIT_FAILURE_MODE=open requests pass "
             "unlimited; with closed they are refused. Either way, limits are not enforced as configured.",
@@ -165,7 +165,7 @@ ALERTS = (
             series={sel("maestro_rate_limit_backend_errors_total", **INST): "0+60x20"},
             onset="1m",
             labels={"job": "maestro-api"},
-            description="The API fails 1 rate-limit checks per second against Redis.",
+            description="Job maestro-api fails 1 rate-limit checks per second against Redis.",
         ),
     ),
     Alert(
@@ -205,7 +205,8 @@ ALERTS = (
         for_="1m",
         severity="critical",
         summary="The API fails to write audit events.",
-        description="The API failed to write {{ $value | humanize }} audit events over the last 5 minutes.",
+        description="Job {{ $labels.job }} failed to write {{ $value | humanize }} audit events "
+        "over the last 5 minutes.",
         runbook=runbook(
             "Audit events are lost or actions are refused because they cannot be audited; either breaks the "
             "audit trail that tenants and compliance rely on.",
@@ -220,7 +221,7 @@ ALERTS = (
             series={sel("maestro_audit_write_failures_total", **INST): "0+1x20"},
             onset="1m",
             labels={"job": "maestro-api"},
-            description="The API failed to write 2 audit events over the last 5 minutes.",
+            description="Job maestro-api failed to write 2 audit events over the last 5 minutes.",
         ),
     ),
     Alert(
@@ -233,7 +234,8 @@ ALERTS = (
         for_="30m",
         severity="info",
         summary="The API's model registry cache rarely hits.",
-        description="The registry cache hit ratio is {{ $value | humanizePercentage }} over the last 15 minutes.",
+        description="The registry cache hit ratio of {{ $labels.job }} is {{ $value | humanizePercentage }} "
+        "over the last 15 minutes.",
         runbook=runbook(
             "Most registry reads go through to MLflow, which serves only a few hundred requests per second; "
             "latency and MLflow load rise.",
@@ -251,7 +253,7 @@ ALERTS = (
             },
             onset="1m",
             labels={"job": "maestro-api"},
-            description="The registry cache hit ratio is 20% over the last 15 minutes.",
+            description="The registry cache hit ratio of maestro-api is 20% over the last 15 minutes.",
         ),
     ),
 )

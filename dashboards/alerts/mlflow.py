@@ -21,7 +21,8 @@ ALERTS = (
         for_="5m",
         severity="critical",
         summary="The API cannot get answers from MLflow.",
-        description="The API's calls to MLflow fail {{ $value | humanize }} times per second (unavailable or 5xx).",
+        description="Calls from {{ $labels.job }} to MLflow fail {{ $value | humanize }} times per second "
+        "(unavailable or 5xx).",
         runbook=runbook(
             "MLflow is down or failing: model registry reads, run tracking and the MLflow client proxy fail "
             "for every tenant (the registry cache only hides it for cached models).",
@@ -36,7 +37,7 @@ ALERTS = (
             series={sel("maestro_mlflow_errors_total", **INST, kind="unavailable"): "0+60x20"},
             onset="1m",
             labels={"job": "maestro-api"},
-            description="The API's calls to MLflow fail 1 times per second (unavailable or 5xx).",
+            description="Calls from maestro-api to MLflow fail 1 times per second (unavailable or 5xx).",
         ),
     ),
     Alert(
@@ -46,7 +47,7 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="The API's calls to MLflow time out.",
-        description="{{ $value | humanize }} MLflow calls per second time out.",
+        description="{{ $value | humanize }} MLflow calls per second from {{ $labels.job }} time out.",
         runbook=runbook(
             "MLflow is overloaded (it is CPU-bound at a few hundred requests per second on 2 cores) or blocked "
             "on its database.",
@@ -58,7 +59,7 @@ ALERTS = (
             series={sel("maestro_mlflow_errors_total", **INST, kind="timeout"): "0+60x20"},
             onset="1m",
             labels={"job": "maestro-api"},
-            description="1 MLflow calls per second time out.",
+            description="1 MLflow calls per second from maestro-api time out.",
         ),
     ),
     Alert(

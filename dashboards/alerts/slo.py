@@ -96,7 +96,8 @@ def _alerts() -> tuple[Alert, ...]:
                     severity=sev,
                     summary=f"The API burns its {sli.lower()} error budget {burn:g} times too fast.",
                     description=(
-                        f"{{{{ $value | humanizePercentage }}}} of API requests over the last {short_w} were "
+                        "{{ $value | humanizePercentage }} of {{ $labels.job }} requests "
+                        f"over the last {short_w} were "
                         f"{spec['what']} (SLO {target:.1%}); over {long_w} the budget burns at {burn:g}x or more."
                     ),
                     runbook=runbook(
@@ -120,7 +121,7 @@ def _alerts() -> tuple[Alert, ...]:
                         onset="1m",
                         labels={"job": "maestro-api"},
                         description=(
-                            f"{bad / 100:g}% of API requests over the last {short_w} were {spec['what']} "
+                            f"{bad / 100:g}% of maestro-api requests over the last {short_w} were {spec['what']} "
                             f"(SLO {target:.1%}); over {long_w} the budget burns at {burn:g}x or more."
                         ),
                     ),

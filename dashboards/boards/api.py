@@ -1,0 +1,158 @@
+"""The API: RED per route, rate limits, auth failures, cache, per-variant A/B traffic, DB pool."""
+
+from __future__ import annotations
+
+from dashboards import config as c
+from dashboards.boards._common import SEL, Board, Query, single, ts
+
+R = "[$__rate_interval]"
+
+BOARD = Board(
+    uid="maestro-api",
+    title="Maestro / API",
+    description="The Maestro API: requests, errors and latency per route, auth, rate limits, cache and A/B traffic.",
+    job_regex=c.JOBS["api"].split('"')[1],
+    rows=(
+        (
+            "SLO",
+            (
+                single(
+                    "Availability (3d)",
+                    f"Share of non-5xx responses over 3d; SLO {c.SLO_AVAILABILITY_TARGET:.1%}.",
+                    "percentunit",
+                    Query("1 - maestro:api_availability_errors:ratio_rate3d"),
+                ),
+                single(
+                    "Latency within threshold (3d)",
+                    f"Share of requests under {c.SLO_LATENCY_THRESHOLD_SECONDS} s over 3d; "
+                    f"SLO {c.SLO_LATENCY_TARGET:.0%}.",
+                    "percentunit",
+                    Query("1 - maestro:api_latency_errors:ratio_rate3d"),
+                ),
+                ts(
+                    "SLI error ratios",
+                    "Recorded SLI error ratios over the 5m and 1h windows the fast-burn alert uses.",
+                    "percentunit",
+                    Query("maestro:api_availability_errors:ratio_rate5m", "5xx 5m"),
+                    Query("maestro:api_availability_errors:ratio_rate1h", "5xx 1h"),
+                    Query("maestro:api_latency_errors:ratio_rate5m", "slow 5m"),
+                    Query("maestro:api_latency_errors:ratio_rate1h", "slow 1h"),
+                ),
+            ),
+        ),
+        (
+            "Requests per route",
+            (
+                ts(
+                    "Request rate per route",
+                    "Requests per second by route template and method.",
+                    "reqps",
+                    Query(
+                        f"sum by (route, method) (rate(maestro_http_requests_total{{{SEL}}}{R}))",
+                        "{{method}} {{route}}",
+                    ),
+                ),
+                ts(
+                    "Error ratio per route",
+                    "Share of 5xx responses per route.",
+                    "percentunit",
+                    Query(
+                        f'sum by (route) (rate(maestro_http_requests_total{{{SEL}, status=~"5.."}}{R}))\n'
+                        f"  / sum by (route) (rate(maestro_http_requests_total{{{SEL}}}{R}))",
+                        "{{route}}",
+                    ),
+                ),
+                ts(
+                    "P99 latency per route",
+                    "99th percentile request duration per route, from the histogram.",
+                    "s",
+                    Query(
+                        "histogram_quantile(0.99, sum by (route, le) "
+                        f"(rate(maestro_http_request_duration_seconds_bucket{{{SEL}}}{R})))",
+                        "{{route}}",
+                    ),
+                ),
+                ts(
+                    "P50 latency per route",
+                    "Median request duration per route.",
+                    "s",
+                    Query(
+                        "histogram_quantile(0.5, sum by (route, le) "
+                        f"(rate(maestro_http_request_duration_seconds_bucket{{{SEL}}}{R})))",
+                        "{{route}}",
+                    ),
+                ),
+            ),
+        ),
+        (
+            "Auth and rate limits",
+            (
+                ts(
+                    "Auth failures by reason",
+                    "Rejected authentications per second (bad key, expired token, ...).",
+                    "reqps",
+                    Query(f"sum by (reason) (rate(maestro_auth_failures_total{{{SEL}}}{R}))", "{{reason}}"),
+                ),
+                ts(
+                    "Authorization denials by permission",
+                    "Authenticated requests refused by RBAC, per missing permission.",
+                    "reqps",
+                    Query(f"sum by (permission) (rate(maestro_authz_denials_total{{{SEL}}}{R}))", "{{permission}}"),
+                ),
+                ts(
+                    "Rate-limit rejections",
+                    "Requests refused with 429, by tier and scope (key or tenant).",
+                    "reqps",
+                    Query(
+                        f"sum by (tier, scope) (rate(maestro_rate_limit_rejections_total{{{SEL}}}{R}))",
+                        "{{tier}} / {{scope}}",
+                    ),
+                ),
+                ts(
+                    "Rate-limit backend errors",
+                    "Failed rate-limit checks against Redis (fail-open or fail-closed per settings).",
+                    "reqps",
+                    Query(f"sum(rate(maestro_rate_limit_backend_errors_total{{{SEL}}}{R}))", "errors"),
+                ),
+            ),
+        ),
+        (
+            "Cache, A/B traffic, database, audit",
+            (
+                ts(
+                    "Registry cache hit ratio",
+                    "Share of model registry reads served from the cache instead of MLflow.",
+                    "percentunit",
+                    Query(
+                        f'sum(rate(maestro_registry_cache_requests_total{{{SEL}, result="hit"}}{R}))\n'
+                        f"  / sum(rate(maestro_registry_cache_requests_total{{{SEL}}}{R}))",
+                        "hit ratio",
+                    ),
+                ),
+                ts(
+                    "Traffic per deployment variant",
+                    "Requests routed to each variant of each deployment (A/B split as served).",
+                    "reqps",
+                    Query(
+                        f"sum by (tenant, deployment, variant) (rate(maestro_deployment_route_total{{{SEL}}}{R}))",
+                        "{{tenant}}/{{deployment}}/{{variant}}",
+                    ),
+                ),
+                ts(
+                    "DB pool",
+                    "SQLAlchemy pool connections by state, against the pool size.",
+                    "short",
+                    Query(f"sum by (state) (maestro_db_pool_connections{{{SEL}}})", "{{state}}"),
+                    Query(f"sum(maestro_db_pool_size{{{SEL}}})", "size"),
+                ),
+                ts(
+                    "Audit events",
+                    "Audit events written per second by outcome, and write failures.",
+                    "ops",
+                    Query(f"sum by (outcome) (rate(maestro_audit_events_total{{{SEL}}}{R}))", "{{outcome}}"),
+                    Query(f"sum(rate(maestro_audit_write_failures_total{{{SEL}}}{R}))", "write failures"),
+                ),
+            ),
+        ),
+    ),
+)

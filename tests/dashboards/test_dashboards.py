@@ -1,0 +1,65 @@
+"""The generated Grafana dashboards: the six required, every panel titled, described and with a unit, and the
+datasource, job and instance as template variables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboards.boards import BOARDS
+from dashboards.boards._common import Panel, Query
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = {"maestro-overview", "maestro-api", "maestro-postgres", "maestro-redis", "maestro-mlflow", "maestro-backups"}
+
+
+def load(uid: str) -> dict[str, Any]:
+    return json.loads((ROOT / "dashboards/generated" / f"{uid}.json").read_text())
+
+
+def test_the_six_dashboards_exist() -> None:
+    assert {b.uid for b in BOARDS} == REQUIRED
+    assert {p.stem for p in (ROOT / "dashboards/generated").glob("*.json")} == REQUIRED
+
+
+@pytest.mark.parametrize("uid", sorted(REQUIRED))
+def test_every_panel_has_title_description_unit_and_the_datasource_variable(uid: str) -> None:
+    board = load(uid)
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    assert panels
+    for p in panels:
+        assert p["title"] and p["description"], p
+        assert p["fieldConfig"]["defaults"]["unit"], p["title"]
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert p["targets"] and all(t["datasource"]["uid"] == "${datasource}" for t in p["targets"])
+
+
+@pytest.mark.parametrize("uid", sorted(REQUIRED))
+def test_datasource_job_and_instance_are_template_variables(uid: str) -> None:
+    variables = {v["name"]: v for v in load(uid)["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["job"]["type"] == "query" and variables["instance"]["type"] == "query"
+    assert "$job" in variables["instance"]["query"]
+
+
+def test_api_dashboard_covers_red_rate_limits_auth_cache_and_variants() -> None:
+    exprs = " ".join(t["expr"] for p in load("maestro-api")["panels"] if p["type"] != "row" for t in p["targets"])
+    for metric in (
+        "maestro_http_requests_total",
+        "maestro_http_request_duration_seconds_bucket",
+        "maestro_rate_limit_rejections_total",
+        "maestro_auth_failures_total",
+        "maestro_registry_cache_requests_total",
+        "maestro_deployment_route_total",
+    ):
+        assert metric in exprs
+
+
+def test_a_panel_without_unit_or_description_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match="unit"):
+        Panel("timeseries", "Requests", "Requests per second.", "", (Query("up"),))
+    with pytest.raises(ValueError, match="description"):
+        Panel("timeseries", "Requests", " ", "reqps", (Query("up"),))
