@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dashboards.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +27,20 @@ def test_no_stray_files_in_generated_directories(generated: dict[str, str]) -> N
         assert on_disk - set(generated) == set(), f"files in {folder} that no rule or board generates"
 
 
-def test_check_mode_reports_drift_and_passes_when_clean(tmp_path: Path, monkeypatch: object, capsys: object) -> None:
+def test_check_mode_reports_drift_and_passes_when_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generated: dict[str, str]
+) -> None:
     import dashboards.__main__ as cli
 
+    monkeypatch.setattr(cli, "generate_all", lambda: generated)
     assert main(["--check"]) == 0
     # Same check against an empty tree: everything is missing, so --check fails and writes nothing.
-    mp = monkeypatch  # type: ignore[assignment]
-    mp.setattr(cli, "ROOT", tmp_path)  # type: ignore[attr-defined]
+    monkeypatch.setattr(cli, "ROOT", tmp_path)
     assert main(["--check"]) == 1
     assert list(tmp_path.iterdir()) == []
+    # Without --check the files are written, and a second check is clean.
+    assert main([]) == 0
+    assert main(["--check"]) == 0
+    assert (tmp_path / "dashboards/generated/maestro-api.json").read_text() == generated[
+        "dashboards/generated/maestro-api.json"
+    ]
