@@ -3,6 +3,9 @@ exports: an exporter in the fixture, the API's registry, or one of our recording
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import pytest
 
 from tests.dashboards.promql_checks import (
@@ -77,3 +80,44 @@ def test_variables_are_substituted_into_parseable_values() -> None:
     assert substitute_variables('rate(x{job=~"$job", i=~"${instance}"}[$__rate_interval])') == (
         'rate(x{job=~"x", i=~"x"}[5m])'
     )
+
+
+def scraped_api_metrics() -> set[str]:
+    """Metric names in the /metrics output of an in-process API test instance (lifespan run, no servers needed)."""
+    import warnings
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+    from maestro_api.core.config import Settings
+    from maestro_api.main import create_app
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    with TestClient(create_app(Settings(), span_exporter=InMemorySpanExporter())) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return registry_metrics(_Families(text_string_to_metric_families(response.text)))
+
+
+class _Families:
+    """Adapts parsed metric families to the registry interface registry_metrics() reads."""
+
+    def __init__(self, families: Iterable[Any]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> list[Any]:
+        return self._families
+
+
+# A real API instance (in-process, lifespan included): importing the whole app takes tens of seconds on a loaded
+# machine, so this runs with the server tests; the registry-based check above covers the fast suite.
+@pytest.mark.servers
+def test_every_api_metric_we_use_is_in_a_test_instances_metrics_output(
+    dashboard_queries: list[str], rule_exprs: list[str], recorded_names: set[str]
+) -> None:
+    used = {m for e in dashboard_queries + rule_exprs for m in metric_names(substitute_variables(e))}
+    used_api = {m for m in used if m.startswith("maestro_")} - recorded_names - exporter_metrics()
+    assert used_api, "the dashboards and rules use API metrics"
+    assert used_api - scraped_api_metrics() == set()
