@@ -72,3 +72,23 @@ def test_no_secret_values_in_the_config() -> None:
         assert configs, receiver["name"]
         for c in configs:
             assert any(k.endswith("_file") for k in c) or "credentials_file" in str(c.get("http_config")), c
+
+
+def test_every_alertname_the_config_names_is_a_real_alert() -> None:
+    from tests.dashboards.conftest import ALL_ALERTS
+
+    names = {a.name for a in ALL_ALERTS}
+    config = yaml.safe_load(CONFIG.read_text())
+    matchers = [m for r in config["inhibit_rules"] for k in ("source_matchers", "target_matchers") for m in r[k]]
+    matchers += [m for r in config["route"]["routes"] for m in r.get("matchers", [])]
+    checked = 0
+    for matcher in matchers:
+        found = re.fullmatch(r'alertname(=~|!=|=)"(.+)"', matcher)
+        if not found:
+            continue
+        op, value = found.groups()
+        alternatives = re.findall(r"[A-Za-z]+\([^)]*\)|[A-Za-z]+", value) if op == "=~" else [value]
+        for alt in alternatives:
+            assert any(re.fullmatch(alt, n) for n in names), f"{matcher}: {alt} matches no alert"
+        checked += 1
+    assert checked >= 5

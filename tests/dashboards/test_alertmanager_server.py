@@ -1,0 +1,108 @@
+"""A real Alertmanager (Debian's, on loopback) with our config: inhibition works as documented."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.servers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    assert binary, "alertmanager not found: run scripts/bootstrap.sh test"
+    work = tmp_path_factory.mktemp("alertmanager")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={ROOT / 'dashboards/alertmanager/alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: a single test instance
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "alertmanager.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (work / "alertmanager.log").read_text()
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "alertmanager did not become ready in 60 s"
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _post(url: str, alerts: list[dict[str, str]]) -> None:
+    body = json.dumps([{"labels": labels} for labels in alerts]).encode()
+    request = urllib.request.Request(
+        f"{url}/api/v2/alerts", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+def _states(url: str) -> dict[tuple[str, str], str]:
+    with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
+        alerts: list[dict[str, Any]] = json.load(response)
+    return {
+        (a["labels"]["alertname"], a["labels"].get("host", a["labels"].get("job", ""))): a["status"]["state"]
+        for a in alerts
+    }
+
+
+def test_host_down_suppresses_only_that_hosts_alerts(alertmanager_url: str) -> None:
+    _post(
+        alertmanager_url,
+        [
+            {"alertname": "HostDown", "host": "db1", "job": "node", "severity": "critical"},
+            {"alertname": "RedisDown", "host": "db1", "job": "redis", "severity": "critical"},
+            {"alertname": "PostgresTooManyConnections", "host": "db1", "job": "postgres", "severity": "warning"},
+            {"alertname": "RedisDown", "host": "db2", "job": "redis", "severity": "critical"},
+        ],
+    )
+    states = _states(alertmanager_url)
+    assert states[("HostDown", "db1")] == "active"
+    assert states[("RedisDown", "db1")] == "suppressed"
+    assert states[("PostgresTooManyConnections", "db1")] == "suppressed"
+    assert states[("RedisDown", "db2")] == "active"
+
+
+def test_a_paging_burn_suppresses_the_slow_burn_ticket_of_the_same_slo(alertmanager_url: str) -> None:
+    _post(
+        alertmanager_url,
+        [
+            {"alertname": "ApiAvailabilityFastBurn", "job": "maestro-api", "severity": "critical"},
+            {"alertname": "ApiAvailabilitySlowBurn", "job": "maestro-api", "severity": "warning"},
+            {"alertname": "ApiLatencySlowBurn", "job": "maestro-api", "severity": "warning"},
+        ],
+    )
+    states = _states(alertmanager_url)
+    assert states[("ApiAvailabilitySlowBurn", "maestro-api")] == "suppressed"
+    assert states[("ApiLatencySlowBurn", "maestro-api")] == "active"
