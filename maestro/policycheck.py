@@ -365,13 +365,20 @@ def mandatory_violations(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def print_table(findings: Sequence[Finding], console: Console) -> None:
-    table = Table(title=f"Policy findings ({len(findings)})", show_lines=False)
+    """The violations, one row each (what is wrong); then, once per rule, how to fix it and where it is documented."""
+    table = Table(title=f"Policy findings ({len(findings)})")
     for col in ("stack", "rule", "severity", "level", "status", "resource", "message"):
         table.add_column(col, overflow="fold")
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    fixes: dict[str, str] = {}
     for f in sorted(findings, key=lambda f: (f.stack, f.enforcement != "mandatory", order.get(f.severity, 9), f.rule)):
-        table.add_row(f.stack, f.rule, f.severity, f.enforcement, f.status, f.resource, f.message)
+        detail, _, fix = f.message.partition(" Fix: ")
+        if fix:
+            fixes.setdefault(f.rule, fix)
+        table.add_row(f.stack, f.rule, f.severity, f.enforcement, f.status, f.resource, detail)
     console.print(table)
+    for rule, fix in sorted(fixes.items()):
+        console.print(f"[bold]{rule}[/bold] fix: {fix}")
 
 
 def to_json(findings: Sequence[Finding]) -> str:

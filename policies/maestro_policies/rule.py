@@ -13,7 +13,7 @@ reported as unknown, never as a violation.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -99,17 +99,23 @@ class Rule:
     def message(self, detail: str) -> str:
         return f"{detail} Fix: {self.fix} Docs: {self.docs}"
 
-    def run_resource(self, res: Res) -> list[str]:
+    def iter_resource(self, res: Res) -> Iterator[str]:
+        """Violations one by one, so those found before an unknown value is read are still reported."""
         assert self.kind == "resource" and self.check is not None
-        if not self.applies_to(res.type):
-            return []
-        check: ResourceCheck = self.check  # type: ignore[assignment]
-        return list(check(res))
+        if self.applies_to(res.type):
+            check: ResourceCheck = self.check  # type: ignore[assignment]
+            yield from check(res)
 
-    def run_stack(self, resources: Sequence[Res], env: str) -> list[tuple[str, str]]:
+    def run_resource(self, res: Res) -> list[str]:
+        return list(self.iter_resource(res))
+
+    def iter_stack(self, resources: Sequence[Res], env: str) -> Iterator[tuple[str, str]]:
         assert self.kind == "stack" and self.check is not None
         check: StackCheck = self.check  # type: ignore[assignment]
-        return list(check(resources, env))
+        yield from check(resources, env)
+
+    def run_stack(self, resources: Sequence[Res], env: str) -> list[tuple[str, str]]:
+        return list(self.iter_stack(resources, env))
 
 
 def resource_rule(
@@ -197,7 +203,7 @@ def to_policy(
             env = _configured_env(args.get_config()) or env_from_tags(args.resource_type, props) or DEFAULT_ENVIRONMENT
             provider_props = args.provider.props if args.provider is not None else {}
             res = Res(args.resource_type, props, args.name, args.urn, env, provider_props, args.opts.parent or "")
-            for detail in rule.run_resource(res):
+            for detail in rule.iter_resource(res):
                 report(report_violation, args.urn, args.name, detail, stack=False)
 
         return ResourceValidationPolicy(rule.id, rule.title, validate, **common)
@@ -217,7 +223,7 @@ def to_policy(
             for r in args.resources
         ]
         by_urn = {r.urn: r.name for r in resources}
-        for urn, detail in rule.run_stack(resources, env):
+        for urn, detail in rule.iter_stack(resources, env):
             report(report_violation, urn, by_urn.get(urn, ""), detail, stack=True)
 
     return StackValidationPolicy(rule.id, rule.title, validate_stack, **common)
