@@ -44,7 +44,7 @@ class MlflowServer:
     """``file://`` URI under which each tenant's artifacts live (``{artifact_root}/{tenant_id}/...``)."""
     database_url: str
     """The backend store's SQLAlchemy URL (psycopg2 driver)."""
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     log: Path
 
 
@@ -122,7 +122,16 @@ def start_mlflow(
 
 @pytest.fixture(scope="session")
 def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
-    """One MLflow server for the session, on its own database of ``pg_server``."""
+    """One MLflow server for the session, on its own database of ``pg_server``.
+
+    For quick local iterations only, ``MAESTRO_TEST_MLFLOW_URL`` (+ ``MAESTRO_TEST_MLFLOW_ARTIFACT_ROOT``) reuse an
+    already running, workspace-enabled MLflow instead of starting one; CI never sets them.
+    """
+    external = os.environ.get("MAESTRO_TEST_MLFLOW_URL")
+    if external:
+        root = os.environ["MAESTRO_TEST_MLFLOW_ARTIFACT_ROOT"]
+        yield MlflowServer(url=external, artifact_root=root, database_url="", process=None, log=Path("/dev/null"))
+        return
     dbname = f"mlflow_{secrets.token_hex(4)}"
     workdir = Path(tempfile.mkdtemp(prefix="maestro-mlflow-"))
     janitor = DatabaseJanitor(
@@ -134,6 +143,7 @@ def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
     try:
         yield server
     finally:
+        assert server.process is not None
         stop_process_group(server.process)
         with contextlib.suppress(Exception):
             janitor.drop()

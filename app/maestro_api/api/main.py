@@ -2,7 +2,19 @@
 
 from fastapi import APIRouter
 
-from maestro_api.api.routes import api_keys, audit, health, quotas, roles, tenants, users
+from maestro_api.api.routes import (
+    api_keys,
+    audit,
+    deployments,
+    experiments,
+    health,
+    models,
+    quotas,
+    roles,
+    runs,
+    tenants,
+    users,
+)
 
 api_router = APIRouter(prefix="/v1")
 api_router.include_router(roles.router)
@@ -11,6 +23,11 @@ api_router.include_router(quotas.router)
 api_router.include_router(users.router)
 api_router.include_router(api_keys.router)
 api_router.include_router(audit.router)
+# The model registry (MLflow behind it).
+api_router.include_router(experiments.router)
+api_router.include_router(runs.router)
+api_router.include_router(models.router)
+api_router.include_router(deployments.router)
 
 # Unauthenticated, outside /v1: /healthz, /readyz, /metrics.
 public_router = APIRouter()

@@ -1,0 +1,61 @@
+"""The registry's process-wide objects: created in the app's lifespan, reached by routes through ``RegistryDep``.
+
+Importing this module registers the lifespan hook and the ``mlflow`` readiness check with the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from maestro_api.core.config import Settings
+from maestro_api.core.lifecycle import register_lifespan, register_readiness_check
+from maestro_api.registry.cache import RegistryCache
+from maestro_api.registry.mlflow_client import MlflowClient
+from maestro_api.registry.service import RegistryService
+
+
+@asynccontextmanager
+async def registry_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    client = MlflowClient(base_url=settings.mlflow_url, timeout_seconds=settings.mlflow_timeout_seconds)
+    app.state.registry = RegistryService(
+        client=client,
+        cache=RegistryCache(app.state.redis, ttl_seconds=settings.registry_cache_ttl_seconds),
+        artifact_root=settings.artifact_root,
+    )
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+async def check_mlflow(app: FastAPI) -> None:
+    registry: RegistryService = app.state.registry
+    await registry.client.health()
+
+
+register_lifespan(registry_lifespan)
+register_readiness_check("mlflow", check_mlflow)
+
+
+def get_registry(request: Request) -> RegistryService:
+    registry: RegistryService = request.app.state.registry
+    return registry
+
+
+RegistryDep = Annotated[RegistryService, Depends(get_registry)]
+
+
+def json_response(body: bytes, status_code: int = 200) -> Response:
+    """Send already-serialised JSON (cache hits are sent as stored, without a round trip through pydantic)."""
+    return Response(content=body, status_code=status_code, media_type="application/json")
+
+
+def json_object(value: object, status_code: int = 200) -> Response:
+    return json_response(orjson.dumps(value), status_code)
