@@ -13,17 +13,18 @@ from typing import Final
 # the repository elsewhere change this line only.
 RUNBOOK_URL_PATTERN: Final = "https://github.com/maestro-platform/maestro/blob/main/runbooks/alerts/{alertname}.md"
 
-# Scrape job names, as label matchers (regexes so a site can run several jobs of a kind).
+# Scrape job names, as label matchers. The first name is the hosts path's job (Ansible monitoring role); the
+# alternatives are what kube-prometheus-stack and our ServiceMonitors produce on Kubernetes (job = Service name).
 JOBS: Final[dict[str, str]] = {
-    "api": 'job="maestro-api"',
-    "node": 'job="node"',
-    "postgres": 'job="postgres"',
-    "patroni": 'job="patroni"',
-    "etcd": 'job="etcd"',
-    "haproxy": 'job="haproxy"',
-    "redis": 'job="redis"',
-    "prometheus": 'job="prometheus"',
-    "alertmanager": 'job="alertmanager"',
+    "api": 'job=~"maestro-api"',
+    "node": 'job=~"node|node-exporter"',
+    "postgres": 'job=~"postgres|postgres-exporter"',
+    "patroni": 'job=~"patroni"',
+    "etcd": 'job=~"etcd"',
+    "haproxy": 'job=~"haproxy"',
+    "redis": 'job=~"redis|redis-exporter"',
+    "prometheus": 'job=~"prometheus|kube-prometheus-stack-prometheus"',
+    "alertmanager": 'job=~"alertmanager|kube-prometheus-stack-alertmanager"',
 }
 
 # HAProxy backend (proxy label) that must route to exactly one server, the Patroni leader.
@@ -92,8 +93,13 @@ HOST_FS_EXCLUDED_TYPES: Final = "tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs"
 
 
 def job(name: str) -> str:
-    """The label matcher of a scrape job, e.g. job("api") -> 'job="maestro-api"'; an unknown name fails early."""
+    """The label matcher of a scrape job, e.g. job("api") -> 'job=~"maestro-api"'; an unknown name fails early."""
     try:
         return JOBS[name]
     except KeyError:
         raise KeyError(f"unknown scrape job {name!r}; known: {sorted(JOBS)}") from None
+
+
+def job_regex(*names: str) -> str:
+    """The job-name regex of one or more scrape jobs, for dashboard variables: job_regex("redis") -> "redis|..."."""
+    return "|".join(job(n).split('"')[1] for n in names)

@@ -11,7 +11,7 @@ BOARD = Board(
     uid="maestro-api",
     title="Maestro / API",
     description="The Maestro API: requests, errors and latency per route, auth, rate limits, cache and A/B traffic.",
-    job_regex=c.JOBS["api"].split('"')[1],
+    job_regex=c.job_regex("api"),
     rows=(
         (
             "SLO",

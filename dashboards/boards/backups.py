@@ -10,7 +10,7 @@ BOARD = Board(
     title="Maestro / Backups and DR",
     description="pgBackRest / WAL-G results from the node_exporter textfile metrics: backup age per type, WAL "
     "archive age, and the restore drills' RTO and RPO.",
-    job_regex=c.JOBS["node"].split('"')[1],
+    job_regex=c.job_regex("node"),
     rows=(
         (
             "Backups",

@@ -12,7 +12,7 @@ BOARD = Board(
     title="Maestro / MLflow",
     description="MLflow as the API sees it: call rate, latency and errors per operation, the client proxy, and "
     "the registry cache that shields MLflow.",
-    job_regex=c.JOBS["api"].split('"')[1],
+    job_regex=c.job_regex("api"),
     rows=(
         (
             "Calls from the API",

@@ -12,7 +12,7 @@ BOARD = Board(
     title="Maestro / Postgres and Patroni",
     description="The Patroni cluster: who leads, timeline, replication lag, connections, transactions, WAL "
     "archiving and HAProxy routing.",
-    job_regex="patroni|postgres|haproxy|etcd",
+    job_regex=c.job_regex("patroni", "postgres", "haproxy", "etcd"),
     rows=(
         (
             "Cluster",

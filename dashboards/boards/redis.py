@@ -11,7 +11,7 @@ BOARD = Board(
     uid="maestro-redis",
     title="Maestro / Redis",
     description="Redis as the API's cache and rate-limit store: availability, memory, clients, hit ratio.",
-    job_regex=c.JOBS["redis"].split('"')[1],
+    job_regex=c.job_regex("redis"),
     rows=(
         (
             "Redis",
