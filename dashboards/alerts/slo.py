@@ -94,7 +94,7 @@ def _alerts() -> tuple[Alert, ...]:
                     expr=(f"{record_name(sli, long_w)} > {threshold}\nand\n{record_name(sli, short_w)} > {threshold}"),
                     for_=for_,
                     severity=sev,
-                    summary=f"The API burns its {sli.lower()} error budget {burn:g} times too fast.",
+                    summary=f"The API spends its {sli.lower()} error budget at {burn:g}x the sustainable rate.",
                     description=(
                         "{{ $value | humanizePercentage }} of {{ $labels.job }} requests "
                         f"over the last {short_w} were "
