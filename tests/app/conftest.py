@@ -67,9 +67,34 @@ def make_settings(pg_server: PgServer, dbname: str, roles: DbRoles, redis_url: s
 
 @pytest.fixture
 def migrated_db(pg_server: PgServer, pg_database: str, db_roles: DbRoles) -> str:
+    """A fresh, empty database whose public schema belongs to the owner role (for migration tests)."""
     with superuser_conn(pg_server, pg_database) as conn:
         conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER}")
     return pg_database
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: PgServer, db_roles: DbRoles) -> str:
+    """One database migrated by `maestro-api migrate` per session; tests get copies of it (CREATE ... TEMPLATE)."""
+    name = f"maestro_tmpl_{secrets.token_hex(4)}"
+    with superuser_conn(pg_server, "postgres") as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    with superuser_conn(pg_server, name) as conn:
+        conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER}")
+    settings = make_settings(pg_server, name, db_roles, "redis://127.0.0.1:1/0")
+    with pytest.MonkeyPatch.context() as mp:
+        run_cli(mp, settings, ["migrate"])
+    return name
+
+
+@pytest.fixture
+def migrated_copy(pg_server: PgServer, migrated_template: str) -> Iterator[str]:
+    name = f"t_{secrets.token_hex(6)}"
+    with superuser_conn(pg_server, "postgres") as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {migrated_template} STRATEGY FILE_COPY")
+    yield name
+    with superuser_conn(pg_server, "postgres") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -83,12 +108,9 @@ def redis_url(redis_server: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def api_settings(
-    pg_server: PgServer, migrated_db: str, db_roles: DbRoles, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    settings = make_settings(pg_server, migrated_db, db_roles, redis_url)
-    run_cli(monkeypatch, settings, ["migrate"])
-    return settings
+def api_settings(pg_server: PgServer, migrated_copy: str, db_roles: DbRoles, redis_url: str) -> Settings:
+    """Settings for a migrated database of this test's own, as the service role, with a flushed Redis."""
+    return make_settings(pg_server, migrated_copy, db_roles, redis_url)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -152,3 +174,56 @@ def small_limits(per_key: int, per_tenant: int, window: int = 60) -> dict[str, T
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    settings: Settings
+    env: dict[str, str]
+
+
+def start_server(settings: Settings, extra_env: dict[str, str] | None = None) -> tuple[Any, LiveServer]:
+    """``maestro-api serve`` as a subprocess on a free loopback port; returns (process, server)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = {**os.environ, **settings_env(settings), **(extra_env or {})}
+    exe = Path(sys.executable).with_name("maestro-api")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"maestro-api serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, LiveServer(url=url, settings=settings, env=env)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("maestro-api serve did not become healthy in 30 s")
+
+
+@pytest.fixture
+def live_server(api_settings: Settings) -> Iterator[LiveServer]:
+    proc, server = start_server(api_settings)
+    try:
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()

@@ -50,10 +50,6 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-class BodyTooLargeError(Exception):
-    pass
-
-
 class HttpHygieneMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings, tracer: trace.Tracer | None) -> None:
         self.app = app
@@ -84,9 +80,15 @@ class HttpHygieneMiddleware:
         extra_headers = [*self.headers, (b"x-request-id", request_id.encode())]
         status = 500
         started = False
+        too_large = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started
+            if too_large:
+                # The app saw a truncated body (its answer is moot): answer 413 instead, once.
+                if message["type"] == "http.response.start" and not started:
+                    await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
+                return
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
@@ -94,28 +96,26 @@ class HttpHygieneMiddleware:
             await send(message)
 
         async def send_problem(code: int, detail: str | None = None) -> None:
+            nonlocal status, started
             body = problem_bytes(code, detail=detail)
-            await send_wrapper(
-                {
-                    "type": "http.response.start",
-                    "status": code,
-                    "headers": [
-                        (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                        (b"content-length", b"%d" % len(body)),
-                    ],
-                }
-            )
+            status, started = code, True
+            headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": code, "headers": [*headers, *extra_headers]})
             await send({"type": "http.response.body", "body": body})
 
         received = 0
 
         async def receive_wrapper() -> Message:
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise BodyTooLargeError
+                    # Raising here would be turned into a 400 by the framework's body parsing; stop reading instead.
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
         span = None
@@ -134,14 +134,13 @@ class HttpHygieneMiddleware:
                 await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
-        except BodyTooLargeError:
-            if not started:
-                await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
         except Exception:
             log.exception("unhandled error")
             if span is not None:
                 span.set_status(Status(StatusCode.ERROR))
-            if not started:
+            if too_large and not started:
+                await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
+            elif not started:
                 await send_problem(500, "An internal error occurred; quote the request id when reporting it.")
         finally:
             route = route_template(scope)

@@ -1,0 +1,35 @@
+"""The audit hash: deterministic, and sensitive to every field and to the previous hash."""
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from maestro_api.core.audit import GENESIS_HASH, event_hash
+
+BASE = {
+    "tenant_id": uuid.UUID(int=1),
+    "seq": 1,
+    "occurred_at": datetime(2026, 11, 28, 8, 0, tzinfo=UTC),
+    "actor": "api_key:k",
+    "action": "models:create",
+    "target": "model:m",
+    "outcome": "success",
+    "request_id": "r",
+    "client_address": "10.0.0.1",
+    "prev_hash": GENESIS_HASH,
+}
+
+
+def test_hash_is_deterministic_and_timezone_independent() -> None:
+    h = event_hash(**BASE)  # type: ignore[arg-type]
+    assert h == event_hash(**BASE)  # type: ignore[arg-type]
+    shifted = {**BASE, "occurred_at": BASE["occurred_at"].astimezone(timezone(timedelta(hours=2)))}  # type: ignore[attr-defined]
+    assert event_hash(**shifted) == h  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("seq", 2), ("actor", "api_key:other"), ("outcome", "denied"), ("prev_hash", "1" * 64), ("target", "model:x")],
+)
+def test_changing_any_field_changes_the_hash(field: str, value: object) -> None:
+    assert event_hash(**{**BASE, field: value}) != event_hash(**BASE)  # type: ignore[arg-type]
