@@ -1,0 +1,26 @@
+# The systemd-nspawn lab (maestro/lab.py) and its tests. Needs root.
+.PHONY: lab lab-down lab-status test-lab lint-ansible bench-lab
+
+LAB := $(PY) -m maestro.lab
+
+lab: bootstrap-lab ## Boot the whole platform on local nspawn hosts and print its endpoints (idempotent).
+	$(LAB) up
+
+lab-down: ## Stop the lab hosts; remove their overlays, mounts, the bridge and the NAT table.
+	@if [ -x $(PY) ]; then $(LAB) down; else echo "lab-down: no .venv, nothing was started"; fi
+
+lab-status: ## Show which lab hosts run.
+	$(LAB) status
+
+# The lab tests bring the lab up themselves (cached image) and always take it down at the end.
+test-lab: bootstrap-lab ## Lab tests: testinfra per role, failover under load, end to end through the WAF, idempotence.
+	$(LAB) up; rc=0; \
+	$(PYTEST) -q -m lab -p no:cacheprovider tests/lab || rc=$$?; \
+	$(LAB) down || true; exit $$rc
+
+lint-ansible: bootstrap ## ansible-lint (production profile) and yamllint on ansible/.
+	cd ansible && ../.venv/bin/ansible-lint --profile production --offline
+	.venv/bin/yamllint -s ansible
+
+bench-lab: bootstrap-lab ## Lab benchmarks: cold/warm `make lab`, failover over 5 runs; writes docs/benchmarks/lab.{md,json}.
+	$(PY) -m maestro.lab_bench

@@ -1,0 +1,78 @@
+"""Fixtures for the lab tests: the running lab (brought up if needed, taken down if we started it) and testinfra
+hosts over SSH. Every test here is marked `lab`; `make test-lab` runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maestro import lab
+
+pytestmark = pytest.mark.lab
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def lab_endpoints() -> Iterator[dict[str, Any]]:
+    """The lab's endpoints; runs `maestro.lab up` when the lab is not up, and `down` afterwards if it did."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    path = lab.LAB_DIR / "endpoints.json"
+    started = False
+    if not path.exists() or not all(lab.ssh_ready(h) for h in lab.HOSTS):
+        subprocess.run([sys.executable, "-m", "maestro.lab", "up"], check=True, cwd=lab.REPO)
+        started = True
+    try:
+        yield json.loads(path.read_text())
+    finally:
+        if started:
+            subprocess.run([sys.executable, "-m", "maestro.lab", "down"], check=False, cwd=lab.REPO)
+
+
+@pytest.fixture(scope="session")
+def ports() -> dict[str, int]:
+    import yaml
+
+    data: dict[str, int] = yaml.safe_load((lab.REPO / "config" / "ports.yaml").read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def secrets(lab_endpoints: dict[str, Any]) -> dict[str, str]:
+    data: dict[str, str] = json.loads(Path(lab_endpoints["secrets_file"]).read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def ca_file(lab_endpoints: dict[str, Any]) -> str:
+    return str(lab_endpoints["ca_file"])
+
+
+def testinfra_host(name: str) -> Any:
+    import testinfra
+
+    host = lab.host_by_name(name)
+    key = lab.LAB_DIR / "keys" / "id_ed25519"
+    return testinfra.get_host(
+        f"ssh://root@{host.ip}",
+        ssh_identity_file=str(key),
+        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+    )
+
+
+@pytest.fixture(scope="session")
+def hosts(lab_endpoints: dict[str, Any]) -> dict[str, Any]:
+    """testinfra hosts by name."""
+    return {h.name: testinfra_host(h.name) for h in lab.HOSTS}
