@@ -471,6 +471,17 @@ def render_docs() -> str:
         "pattern, reason, owner, expiry). An expired exception no longer suppresses anything and fails "
         "MAESTRO-GOV-001.",
         "",
+        "What the pack cannot see, and how the rules deal with it:",
+        "",
+        "- **Helm releases are opaque.** Workload rules judge the Kubernetes objects the program creates itself; a "
+        "chart's rendered manifests are not visible (its values are: the ingress-nginx WAF settings are read there).",
+        "- **Secret markers.** pulumi-policy hands rules the inputs with Pulumi's secret markers removed, so no rule "
+        "can ask whether a value was a secret. MAESTRO-SEC-001/002 check where secrets must never appear instead "
+        "(literal credential env values and ConfigMap keys, credential-shaped strings).",
+        "- **Companion resources.** AWS configures a bucket through separate resources (versioning, logging, "
+        "encryption, policy, public access block). Stack rules pair them by the `bucket` name, or by the house naming "
+        "rule `<bucket resource name>-<suffix>` when the name is only known after deploy.",
+        "",
         "| id | severity | default | scope | covers | rule |",
         "|---|---|---|---|---|---|",
     ]

@@ -22,7 +22,7 @@ AZ_APPGW = "azure-native:network:ApplicationGateway"
 AZ_WAF = "azure-native:network:WebApplicationFirewallPolicy"
 AZ_DIAGNOSTICS = frozenset({"azure-native:insights:DiagnosticSetting", "azure-native:monitor:DiagnosticSetting"})
 K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_RELEASES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
 BACKEND_CONFIG = "kubernetes:cloud.google.com/v1:BackendConfig"
 
 # ELB policies that accept nothing below TLS 1.2.
@@ -102,11 +102,30 @@ def http_redirect(r: Res) -> Iterable[str]:
         if not truthy(get(p, "defaultUrlRedirect", "httpsRedirect")):
             yield "defaultUrlRedirect does not set httpsRedirect."
     elif r.type == K8S_INGRESS:
-        ann = get(p, "metadata", "annotations", default={})
-        if falsy_explicit(get(ann, "nginx.ingress.kubernetes.io/ssl-redirect")):
-            yield "ssl-redirect is disabled."
-        if not as_list(get(p, "spec", "tls")):
-            yield "the Ingress has no tls section."
+        yield from _ingress_tls(p)
+
+
+def _ingress_tls(p: object) -> Iterable[str]:
+    """TLS and the HTTP->HTTPS redirect, in the dialect of the controller that serves the Ingress."""
+    ann = get(p, "metadata", "annotations", default={})
+    keys = [str(k) for k in ann]
+    tls = bool(as_list(get(p, "spec", "tls")))
+    if any(k.startswith("alb.ingress.kubernetes.io/") for k in keys):
+        tls = tls or bool(get(ann, "alb.ingress.kubernetes.io/certificate-arn"))
+        redirect = bool(get(ann, "alb.ingress.kubernetes.io/ssl-redirect"))
+    elif any(k.startswith("appgw.ingress.kubernetes.io/") for k in keys):
+        tls = tls or bool(get(ann, "appgw.ingress.kubernetes.io/appgw-ssl-certificate"))
+        redirect = truthy(get(ann, "appgw.ingress.kubernetes.io/ssl-redirect"))
+    elif any(k.startswith(("networking.gke.io/", "ingress.gcp.kubernetes.io/")) for k in keys):
+        tls = tls or bool(get(ann, "networking.gke.io/managed-certificates"))
+        tls = tls or bool(get(ann, "ingress.gcp.kubernetes.io/pre-shared-cert"))
+        redirect = bool(get(ann, "networking.gke.io/v1beta1.FrontendConfig"))
+    else:  # ingress-nginx: redirects by default once the Ingress has tls
+        redirect = not falsy_explicit(get(ann, "nginx.ingress.kubernetes.io/ssl-redirect"))
+    if not tls:
+        yield "the Ingress terminates no TLS (no tls section or controller certificate annotation)."
+    if not redirect:
+        yield "the Ingress does not redirect HTTP to HTTPS."
 
 
 def _ingress_has_waf(r: Res) -> bool:
@@ -193,18 +212,37 @@ def _azure_owasp(p: object, prod: bool) -> Iterable[str]:
         yield "policySettings.mode is not 'Prevention' in prod."
 
 
-def _modsec_ingress(p: object, prod: bool) -> Iterable[str]:
+def _blocks(snippet: str) -> bool:
+    return "SecRuleEngine On" in snippet and "DetectionOnly" not in snippet
+
+
+def _modsec_release(p: object, prod: bool) -> Iterable[str]:
+    cfg = get(p, "values", "controller", "config", default={})
+    if not truthy(get(cfg, "enable-modsecurity")):
+        return
+    if not truthy(get(cfg, "enable-owasp-modsecurity-crs")):
+        yield "ingress-nginx enables ModSecurity without the OWASP core rule set."
+    if prod and not _blocks(str(get(cfg, "modsecurity-snippet", default=""))):
+        yield "ingress-nginx ModSecurity is not blocking (modsecurity-snippet lacks SecRuleEngine On) in prod."
+
+
+def _modsec_ingress(p: object, prod: bool, global_blocking: bool) -> Iterable[str]:
     ann = get(p, "metadata", "annotations", default={})
     if not truthy(get(ann, MODSEC_ANNOTATION)):
         return
     if not truthy(get(ann, CRS_ANNOTATION)):
         yield "ModSecurity is on without the OWASP core rule set."
-    snippet = str(get(ann, MODSEC_SNIPPET, default=""))
-    if prod and "SecRuleEngine On" not in snippet:
-        yield "ModSecurity is not blocking (SecRuleEngine On) in prod."
+    snippet = get(ann, MODSEC_SNIPPET)
+    blocking = _blocks(str(snippet)) if snippet is not None else global_blocking
+    if prod and not blocking:
+        yield "ModSecurity is not blocking (SecRuleEngine On, here or in the controller config) in prod."
 
 
-@resource_rule(
+def _is_nginx_release(r: Res) -> bool:
+    return r.type in HELM_RELEASES and "ingress-nginx" in str(get(r.props, "chart", default=""))
+
+
+@stack_rule(
     id="MAESTRO-EDGE-004",
     title="The WAF runs the managed OWASP rule sets, blocking in prod.",
     rationale="A WAF in count/detection mode only logs the attack it was bought to stop.",
@@ -212,16 +250,31 @@ def _modsec_ingress(p: object, prod: bool) -> Iterable[str]:
     enforcement="mandatory",
     fix="AWS: AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with overrideAction none; GCP: "
     "evaluatePreconfiguredWaf sqli and xss rules with action deny and preview false; Azure: an OWASP managed rule "
-    "set and policySettings.mode 'Prevention'; ingress-nginx: enable-owasp-core-rules and SecRuleEngine On.",
+    "set and policySettings.mode 'Prevention'; ingress-nginx: enable-owasp-modsecurity-crs (controller) or "
+    "enable-owasp-core-rules (Ingress), and SecRuleEngine On in the modsecurity-snippet.",
     docs="https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html",
     family="edge",
-    types=[AWS_WEB_ACL, GCP_ARMOR, AZ_WAF, K8S_INGRESS],
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
-def owasp_blocking(r: Res) -> Iterable[str]:
-    prod = r.env == "prod"
-    checks = {AWS_WEB_ACL: _aws_owasp, GCP_ARMOR: _gcp_owasp, AZ_WAF: _azure_owasp, K8S_INGRESS: _modsec_ingress}
-    yield from checks[r.type](r.props, prod)
+def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    prod = env == "prod"
+    cloud = {AWS_WEB_ACL: _aws_owasp, GCP_ARMOR: _gcp_owasp, AZ_WAF: _azure_owasp}
+    releases = [r for r in resources if _is_nginx_release(r)]
+    global_blocking = any(
+        _blocks(str(get(r.props, "values", "controller", "config", "modsecurity-snippet", default="")))
+        for r in releases
+    )
+    for r in resources:
+        if r.type in cloud:
+            details = cloud[r.type](r.props, prod)
+        elif _is_nginx_release(r):
+            details = _modsec_release(r.props, prod)
+        elif r.type == K8S_INGRESS:
+            details = _modsec_ingress(r.props, prod, global_blocking)
+        else:
+            continue
+        for detail in details:
+            yield r.urn, detail
 
 
 @stack_rule(

@@ -191,6 +191,15 @@ def aws_acl(name: str, groups: list[str], mode: str = "none") -> R:
     return R(ACL, name, {"scope": "REGIONAL", "defaultAction": {"allow": {}}, "rules": rules, "tags": TAGS})
 
 
+def nginx_release(name: str, snippet: str) -> R:
+    config = {"enable-modsecurity": "true", "enable-owasp-modsecurity-crs": "true", "modsecurity-snippet": snippet}
+    return R(
+        RELEASE,
+        name,
+        {"chart": "ingress-nginx", "namespace": "ingress-nginx", "values": {"controller": {"config": config}}},
+    )
+
+
 OWASP = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
 
 
@@ -701,8 +710,30 @@ CASES: dict[str, Case] = {
             ingress("ok-ingress", MODSEC),
             ingress("bad-ingress-no-tls", MODSEC, tls=False),
             ingress("bad-ingress-no-redirect", {**MODSEC, "nginx.ingress.kubernetes.io/ssl-redirect": "false"}),
+            ingress(
+                "ok-ingress-alb",
+                {
+                    "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:c",
+                    "alb.ingress.kubernetes.io/ssl-redirect": "443",
+                },
+                tls=False,
+            ),
+            ingress(
+                "bad-ingress-alb-no-redirect", {"alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:c"}, tls=False
+            ),
+            ingress(
+                "ok-ingress-gke",
+                {"networking.gke.io/managed-certificates": "api", "networking.gke.io/v1beta1.FrontendConfig": "https"},
+                tls=False,
+            ),
         ],
-        {"bad-http", "bad-redirect-map", "bad-ingress-no-tls", "bad-ingress-no-redirect"},
+        {
+            "bad-http",
+            "bad-redirect-map",
+            "bad-ingress-no-tls",
+            "bad-ingress-no-redirect",
+            "bad-ingress-alb-no-redirect",
+        },
     ),
     "MAESTRO-EDGE-003": Case(
         [
@@ -749,7 +780,18 @@ CASES: dict[str, Case] = {
                 "bad-ingress-detect",
                 {**MODSEC, "nginx.ingress.kubernetes.io/modsecurity-snippet": "SecRuleEngine DetectionOnly"},
             ),
+            ingress(
+                "bad-ingress-no-crs",
+                {
+                    "nginx.ingress.kubernetes.io/enable-modsecurity": "true",
+                    "nginx.ingress.kubernetes.io/modsecurity-snippet": "SecRuleEngine On",
+                },
+            ),
             ingress("ok-ingress-alb", {"alb.ingress.kubernetes.io/wafv2-acl-arn": "arn"}),
+            nginx_release("ok-release", "SecRuleEngine On\nSecRequestBodyAccess On"),
+            nginx_release("bad-release-detect", "SecRuleEngine DetectionOnly"),
+            # No snippet of its own: the controller config (ok-release) blocks.
+            ingress("ok-ingress-global", {k: v for k, v in MODSEC.items() if not k.endswith("snippet")}),
         ],
         {
             "bad-acl-count",
@@ -758,6 +800,8 @@ CASES: dict[str, Case] = {
             "bad-armor-missing",
             "bad-azwaf",
             "bad-ingress-detect",
+            "bad-ingress-no-crs",
+            "bad-release-detect",
         },
     ),
     "MAESTRO-EDGE-005": Case(
