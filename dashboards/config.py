@@ -1,8 +1,9 @@
 """Every tunable of the dashboards and rules, in one place; queries and thresholds are built from these.
 
 Job names are a contract with whoever writes the scrape configuration (the Ansible `monitoring` role and the
-Pulumi ServiceMonitors): each target also carries a `host` label (the machine or node it runs on), which the
-host-down inhibition in alertmanager.yml matches on.
+Pulumi ServiceMonitors): on the hosts path each target also carries `instance_name` (the machine's inventory
+name, set in the role's static_configs), which the host-down inhibition in alertmanager.yml matches on and
+which alerts keep when they aggregate per machine. tests/dashboards/test_wiring.py checks the role agrees.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 API = c.job("api")
-INST = {"job": "maestro-api", "instance": "api1:8000", "host": "api1"}
+INST = {"job": "maestro-api", "instance": "api1:8000", "instance_name": "api1"}
 GRAFANA_API = "the Grafana dashboard 'Maestro / API'"
 
 ALERTS = (
@@ -17,7 +17,8 @@ ALERTS = (
         for_="2m",
         severity="critical",
         summary="Prometheus cannot scrape a Maestro API instance.",
-        description="Prometheus cannot scrape the Maestro API at {{ $labels.instance }} on host {{ $labels.host }}.",
+        description="Prometheus cannot scrape the Maestro API at {{ $labels.instance }} "
+        "on host {{ $labels.instance_name }}.",
         runbook=runbook(
             "An API instance does not answer /metrics. If every instance is down, tenants cannot reach MLflow "
             "through Maestro at all; if one is, the others carry its load.",
@@ -171,8 +172,8 @@ ALERTS = (
     Alert(
         name="ApiDbPoolSaturated",
         expr=(
-            f'sum by (job, instance, host) (maestro_db_pool_connections{{{API}, state="in_use"}})\n'
-            f"  / sum by (job, instance, host) (maestro_db_pool_size{{{API}}})\n"
+            f'sum by (job, instance, instance_name) (maestro_db_pool_connections{{{API}, state="in_use"}})\n'
+            f"  / sum by (job, instance, instance_name) (maestro_db_pool_size{{{API}}})\n"
             f"  > {c.API_DB_POOL_SATURATION}"
         ),
         for_="10m",

@@ -8,7 +8,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 NODE = c.job("node")
-B = {"job": "node", "instance": "db1:9100", "host": "db1", "cluster": "maestro"}
+B = {"job": "node", "instance": "db1:9100", "instance_name": "db1", "cluster": "maestro"}
 INFO = "Hosts: `pgbackrest --stanza=<cluster> info`; Kubernetes: `wal-g backup-list` in the Spilo pod"
 
 ALERTS = (

@@ -7,7 +7,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 ETCD = c.job("etcd")
-M = [{"job": "etcd", "instance": f"etcd{i}:2379", "host": f"db{i}"} for i in (1, 2, 3)]
+M = [{"job": "etcd", "instance": f"etcd{i}:2379", "instance_name": f"db{i}"} for i in (1, 2, 3)]
 HEALTH = "`etcdctl --endpoints=<all members> endpoint status --cluster -w table` (with the client TLS flags)"
 
 ALERTS = (
@@ -88,7 +88,8 @@ ALERTS = (
         name="EtcdHighFsyncDuration",
         expr=(
             "histogram_quantile(0.99,\n"
-            f"  sum by (job, instance, host, le) (rate(etcd_disk_wal_fsync_duration_seconds_bucket{{{ETCD}}}[5m]))\n"
+            "  sum by (job, instance, instance_name, le)\n"
+            f"    (rate(etcd_disk_wal_fsync_duration_seconds_bucket{{{ETCD}}}[5m]))\n"
             f") > {c.ETCD_FSYNC_P99_SECONDS}"
         ),
         for_="10m",

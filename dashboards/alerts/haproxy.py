@@ -8,7 +8,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 HA = c.job("haproxy")
-H1 = {"job": "haproxy", "instance": "db1:7000", "host": "db1"}
+H1 = {"job": "haproxy", "instance": "db1:7000", "instance_name": "db1"}
 STATS = "HAProxy's stats page (port haproxy_stats in config/ports.yaml) or `echo 'show stat' | socat ...`"
 
 ALERTS = (
@@ -18,7 +18,7 @@ ALERTS = (
         for_="2m",
         severity="critical",
         summary="Prometheus cannot scrape an HAProxy instance.",
-        description="HAProxy {{ $labels.instance }} on {{ $labels.host }} does not answer scrapes.",
+        description="HAProxy {{ $labels.instance }} on {{ $labels.instance_name }} does not answer scrapes.",
         runbook=runbook(
             "HAProxy on that host is down: clients that use it cannot reach Postgres.",
             confirm=["`systemctl status haproxy` on the host; `curl -s http://<host>:<haproxy_stats>/metrics`."],
@@ -38,7 +38,7 @@ ALERTS = (
         for_="1m",
         severity="critical",
         summary="An HAProxy backend has no healthy server.",
-        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.host }} has no active server.",
+        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} has no active server.",
         runbook=runbook(
             f"Every server of the backend fails its health check (Patroni's REST API). For {c.HAPROXY_PRIMARY_BACKEND} "
             "that means no leader: writes fail. For the replica backend, reads fail.",
@@ -59,7 +59,7 @@ ALERTS = (
         for_="1m",
         severity="critical",
         summary="HAProxy routes writes to more than one Postgres server.",
-        description="HAProxy on {{ $labels.host }} sends writes to {{ $value }} servers.",
+        description="HAProxy on {{ $labels.instance_name }} sends writes to {{ $value }} servers.",
         runbook=runbook(
             "More than one member answers Patroni's /primary health check: split brain as seen by the clients.",
             confirm=[STATS, "See PatroniMultiplePrimaries."],
@@ -75,11 +75,14 @@ ALERTS = (
     ),
     Alert(
         name="HaproxyBackendConnectionErrors",
-        expr=f"sum by (job, instance, host, proxy) (rate(haproxy_backend_connection_errors_total{{{HA}}}[5m])) > 0.1",
+        expr=(
+            "sum by (job, instance, instance_name, proxy)\n"
+            f"  (rate(haproxy_backend_connection_errors_total{{{HA}}}[5m])) > 0.1"
+        ),
         for_="10m",
         severity="warning",
         summary="HAProxy fails to connect to backend servers.",
-        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.host }} fails "
+        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} fails "
         "{{ $value | humanize }} connections per second.",
         runbook=runbook(
             "HAProxy picks a server that then refuses the connection: clients see connection resets.",

@@ -7,17 +7,17 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 NODE = c.job("node")
-N = {"job": "node", "instance": "db1:9100", "host": "db1"}
+N = {"job": "node", "instance": "db1:9100", "instance_name": "db1"}
 FS = {"device": "/dev/vda1", "fstype": "ext4", "mountpoint": "/var/lib/postgresql"}
 
 ALERTS = (
     Alert(
         name="HostDown",
-        expr=f'up{{{NODE}, host!=""}} == 0',
+        expr=f'up{{{NODE}, instance_name!=""}} == 0',
         for_="2m",
         severity="critical",
         summary="A host does not answer node_exporter scrapes.",
-        description="Host {{ $labels.host }} ({{ $labels.instance }}) is down or unreachable.",
+        description="Host {{ $labels.instance_name }} ({{ $labels.instance }}) is down or unreachable.",
         runbook=runbook(
             "The machine is down or cut off. Its own service alerts are inhibited while this fires, so this is "
             "the one alert to act on for that host.",
@@ -43,7 +43,8 @@ ALERTS = (
         for_="5m",
         severity="warning",
         summary="A filesystem has less than 10% space left.",
-        description="{{ $labels.mountpoint }} on {{ $labels.host }} has {{ $value | humanizePercentage }} space left.",
+        description="{{ $labels.mountpoint }} on {{ $labels.instance_name }} has "
+        "{{ $value | humanizePercentage }} space left.",
         runbook=runbook(
             "A full data disk stops Postgres (PANIC on WAL write), etcd (NOSPACE alarm) or Redis persistence.",
             confirm=["`df -h` and `du -xh --max-depth=2 <mountpoint> | sort -h` on the host."],
@@ -73,7 +74,7 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="A host has less than 10% memory available.",
-        description="{{ $labels.host }} has {{ $value | humanizePercentage }} of its memory available.",
+        description="{{ $labels.instance_name }} has {{ $value | humanizePercentage }} of its memory available.",
         runbook=runbook(
             "The kernel will soon OOM-kill a process, often the biggest: Postgres or MLflow.",
             confirm=["`free -m` and `ps aux --sort=-rss | head` on the host."],
@@ -96,7 +97,7 @@ ALERTS = (
         for_="1m",
         severity="warning",
         summary="The kernel killed a process for lack of memory.",
-        description="The OOM killer ran {{ $value | humanize }} times on {{ $labels.host }} in 15 minutes.",
+        description="The OOM killer ran {{ $value | humanize }} times on {{ $labels.instance_name }} in 15 minutes.",
         runbook=runbook(
             "A process was killed; systemd restarts it, but a killed Postgres means a failover or a crash recovery.",
             confirm=["`journalctl -k | grep -i 'out of memory'` names the victim."],
@@ -116,7 +117,7 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="A host's clock is off.",
-        description="The clock of {{ $labels.host }} is off by {{ $value | humanizeDuration }}.",
+        description="The clock of {{ $labels.instance_name }} is off by {{ $value | humanizeDuration }}.",
         runbook=runbook(
             "Skewed clocks break JWT expiry checks, TLS validity, etcd leases and backup timestamps.",
             confirm=["`timedatectl timesync-status` or `chronyc tracking` on the host."],
@@ -136,7 +137,7 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="node_exporter cannot read a textfile metrics file.",
-        description="node_exporter on {{ $labels.host }} fails to parse its textfile directory.",
+        description="node_exporter on {{ $labels.instance_name }} fails to parse its textfile directory.",
         runbook=runbook(
             "The backup and WAF metrics come from textfiles; a broken file hides them and their alerts go "
             "quiet (or absent).",

@@ -8,7 +8,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 API = c.job("api")
-INST = {"job": "maestro-api", "instance": "api1:8000", "host": "api1"}
+INST = {"job": "maestro-api", "instance": "api1:8000", "instance_name": "api1"}
 CHECK = "`curl -sf http://<mlflow>:5000/health` from an API host; `systemctl status mlflow` or `kubectl get pods`"
 
 ALERTS = (

@@ -8,9 +8,9 @@ from dashboards.model import Alert, RuleGroup, Scenario
 
 PROM = c.job("prometheus")
 AM = c.job("alertmanager")
-P = {"job": "prometheus", "instance": "mon1:9090", "host": "mon1"}
+P = {"job": "prometheus", "instance": "mon1:9090", "instance_name": "mon1"}
 GROUP_NAME = "/etc/prometheus/rules/api.yml;maestro-api"
-A = {"job": "alertmanager", "instance": "mon1:9093", "host": "mon1"}
+A = {"job": "alertmanager", "instance": "mon1:9093", "instance_name": "mon1"}
 
 ALERTS = (
     Alert(
@@ -128,8 +128,10 @@ ALERTS = (
     Alert(
         name="AlertmanagerNotificationsFailing",
         expr=(
-            f"sum by (job, instance, host, integration) (rate(alertmanager_notifications_failed_total{{{AM}}}[5m]))\n"
-            f"  / sum by (job, instance, host, integration) (rate(alertmanager_notifications_total{{{AM}}}[5m]))\n"
+            "sum by (job, instance, instance_name, integration)\n"
+            f"    (rate(alertmanager_notifications_failed_total{{{AM}}}[5m]))\n"
+            "  / sum by (job, instance, instance_name, integration)\n"
+            f"    (rate(alertmanager_notifications_total{{{AM}}}[5m]))\n"
             f"  > 0.01"
         ),
         for_="5m",

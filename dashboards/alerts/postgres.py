@@ -8,9 +8,9 @@ from dashboards.model import Alert, RuleGroup, Scenario
 
 PAT = c.job("patroni")
 PG = c.job("postgres")
-P1 = {"job": "patroni", "instance": "db1:8008", "host": "db1", "scope": "maestro"}
-P2 = {"job": "patroni", "instance": "db2:8008", "host": "db2", "scope": "maestro"}
-E1 = {"job": "postgres", "instance": "db1:9187", "host": "db1"}
+P1 = {"job": "patroni", "instance": "db1:8008", "instance_name": "db1", "scope": "maestro"}
+P2 = {"job": "patroni", "instance": "db2:8008", "instance_name": "db2", "scope": "maestro"}
+E1 = {"job": "postgres", "instance": "db1:9187", "instance_name": "db1"}
 LIST = "`patronictl -c /etc/patroni/config.yml list` on a database host (Kubernetes: `kubectl exec` into a Spilo pod)"
 
 ALERTS = (
@@ -179,7 +179,8 @@ ALERTS = (
         for_="2m",
         severity="critical",
         summary="postgres_exporter cannot connect to its PostgreSQL.",
-        description="postgres_exporter {{ $labels.instance }} on {{ $labels.host }} cannot connect to PostgreSQL.",
+        description="postgres_exporter {{ $labels.instance }} on {{ $labels.instance_name }} "
+        "cannot connect to PostgreSQL.",
         runbook=runbook(
             "Postgres on that host refuses connections (down, out of connections, or the exporter's role lost "
             "its rights), and every Postgres panel for it goes blank.",
@@ -201,14 +202,14 @@ ALERTS = (
     Alert(
         name="PostgresTooManyConnections",
         expr=(
-            f"sum by (job, instance, host) (pg_stat_activity_count{{{PG}}})\n"
-            f"  / on (job, instance, host) pg_settings_max_connections{{{PG}}}\n"
+            f"sum by (job, instance, instance_name) (pg_stat_activity_count{{{PG}}})\n"
+            f"  / on (job, instance, instance_name) pg_settings_max_connections{{{PG}}}\n"
             f"  > {c.PG_CONNECTIONS_RATIO}"
         ),
         for_="10m",
         severity="warning",
         summary="PostgreSQL is close to max_connections.",
-        description="{{ $labels.host }} uses {{ $value | humanizePercentage }} of max_connections.",
+        description="{{ $labels.instance_name }} uses {{ $value | humanizePercentage }} of max_connections.",
         runbook=runbook(
             "New connections will soon be refused: API pools, MLflow and Patroni itself need headroom.",
             confirm=["`SELECT usename, state, count(*) FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC`."],
@@ -236,7 +237,8 @@ ALERTS = (
         for_="10m",
         severity="warning",
         summary="PostgreSQL's archive_command keeps failing.",
-        description="archive_command on {{ $labels.host }} failed {{ $value | humanize }} times in 10 minutes.",
+        description="archive_command on {{ $labels.instance_name }} failed {{ $value | humanize }} times "
+        "in 10 minutes.",
         runbook=runbook(
             "WAL segments are not archived: point-in-time recovery has a gap from now on, and pg_wal grows "
             "until the disk fills.",

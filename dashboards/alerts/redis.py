@@ -7,7 +7,7 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 RD = c.job("redis")
-R1 = {"job": "redis", "instance": "redis1:9121", "host": "redis1"}
+R1 = {"job": "redis", "instance": "redis1:9121", "instance_name": "redis1"}
 CLI = "`redis-cli -h <host> --tls --askpass INFO` (use the AUTH password from the secret store)"
 
 ALERTS = (
@@ -17,7 +17,7 @@ ALERTS = (
         for_="1m",
         severity="critical",
         summary="redis_exporter cannot reach its Redis.",
-        description="Redis behind exporter {{ $labels.instance }} on {{ $labels.host }} is down.",
+        description="Redis behind exporter {{ $labels.instance }} on {{ $labels.instance_name }} is down.",
         runbook=runbook(
             "Redis is down: the API's cache misses every time and rate limiting fails open or closed "
             "(MAESTRO_RATE_LIMIT_FAILURE_MODE).",

@@ -60,7 +60,13 @@ def _recordings() -> tuple[RecordingRule, ...]:
 
 def _traffic(errors_per_min: int, total_per_min: int, minutes: int, sli: str) -> dict[str, str]:
     """Input series for the SLI: one route, `total_per_min` requests a minute of which `errors_per_min` are bad."""
-    base = {"job": "maestro-api", "instance": "api1:8000", "host": "api1", "method": "GET", "route": "/v1/models"}
+    base = {
+        "job": "maestro-api",
+        "instance": "api1:8000",
+        "instance_name": "api1",
+        "method": "GET",
+        "route": "/v1/models",
+    }
     if sli == "Availability":
         return {
             sel("maestro_http_requests_total", **base, status="200"): f"0+{total_per_min - errors_per_min}x{minutes}",

@@ -14,21 +14,21 @@ from dashboards.alerts._helpers import runbook, sel
 from dashboards.model import Alert, RuleGroup, Scenario
 
 NODE = c.job("node")
-W = {"job": "node", "instance": "edge1:9100", "host": "edge1"}
+W = {"job": "node", "instance": "edge1:9100", "instance_name": "edge1"}
 AUDIT = "the ModSecurity audit log on the host (/var/log/nginx/modsec_audit.log)"
 
 ALERTS = (
     Alert(
         name="WafBlockRateHigh",
         expr=(
-            f"sum by (job, instance, host) (rate(maestro_waf_blocked_requests_total{{{NODE}}}[5m]))\n"
-            f"  / sum by (job, instance, host) (rate(maestro_waf_requests_total{{{NODE}}}[5m]))\n"
+            f"sum by (job, instance, instance_name) (rate(maestro_waf_blocked_requests_total{{{NODE}}}[5m]))\n"
+            f"  / sum by (job, instance, instance_name) (rate(maestro_waf_requests_total{{{NODE}}}[5m]))\n"
             f"  > {c.WAF_BLOCK_RATIO}"
         ),
         for_="10m",
         severity="warning",
         summary="The WAF blocks an unusual share of requests.",
-        description="The WAF on {{ $labels.host }} blocks {{ $value | humanizePercentage }} of requests.",
+        description="The WAF on {{ $labels.instance_name }} blocks {{ $value | humanizePercentage }} of requests.",
         runbook=runbook(
             "Either an attack is under way or a CRS rule blocks legitimate API traffic (a false positive after "
             "a client or API change).",
@@ -56,7 +56,7 @@ ALERTS = (
         for_="5m",
         severity="critical",
         summary="The WAF's rule engine is not blocking.",
-        description="ModSecurity on {{ $labels.host }} runs with SecRuleEngine off or DetectionOnly.",
+        description="ModSecurity on {{ $labels.instance_name }} runs with SecRuleEngine off or DetectionOnly.",
         runbook=runbook(
             "Requests reach the API uninspected or unblocked. Production requires blocking mode.",
             confirm=["`grep -R SecRuleEngine /etc/nginx/` on the host."],
@@ -76,7 +76,7 @@ ALERTS = (
         for_="5m",
         severity="warning",
         summary="The WAF log tailer stopped updating its metrics.",
-        description="WAF metrics on {{ $labels.host }} were last written {{ $value | humanizeDuration }} ago.",
+        description="WAF metrics on {{ $labels.instance_name }} were last written {{ $value | humanizeDuration }} ago.",
         runbook=runbook(
             "The WAF alerts above are blind: the log tailer that writes the textfile metrics is not running.",
             confirm=["`systemctl status maestro-waf-metrics.timer` on the host; the textfile directory's files."],

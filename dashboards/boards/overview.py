@@ -82,9 +82,9 @@ BOARD = Board(
                     "Share of CPU time not idle, per host.",
                     "percentunit",
                     Query(
-                        '1 - avg by (host) (rate(node_cpu_seconds_total{job=~"$job", instance=~"$instance", '
+                        '1 - avg by (instance_name) (rate(node_cpu_seconds_total{job=~"$job", instance=~"$instance", '
                         'mode="idle"}[$__rate_interval]))',
-                        "{{host}}",
+                        "{{instance_name}}",
                     ),
                 ),
             ),

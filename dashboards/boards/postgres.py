@@ -63,21 +63,32 @@ BOARD = Board(
                     "Connections",
                     "Backends by state per host, against max_connections.",
                     "short",
-                    Query(f"sum by (host, state) (pg_stat_activity_count{{{SEL}}})", "{{host}} {{state}}"),
-                    Query(f"max by (host) (pg_settings_max_connections{{{SEL}}})", "{{host}} max"),
+                    Query(
+                        f"sum by (instance_name, state) (pg_stat_activity_count{{{SEL}}})",
+                        "{{instance_name}} {{state}}",
+                    ),
+                    Query(f"max by (instance_name) (pg_settings_max_connections{{{SEL}}})", "{{instance_name}} max"),
                 ),
                 ts(
                     "Transactions",
                     "Commits and rollbacks per second, per host.",
                     "ops",
-                    Query(f"sum by (host) (rate(pg_stat_database_xact_commit{{{SEL}}}{R}))", "{{host}} commit"),
-                    Query(f"sum by (host) (rate(pg_stat_database_xact_rollback{{{SEL}}}{R}))", "{{host}} rollback"),
+                    Query(
+                        f"sum by (instance_name) (rate(pg_stat_database_xact_commit{{{SEL}}}{R}))",
+                        "{{instance_name}} commit",
+                    ),
+                    Query(
+                        f"sum by (instance_name) (rate(pg_stat_database_xact_rollback{{{SEL}}}{R}))",
+                        "{{instance_name}} rollback",
+                    ),
                 ),
                 ts(
                     "Deadlocks",
                     "Deadlocks detected per second, per host.",
                     "ops",
-                    Query(f"sum by (host) (rate(pg_stat_database_deadlocks{{{SEL}}}{R}))", "{{host}}"),
+                    Query(
+                        f"sum by (instance_name) (rate(pg_stat_database_deadlocks{{{SEL}}}{R}))", "{{instance_name}}"
+                    ),
                 ),
                 ts(
                     "Database size",
@@ -94,14 +105,20 @@ BOARD = Board(
                     "WAL archived / failed",
                     "archive_command successes and failures per second (pg_stat_archiver).",
                     "ops",
-                    Query(f"sum by (host) (rate(pg_stat_archiver_archived_count{{{SEL}}}{R}))", "{{host}} archived"),
-                    Query(f"sum by (host) (rate(pg_stat_archiver_failed_count{{{SEL}}}{R}))", "{{host}} failed"),
+                    Query(
+                        f"sum by (instance_name) (rate(pg_stat_archiver_archived_count{{{SEL}}}{R}))",
+                        "{{instance_name}} archived",
+                    ),
+                    Query(
+                        f"sum by (instance_name) (rate(pg_stat_archiver_failed_count{{{SEL}}}{R}))",
+                        "{{instance_name}} failed",
+                    ),
                 ),
                 ts(
                     "Last archive age",
                     "Seconds since the last WAL segment was archived, per host (pg_stat_archiver).",
                     "s",
-                    Query(f"max by (host) (pg_stat_archiver_last_archive_age{{{SEL}}})", "{{host}}"),
+                    Query(f"max by (instance_name) (pg_stat_archiver_last_archive_age{{{SEL}}})", "{{instance_name}}"),
                 ),
                 ts(
                     "HAProxy active servers",

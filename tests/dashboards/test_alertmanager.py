@@ -44,13 +44,13 @@ def test_routing_by_severity(amtool: str, labels: list[str], receiver: str) -> N
 def test_host_down_inhibits_that_hosts_other_alerts() -> None:
     config = yaml.safe_load(CONFIG.read_text())
     rule = next(r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="HostDown"'])
-    assert rule["equal"] == ["host"]
+    assert rule["equal"] == ["instance_name"]
     assert 'alertname!="HostDown"' in rule["target_matchers"]
 
 
 def test_grouping_keeps_alerts_of_one_place_together() -> None:
     route = yaml.safe_load(CONFIG.read_text())["route"]
-    assert {"alertname", "host"} <= set(route["group_by"])
+    assert {"alertname", "instance_name"} <= set(route["group_by"])
 
 
 def test_no_secret_values_in_the_config() -> None:

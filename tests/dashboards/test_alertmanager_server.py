@@ -72,7 +72,7 @@ def _states(url: str) -> dict[tuple[str, str], str]:
     with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
         alerts: list[dict[str, Any]] = json.load(response)
     return {
-        (a["labels"]["alertname"], a["labels"].get("host", a["labels"].get("job", ""))): a["status"]["state"]
+        (a["labels"]["alertname"], a["labels"].get("instance_name", a["labels"].get("job", ""))): a["status"]["state"]
         for a in alerts
     }
 
@@ -81,10 +81,15 @@ def test_host_down_suppresses_only_that_hosts_alerts(alertmanager_url: str) -> N
     _post(
         alertmanager_url,
         [
-            {"alertname": "HostDown", "host": "db1", "job": "node", "severity": "critical"},
-            {"alertname": "RedisDown", "host": "db1", "job": "redis", "severity": "critical"},
-            {"alertname": "PostgresTooManyConnections", "host": "db1", "job": "postgres", "severity": "warning"},
-            {"alertname": "RedisDown", "host": "db2", "job": "redis", "severity": "critical"},
+            {"alertname": "HostDown", "instance_name": "db1", "job": "node", "severity": "critical"},
+            {"alertname": "RedisDown", "instance_name": "db1", "job": "redis", "severity": "critical"},
+            {
+                "alertname": "PostgresTooManyConnections",
+                "instance_name": "db1",
+                "job": "postgres",
+                "severity": "warning",
+            },
+            {"alertname": "RedisDown", "instance_name": "db2", "job": "redis", "severity": "critical"},
         ],
     )
     states = _states(alertmanager_url)
