@@ -101,7 +101,9 @@ ALERTS = (
         runbook=runbook(
             "Backups that are never restored are not known to work. The monthly drill has not succeeded.",
             confirm=["The drill job's log; `maestro_restore_drill_last_success_timestamp_seconds` on Grafana."],
-            fix=["Run the drill: `ansible-playbook ansible/restore.yml -e restore_drill=true` (runbooks/restore.md)."],
+            fix=[
+                "Run the drill: `ansible-playbook ansible/restore.yml -e restore_drill=true` on the restore-drill host."
+            ],
             verify=["The timestamp is recent and RTO/RPO panels show the new results."],
         ),
         scenario=Scenario(

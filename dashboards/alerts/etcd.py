@@ -48,7 +48,8 @@ ALERTS = (
             confirm=[HEALTH, "`systemctl status etcd` on each database host."],
             fix=[
                 "Start the stopped members; fix disk or network on their hosts.",
-                "If a majority is permanently lost, restore etcd from a snapshot (runbooks/etcd-restore.md).",
+                "If a majority is permanently lost, restore etcd from a snapshot (`etcdctl snapshot restore`) "
+                "on fresh members.",
             ],
             verify=["All members healthy in `endpoint health --cluster`; PatroniNoLeader resolves."],
         ),

@@ -29,7 +29,7 @@ ALERTS = (
                 "etcd without quorum: restore etcd first; Patroni cannot take the leader lock without it.",
                 "No healthy candidate: read `journalctl -u patroni` on each member for why Postgres does not start.",
                 "Last resort, when the former primary is lost: `patronictl failover` to the most recent replica "
-                "(see runbooks/failover.md).",
+                "(`patronictl failover --candidate <member>`).",
             ],
             verify=["`patronictl list` shows one Leader; writes through HAProxy's primary port succeed."],
         ),
@@ -248,7 +248,8 @@ ALERTS = (
             ],
             fix=[
                 "Object storage unreachable or credentials expired: fix access to the backup bucket.",
-                "A broken stanza: see runbooks/restore.md for stanza repair.",
+                "A stanza left half-created (archive.info without backup.info): empty the repo path, then "
+                "`pgbackrest --stanza=<cluster> stanza-create`.",
             ],
             verify=["`pg_stat_archiver.failed_count` stops growing; WalArchivingStalled does not fire."],
         ),

@@ -136,3 +136,9 @@ def test_every_alert_is_in_the_docs_page() -> None:
     for alert in ALL_ALERTS:
         assert f"| {alert.name} | `{alert.severity}` |" in doc
         assert f"runbooks/alerts/{alert.name}.md" in doc
+
+
+def test_runbook_pages_link_only_to_files_that_exist() -> None:
+    for page in (ROOT / "runbooks/alerts").glob("*.md"):
+        for ref in re.findall(r"\b(runbooks/[\w/.-]+\.md)", page.read_text()):
+            assert (ROOT / ref).exists(), f"{page.name} refers to missing {ref}"
