@@ -73,7 +73,15 @@ class RegistryCache:
         self._ttl = max(1, int(ttl_seconds))
         self._fill = redis.register_script(_FILL_SCRIPT)
 
-    async def get(self, tenant_id: uuid.UUID, field: str) -> Lookup:
+    async def get(self, tenant_id: uuid.UUID, field: str, *, bypass: bool = False) -> Lookup:
+        """Look ``field`` up; with ``bypass`` only the generation is read (a forced miss that may still fill)."""
+        if bypass:
+            try:
+                generation = await self._redis.hget(cache_key(tenant_id), GEN_FIELD)  # type: ignore[misc]
+            except (RedisError, OSError):
+                generation = None
+            REGISTRY_CACHE_REQUESTS.labels(result="miss").inc()
+            return Lookup(None, generation)
         try:
             # redis-py types hmget as "Awaitable | list" (sync and async clients share the stubs).
             value, generation = await self._redis.hmget(cache_key(tenant_id), [field, GEN_FIELD])  # type: ignore[misc]

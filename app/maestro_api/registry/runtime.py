@@ -52,6 +52,14 @@ def get_registry(request: Request) -> RegistryService:
 RegistryDep = Annotated[RegistryService, Depends(get_registry)]
 
 
+def wants_fresh(request: Request) -> bool:
+    """``Cache-Control: no-cache`` on a registry read: answer from MLflow, not from the cache (RFC 9111)."""
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+FreshDep = Annotated[bool, Depends(wants_fresh)]
+
+
 def json_response(body: bytes, status_code: int = 200) -> Response:
     """Send already-serialised JSON (cache hits are sent as stored, without a round trip through pydantic)."""
     return Response(content=body, status_code=status_code, media_type="application/json")

@@ -80,8 +80,12 @@ class RegistryService:
             method, endpoint, workspace=workspace, operation=operation, params=params, body=body
         )
 
-    async def _cached(self, tenant_id: uuid.UUID, field: str, fetch: Callable[[], Awaitable[Any]]) -> bytes:
-        seen = await self.cache.get(tenant_id, field)
+    async def _cached(
+        self, tenant_id: uuid.UUID, field: str, fetch: Callable[[], Awaitable[Any]], *, fresh: bool = False
+    ) -> bytes:
+        """The cached body of a read; ``fresh`` (client sent ``Cache-Control: no-cache``) skips the lookup but
+        still refreshes the entry."""
+        seen = await self.cache.get(tenant_id, field, bypass=fresh)
         if seen.value is not None:
             return seen.value
         body = orjson.dumps(await fetch())
@@ -109,17 +113,23 @@ class RegistryService:
         return result
 
     # --- experiments --------------------------------------------------------------------------------------
-    async def get_experiment(self, tenant_id: uuid.UUID, experiment_id: str) -> bytes:
+    async def get_experiment(self, tenant_id: uuid.UUID, experiment_id: str, *, fresh: bool = False) -> bytes:
         async def fetch() -> Json:
             raw = await self._call(
                 tenant_id, "GET", "experiments/get", operation="get_experiment", params={"experiment_id": experiment_id}
             )
             return public_experiment(raw.get("experiment") or {})
 
-        return await self._cached(tenant_id, field_for("experiment", experiment_id), fetch)
+        return await self._cached(tenant_id, field_for("experiment", experiment_id), fetch, fresh=fresh)
 
     async def search_experiments(
-        self, tenant_id: uuid.UUID, *, filter_: str | None, max_results: int, page_token: str | None
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        filter_: str | None,
+        max_results: int,
+        page_token: str | None,
+        fresh: bool = False,
     ) -> bytes:
         query: Json = {"max_results": max_results}
         if filter_:
@@ -132,7 +142,7 @@ class RegistryService:
             return public_page([public_experiment(e) for e in raw.get("experiments") or ()], raw.get("next_page_token"))
 
         return await self._cached(
-            tenant_id, field_for("experiments", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch
+            tenant_id, field_for("experiments", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
         )
 
     async def create_experiment(self, tenant_id: uuid.UUID, *, name: str, tags: dict[str, str]) -> bytes:
@@ -174,12 +184,12 @@ class RegistryService:
         )
 
     # --- runs ---------------------------------------------------------------------------------------------
-    async def get_run(self, tenant_id: uuid.UUID, run_id: str) -> bytes:
+    async def get_run(self, tenant_id: uuid.UUID, run_id: str, *, fresh: bool = False) -> bytes:
         async def fetch() -> Json:
             raw = await self._call(tenant_id, "GET", "runs/get", operation="get_run", params={"run_id": run_id})
             return public_run(raw.get("run") or {})
 
-        return await self._cached(tenant_id, field_for("run", run_id), fetch)
+        return await self._cached(tenant_id, field_for("run", run_id), fetch, fresh=fresh)
 
     async def search_runs(
         self,
@@ -190,6 +200,7 @@ class RegistryService:
         max_results: int,
         order_by: list[str],
         page_token: str | None,
+        fresh: bool = False,
     ) -> bytes:
         query: Json = {"experiment_ids": experiment_ids, "max_results": max_results}
         if filter_:
@@ -203,20 +214,28 @@ class RegistryService:
             raw = await self._call(tenant_id, "POST", "runs/search", operation="search_runs", body=query)
             return public_page([public_run(r) for r in raw.get("runs") or ()], raw.get("next_page_token"))
 
-        return await self._cached(tenant_id, field_for("runs", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch)
+        return await self._cached(
+            tenant_id, field_for("runs", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
+        )
 
     # --- registered models --------------------------------------------------------------------------------
-    async def get_model(self, tenant_id: uuid.UUID, name: str) -> bytes:
+    async def get_model(self, tenant_id: uuid.UUID, name: str, *, fresh: bool = False) -> bytes:
         async def fetch() -> Json:
             raw = await self._call(
                 tenant_id, "GET", "registered-models/get", operation="get_registered_model", params={"name": name}
             )
             return public_model(raw.get("registered_model") or {})
 
-        return await self._cached(tenant_id, field_for("model", name), fetch)
+        return await self._cached(tenant_id, field_for("model", name), fetch, fresh=fresh)
 
     async def search_models(
-        self, tenant_id: uuid.UUID, *, filter_: str | None, max_results: int, page_token: str | None
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        filter_: str | None,
+        max_results: int,
+        page_token: str | None,
+        fresh: bool = False,
     ) -> bytes:
         query: Json = {"max_results": max_results}
         if filter_:
@@ -233,7 +252,7 @@ class RegistryService:
             )
 
         return await self._cached(
-            tenant_id, field_for("models", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch
+            tenant_id, field_for("models", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
         )
 
     async def create_model(
@@ -281,7 +300,7 @@ class RegistryService:
         )
 
     # --- model versions -----------------------------------------------------------------------------------
-    async def get_version(self, tenant_id: uuid.UUID, name: str, version: str) -> bytes:
+    async def get_version(self, tenant_id: uuid.UUID, name: str, version: str, *, fresh: bool = False) -> bytes:
         async def fetch() -> Json:
             raw = await self._call(
                 tenant_id,
@@ -292,7 +311,7 @@ class RegistryService:
             )
             return public_version(raw.get("model_version") or {})
 
-        return await self._cached(tenant_id, field_for("version", name, version), fetch)
+        return await self._cached(tenant_id, field_for("version", name, version), fetch, fresh=fresh)
 
     async def version_exists(self, tenant_id: uuid.UUID, name: str, version: str) -> bool:
         try:
@@ -304,7 +323,7 @@ class RegistryService:
         return True
 
     async def search_versions(
-        self, tenant_id: uuid.UUID, name: str, *, max_results: int, page_token: str | None
+        self, tenant_id: uuid.UUID, name: str, *, max_results: int, page_token: str | None, fresh: bool = False
     ) -> bytes:
         # The filter is built here from a validated name; clients never send MLflow filter text for versions.
         query: Json = {"filter": f"name = {_quote_filter_value(name)}", "max_results": max_results}
@@ -318,7 +337,7 @@ class RegistryService:
             return public_page([public_version(v) for v in raw.get("model_versions") or ()], raw.get("next_page_token"))
 
         return await self._cached(
-            tenant_id, field_for("versions", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch
+            tenant_id, field_for("versions", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
         )
 
     async def create_version(
@@ -378,7 +397,7 @@ class RegistryService:
         )
 
     # --- aliases ------------------------------------------------------------------------------------------
-    async def get_alias(self, tenant_id: uuid.UUID, name: str, alias: str) -> bytes:
+    async def get_alias(self, tenant_id: uuid.UUID, name: str, alias: str, *, fresh: bool = False) -> bytes:
         async def fetch() -> Json:
             raw = await self._call(
                 tenant_id,
@@ -389,7 +408,7 @@ class RegistryService:
             )
             return public_version(raw.get("model_version") or {})
 
-        return await self._cached(tenant_id, field_for("alias", name, alias), fetch)
+        return await self._cached(tenant_id, field_for("alias", name, alias), fetch, fresh=fresh)
 
     async def set_alias(self, tenant_id: uuid.UUID, name: str, alias: str, *, version: str) -> None:
         await self._write(

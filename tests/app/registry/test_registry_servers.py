@@ -105,6 +105,13 @@ async def test_cache_hits_invalidation_by_api_writes_and_ttl_for_direct_mlflow_w
             break
     else:
         pytest.fail("a direct MLflow write stayed invisible after the cache TTL")
+    # Cache-Control: no-cache reads from MLflow at once (and refreshes the entry for later reads)
+    mlflow_direct(mlflow_server, a, "PATCH", "registered-models/update", json={"name": "cached", "description": "d2"})
+    assert (await api.get("/v1/models/cached", headers=a.h())).json()["description"] == "direct"
+    misses = cache_count("miss")
+    fresh = await api.get("/v1/models/cached", headers={**a.h(), "Cache-Control": "no-cache"})
+    assert fresh.json()["description"] == "d2" and cache_count("miss") == misses + 1
+    assert (await api.get("/v1/models/cached", headers=a.h())).json()["description"] == "d2"
 
 
 async def test_ab_deployment_routes_sticky_per_key_and_counts_variants(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from maestro_api.api.deps import Authorize, SessionDep
 from maestro_api.core.audit import record_audit
 from maestro_api.core.security import Principal
-from maestro_api.registry.runtime import RegistryDep, json_response
+from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     EXPERIMENT_ID_PATTERN,
     TAG_KEY_PATTERN,
@@ -29,6 +29,7 @@ ExperimentId = Annotated[str, Path(pattern=EXPERIMENT_ID_PATTERN)]
 async def search_experiments(
     principal: Annotated[Principal, Authorize("experiments:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
     filter: Annotated[
         str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
     ] = None,
@@ -36,7 +37,7 @@ async def search_experiments(
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> Response:
     body = await registry.search_experiments(
-        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token
+        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token, fresh=fresh
     )
     return json_response(body)
 
@@ -66,8 +67,9 @@ async def get_experiment(
     experiment_id: ExperimentId,
     principal: Annotated[Principal, Authorize("experiments:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
 ) -> Response:
-    return json_response(await registry.get_experiment(principal.tenant_id, experiment_id))
+    return json_response(await registry.get_experiment(principal.tenant_id, experiment_id, fresh=fresh))
 
 
 @router.patch("/{experiment_id}", response_model=ExperimentPublic)

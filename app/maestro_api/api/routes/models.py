@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from maestro_api.api.deps import Authorize, SessionDep
 from maestro_api.core.audit import record_audit
 from maestro_api.core.security import Principal
-from maestro_api.registry.runtime import RegistryDep, json_response
+from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     ALIAS_PATTERN,
     NAME_PATTERN,
@@ -47,6 +47,7 @@ async def _audit(session: SessionDep, principal: Principal, request: Request, ac
 async def search_models(
     principal: Annotated[Principal, Authorize("models:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
     filter: Annotated[
         str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
     ] = None,
@@ -55,7 +56,7 @@ async def search_models(
 ) -> Response:
     """Search the tenant's registered models."""
     body = await registry.search_models(
-        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token
+        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token, fresh=fresh
     )
     return json_response(body)
 
@@ -78,10 +79,10 @@ async def create_model(
 
 @router.get("/{name}", response_model=ModelPublic)
 async def get_model(
-    name: ModelName, principal: Annotated[Principal, Authorize("models:read")], registry: RegistryDep
+    name: ModelName, principal: Annotated[Principal, Authorize("models:read")], registry: RegistryDep, fresh: FreshDep
 ) -> Response:
     """A registered model with its latest versions, aliases and tags (cached)."""
-    return json_response(await registry.get_model(principal.tenant_id, name))
+    return json_response(await registry.get_model(principal.tenant_id, name, fresh=fresh))
 
 
 @router.patch("/{name}", response_model=ModelPublic)
@@ -146,10 +147,13 @@ async def list_versions(
     name: ModelName,
     principal: Annotated[Principal, Authorize("versions:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
     max_results: MaxResults = 100,
     page_token: PageToken = None,
 ) -> Response:
-    body = await registry.search_versions(principal.tenant_id, name, max_results=max_results, page_token=page_token)
+    body = await registry.search_versions(
+        principal.tenant_id, name, max_results=max_results, page_token=page_token, fresh=fresh
+    )
     return json_response(body)
 
 
@@ -181,8 +185,9 @@ async def get_version(
     version: VersionNumber,
     principal: Annotated[Principal, Authorize("versions:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
 ) -> Response:
-    return json_response(await registry.get_version(principal.tenant_id, name, version))
+    return json_response(await registry.get_version(principal.tenant_id, name, version, fresh=fresh))
 
 
 @router.patch("/{name}/versions/{version}", response_model=VersionPublic)
@@ -268,9 +273,10 @@ async def get_alias(
     alias: AliasName,
     principal: Annotated[Principal, Authorize("versions:read")],
     registry: RegistryDep,
+    fresh: FreshDep,
 ) -> Response:
     """The version an alias points at (cached)."""
-    return json_response(await registry.get_alias(principal.tenant_id, name, alias))
+    return json_response(await registry.get_alias(principal.tenant_id, name, alias, fresh=fresh))
 
 
 @router.put("/{name}/aliases/{alias}", response_model=VersionPublic)
