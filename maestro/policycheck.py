@@ -35,6 +35,7 @@ import typer
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -375,10 +376,10 @@ def print_table(findings: Sequence[Finding], console: Console) -> None:
         detail, _, fix = f.message.partition(" Fix: ")
         if fix:
             fixes.setdefault(f.rule, fix)
-        table.add_row(f.stack, f.rule, f.severity, f.enforcement, f.status, f.resource, detail)
+        table.add_row(*(escape(x) for x in (f.stack, f.rule, f.severity, f.enforcement, f.status, f.resource, detail)))
     console.print(table)
     for rule, fix in sorted(fixes.items()):
-        console.print(f"[bold]{rule}[/bold] fix: {fix}")
+        console.print(f"[bold]{rule}[/bold] fix: {escape(fix)}")
 
 
 def to_json(findings: Sequence[Finding]) -> str:
@@ -544,14 +545,19 @@ def check(
     if not stacks:
         typer.echo("no stacks to check (stacks/Pulumi.*.yaml is empty)", err=True)
         raise typer.Exit(2)
-    console = Console(width=200)
+    console = Console(width=200, emoji=False)
     findings: list[Finding] = []
     started = time.monotonic()
     server = PackServer() if via == "grpc" else None
     analyzer: Analyzer = server.__enter__() if server is not None else inprocess_analyzer()
     try:
         for name in stacks:
-            resources, config = evaluate(name, stack_file, program)
+            try:
+                resources, config = evaluate(name, stack_file, program)
+            except Exception as exc:  # the program's own error (ConfigError names the key): report, exit 2
+                why = escape(f"{type(exc).__name__}: {exc}")
+                console.print(f"[bold red]{name}: the program failed under mocks:[/] {why}")
+                raise typer.Exit(2) from exc
             level_env = env or environment_of(name)
             stack_findings = run_pack(analyzer, name, resources, level_env, config)
             console.print(

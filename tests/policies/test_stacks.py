@@ -108,3 +108,26 @@ def test_shipped_stack_passes_every_mandatory_rule(stack: str) -> None:
     found = policycheck.run_pack(analyzer, stack, resources, policycheck.environment_of(stack), config)
     bad = policycheck.mandatory_violations(found)
     assert not bad, "\n".join(f"{f.rule} {f.resource}: {f.message.split(' Fix:')[0]}" for f in bad)
+
+
+def test_check_command_exits_2_when_the_program_fails(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    program = tmp_path / "__main__.py"
+    program.write_text('raise ValueError("maestro:cloud: Input should be one of kubernetes, aws")\n')
+    result = CliRunner().invoke(
+        policycheck.app,
+        [
+            "check",
+            "--stack",
+            "dev-broken",
+            "--stack-file",
+            str(INSECURE_STACK),
+            "--program",
+            str(program),
+            "--via",
+            "inprocess",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "maestro:cloud" in result.output
