@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .props import as_list, falsy_explicit, get, truthy
+from .props import as_list, falsy_explicit, get, json_doc, name_of, namespace_of, truthy
 from .rule import Res, resource_rule, stack_rule
 
 AWS_LISTENER = "aws:lb/listener:Listener"
@@ -135,6 +135,56 @@ def _ingress_has_waf(r: Res) -> bool:
     return any(get(ann, a) for a in WAF_ANNOTATIONS)
 
 
+def _ingress_class(r: Res) -> str:
+    return str(
+        get(r.props, "spec", "ingressClassName")
+        or get(r.props, "metadata", "annotations", "kubernetes.io/ingress.class", default="")
+    )
+
+
+def _backend_config_names(value: object) -> set[str]:
+    """Names in a `cloud.google.com/backend-config` annotation: {"default": n} or {"ports": {p: n}}."""
+    doc = json_doc(value)
+    names = {str(get(doc, "default"))} if get(doc, "default") else set()
+    ports = get(doc, "ports", default={})
+    return names | {str(get(ports, k)) for k in ports}
+
+
+def _armored_backend_configs(resources: Sequence[Res]) -> set[tuple[str, str]]:
+    """(namespace, name) of every GKE BackendConfig that attaches a Cloud Armor policy."""
+    return {
+        (namespace_of(r.props), name_of(r.name, r.props))
+        for r in resources
+        if r.type == BACKEND_CONFIG and get(r.props, "spec", "securityPolicy", "name")
+    }
+
+
+def _protected_controller_classes(resources: Sequence[Res]) -> set[str]:
+    """Ingress classes served by an ingress-nginx release that runs ModSecurity + CRS itself, or whose Service sits
+    behind Cloud Armor (a GKE BackendConfig with a securityPolicy)."""
+    armored = _armored_backend_configs(resources)
+    classes = set()
+    for r in resources:
+        if not _is_nginx_release(r):
+            continue
+        controller = get(r.props, "values", "controller", default={})
+        cfg = get(controller, "config", default={})
+        ns = str(get(r.props, "namespace", default="default"))
+        modsec = truthy(get(cfg, "enable-modsecurity")) and truthy(get(cfg, "enable-owasp-modsecurity-crs"))
+        annotation = get(controller, "service", "annotations", "cloud.google.com/backend-config")
+        armor = any((ns, n) in armored for n in _backend_config_names(annotation)) if annotation else False
+        if modsec or armor:
+            classes.add(str(get(controller, "ingressClassResource", "name", default="nginx")))
+    return classes
+
+
+def _is_gce_ingress(r: Res) -> bool:
+    ann = get(r.props, "metadata", "annotations", default={})
+    return _ingress_class(r) == "gce" or any(
+        str(k).startswith(("networking.gke.io/", "kubernetes.io/ingress.global-static-ip-name")) for k in ann
+    )
+
+
 @stack_rule(
     id="MAESTRO-EDGE-003",
     title="Every public entry point sits behind a WAF.",
@@ -142,18 +192,32 @@ def _ingress_has_waf(r: Res) -> bool:
     "scanner traffic.",
     severity="critical",
     enforcement="mandatory",
-    fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, a GKE BackendConfig "
-    "with a Cloud Armor policy, AGIC waf-policy-for-path, or ingress-nginx enable-modsecurity + "
-    "enable-owasp-core-rules); public ALBs have a WebAclAssociation; Application Gateways have a firewallPolicy.",
+    fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, AGIC "
+    "waf-policy-for-path, ingress-nginx enable-modsecurity + enable-owasp-core-rules), or their class is served by "
+    "a controller that runs ModSecurity + CRS or sits behind a GKE BackendConfig with a Cloud Armor policy, or by "
+    "an Application Gateway with a WAF policy; public ALBs have a WebAclAssociation; Application Gateways have a firewallPolicy.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
     family="edge",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def behind_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
     assocs = [r for r in resources if r.type == AWS_WEB_ACL_ASSOC]
+    protected_classes = _protected_controller_classes(resources)
+    armored_namespaces = {ns for ns, _ in _armored_backend_configs(resources)}
+    gateway_waf = any(r.type == AZ_APPGW and get(r.props, "firewallPolicy", "id") for r in resources)
     for r in resources:
-        if r.type == K8S_INGRESS and not _ingress_has_waf(r):
-            yield r.urn, f"Ingress {r.name} has no WAF attached."
+        if r.type == K8S_INGRESS:
+            cls = _ingress_class(r)
+            ok = (
+                _ingress_has_waf(r)
+                or cls in protected_classes
+                # GKE: the GCE Ingress fronts a controller Service whose BackendConfig attaches Cloud Armor.
+                or (_is_gce_ingress(r) and namespace_of(r.props) in armored_namespaces and bool(protected_classes))
+                # AGIC: the Application Gateway's own WAF policy applies to every Ingress it serves.
+                or (cls == "azure-application-gateway" and gateway_waf)
+            )
+            if not ok:
+                yield r.urn, f"Ingress {r.name} (class {cls or 'default'}) has no WAF attached."
         elif r.type == AWS_LB and not truthy(get(r.props, "internal")):
             if get(r.props, "loadBalancerType", default="application") != "application":
                 continue
@@ -284,7 +348,7 @@ def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, st
     severity="medium",
     enforcement="mandatory",
     fix="AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
-    "services with a securityPolicy; Azure: a DiagnosticSetting for the WAF policy's gateway (named "
+    "services with a securityPolicy, spec.logging.enable on a GKE BackendConfig that attaches one; Azure: a DiagnosticSetting for the WAF policy's gateway (named "
     "'<gateway>-diagnostics').",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
     family="edge",
@@ -299,6 +363,9 @@ def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
             )
             if not ok:
                 yield r.urn, f"web ACL {r.name} has no logging configuration."
+        elif r.type == BACKEND_CONFIG and get(r.props, "spec", "securityPolicy", "name"):
+            if not truthy(get(r.props, "spec", "logging", "enable")):
+                yield r.urn, f"BackendConfig {r.name} attaches Cloud Armor without request logging."
         elif r.type == GCP_BACKEND and get(r.props, "securityPolicy"):
             if not truthy(get(r.props, "logConfig", "enable")):
                 yield r.urn, f"backend service {r.name} does not log requests."

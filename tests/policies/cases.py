@@ -88,6 +88,7 @@ APPGW = "azure-native:network:ApplicationGateway"
 AZWAF = "azure-native:network:WebApplicationFirewallPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+BACKEND_CONFIG = "kubernetes:cloud.google.com/v1:BackendConfig"
 
 DEPLOY = "kubernetes:apps/v1:Deployment"
 STS = "kubernetes:apps/v1:StatefulSet"
@@ -751,6 +752,58 @@ CASES: dict[str, Case] = {
         ],
         {"bad-ingress", "bad-alb", "bad-appgw", "bad-backend"},
     ),
+    # The platform's own shapes: a GCE Ingress in front of an ingress-nginx Service behind Cloud Armor (GKE), an
+    # nginx-class Ingress served by that controller, an AGIC Ingress, and an nginx class nobody protects.
+    "MAESTRO-EDGE-003/gke-agic": Case(
+        [
+            R(
+                BACKEND_CONFIG,
+                "armor-config",
+                {
+                    "metadata": {"name": "waf", "namespace": "ingress-nginx"},
+                    "spec": {"securityPolicy": {"name": "maestro-prod-api"}},
+                },
+            ),
+            R(
+                RELEASE,
+                "ingress-nginx",
+                {
+                    "chart": "ingress-nginx",
+                    "namespace": "ingress-nginx",
+                    "values": {
+                        "controller": {
+                            "ingressClassResource": {"name": "nginx"},
+                            "service": {"annotations": {"cloud.google.com/backend-config": '{"default": "waf"}'}},
+                        }
+                    },
+                },
+            ),
+            R(
+                INGRESS,
+                "ok-gce-ingress",
+                {
+                    "metadata": {
+                        "namespace": "ingress-nginx",
+                        "annotations": {"kubernetes.io/ingress.global-static-ip-name": "ip"},
+                    },
+                    "spec": {"defaultBackend": {}},
+                },
+            ),
+            R(INGRESS, "ok-api-ingress", {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "nginx"}}),
+            R(
+                INGRESS,
+                "bad-other-class",
+                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "traefik"}},
+            ),
+            R(APPGW, "gateway", {"firewallPolicy": {"id": "/subscriptions/x/waf"}}),
+            R(
+                INGRESS,
+                "ok-agic-ingress",
+                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "azure-application-gateway"}},
+            ),
+        ],
+        {"bad-other-class"},
+    ),
     "MAESTRO-EDGE-004": Case(
         [
             aws_acl("ok-acl", OWASP),
@@ -814,8 +867,14 @@ CASES: dict[str, Case] = {
             R(APPGW, "ok-appgw", {}),
             R(DIAG, "ok-appgw-diagnostics", {}),
             R(APPGW, "bad-appgw", {}),
+            R(
+                BACKEND_CONFIG,
+                "ok-backend-config",
+                {"spec": {"securityPolicy": {"name": "a"}, "logging": {"enable": True}}},
+            ),
+            R(BACKEND_CONFIG, "bad-backend-config", {"spec": {"securityPolicy": {"name": "a"}}}),
         ],
-        {"bad-acl", "bad-backend", "bad-appgw"},
+        {"bad-acl", "bad-backend", "bad-appgw", "bad-backend-config"},
     ),
     "MAESTRO-EDGE-006": Case(
         [
