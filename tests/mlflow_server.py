@@ -63,14 +63,27 @@ def stop_process_group(proc: subprocess.Popen[bytes], *, grace_seconds: float = 
 
 
 def start_mlflow(
-    *, database_url: str, workdir: Path, workers: int = 1, threads: int = 1, port: int | None = None
+    *,
+    database_url: str,
+    workdir: Path,
+    workers: int = 1,
+    threads: int = 1,
+    port: int | None = None,
+    serve_artifacts: bool = False,
 ) -> MlflowServer:
-    """Start ``mlflow server`` and wait until ``/health`` answers. The caller must call ``stop_process_group``."""
+    """Start ``mlflow server`` and wait until ``/health`` answers. The caller must call ``stop_process_group``.
+
+    ``serve_artifacts``: also serve MLflow's artifact proxy (``/api/2.0/mlflow-artifacts``) with the artifact
+    directory as its destination (the MLflow client proxy needs it); experiments' default root is unchanged.
+    """
     port = port or free_port()
     artifacts = workdir / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     artifact_root = f"file://{artifacts}"
     log = workdir / "mlflow.log"
+    serving = ["--no-serve-artifacts"]
+    if serve_artifacts:
+        serving = ["--serve-artifacts", "--artifacts-destination", artifact_root]
     env = {
         **os.environ,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
@@ -90,7 +103,7 @@ def start_mlflow(
         database_url,
         "--default-artifact-root",
         artifact_root,
-        "--no-serve-artifacts",
+        *serving,
         "--enable-workspaces",
         "--workers",
         str(workers),
