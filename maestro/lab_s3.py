@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import ssl
 from typing import Any
@@ -38,6 +39,9 @@ class _CleanTLSHandler(WSGIRequestHandler):
 
 def build_server(host: str, port: int, cert: str, key: str) -> ThreadedWSGIServer:
     """Build a threaded HTTPS server for moto's S3 backend."""
+    # Clients use path-style URIs on a host name (s3.maestro.lab): without this, moto would read the first label
+    # of the name as a virtual-hosted bucket ("s3").
+    os.environ.setdefault("S3_IGNORE_SUBDOMAIN_BUCKETNAME", "true")
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     # No fixed service: moto picks S3 from the request signature, whatever host name the client uses.
