@@ -38,7 +38,7 @@ def load_settings() -> Settings:
         for error in exc.errors():
             loc = ".".join(str(p) for p in error["loc"])
             name = f"MAESTRO_{loc.upper()}: " if loc else ""
-            _err(f"refusing to start: {name}{error['msg']}")
+            _err(f"refusing to start: {name}{str(error['msg']).removeprefix('Value error, ')}")
         raise typer.Exit(2) from None
 
 
