@@ -26,6 +26,7 @@ fresh interpreter per stack (importing pulumi_aws dominates), so in-process is t
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import hashlib
 import json
@@ -93,6 +94,8 @@ class RecordedResource:
     """The fake physical id the mocks returned."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The state the mocks returned (inputs plus fake computed values)."""
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for (`depends_on` plus the resources its inputs came from)."""
 
 
 class RecordedResources(list[RecordedResource]):
@@ -149,6 +152,11 @@ def _invoke_answers(region: str) -> dict[str, dict[str, Any]]:
             "proxyEndpoint": f"https://{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com",
             "id": region,
         },
+        "azure-native:containerservice:listManagedClusterUserCredentials": {
+            "kubeconfigs": [
+                {"name": "clusterUser", "value": base64.b64encode(b"apiVersion: v1\nkind: Config\n").decode()}
+            ],
+        },
     }
 
 
@@ -163,7 +171,7 @@ class MaestroMocks(pmocks.Mocks):
         answer = _invoke_answers(region).get(args.token)
         if answer is None:
             raise UnmockedInvokeError(f"invoke {args.token} is not mocked; add it to maestro.mockrun._invoke_answers")
-        return answer, None
+        return answer, []
 
     def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -172,7 +180,7 @@ class MaestroMocks(pmocks.Mocks):
         if typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             state.setdefault("arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.name}")
-        if typ == "aws:s3/bucketV2:BucketV2":
+        if typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
             bucket = state.get("bucket") or rid
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com")
             rid = bucket
@@ -207,6 +215,13 @@ class MaestroMocks(pmocks.Mocks):
         elif typ == "random:index/randomPassword:RandomPassword":
             length = int(state.get("length", 32))
             state["result"] = rpc.wrap_rpc_secret(("M0ck" * length)[:length])
+        elif typ.startswith("azure-native:") and isinstance(state.get("identity"), dict):
+            # Azure takes user-assigned identities as a list of ids and returns them as a map by id.
+            identity = dict(state["identity"])
+            assigned = identity.get("userAssignedIdentities")
+            if isinstance(assigned, list):
+                identity["userAssignedIdentities"] = {i: {"principalId": _fake_id(str(i))} for i in assigned}
+            state["identity"] = identity
         elif typ.startswith("kubernetes:") and "metadata" in state:
             meta = dict(state["metadata"])
             meta.setdefault("name", args.name)
@@ -248,6 +263,7 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 custom=bool(request.custom),
                 id=registration.id or "",
                 outputs=dict(registration.state),
+                dependencies=tuple(request.dependencies),
             )
         )
         return response

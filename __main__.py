@@ -1,0 +1,39 @@
+"""Maestro: `pulumi up -s <stack>` builds the whole platform. Config is read here and nowhere else."""
+
+import json
+from typing import Any
+
+import pulumi
+
+from components.config import TOP_LEVEL_KEYS, load_config, load_ports
+from components.platform import MaestroPlatform, PlatformArgs
+
+
+def _raw_config() -> dict[str, Any]:
+    config = pulumi.Config("maestro")
+    raw: dict[str, Any] = {}
+    for key in TOP_LEVEL_KEYS:
+        value = config.get(key)
+        if value is None:
+            continue
+        try:
+            raw[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raw[key] = value  # a plain string such as `environment: prod`
+    return raw
+
+
+settings = load_config(_raw_config(), region=pulumi.Config("aws").get("region"))
+platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports()))
+foundation = platform.foundation
+
+pulumi.export("environment", settings.environment)
+pulumi.export("apiUrl", platform.api_url)
+pulumi.export("grafanaUrl", platform.grafana_url)
+pulumi.export("clusterName", foundation.cluster_name)
+pulumi.export("kubeconfig", pulumi.Output.secret(foundation.kubeconfig))
+pulumi.export("backupBucket", foundation.backup_bucket.name if foundation.backup_bucket else None)
+pulumi.export("artifactBucket", foundation.artifact_bucket.name if foundation.artifact_bucket else None)
+pulumi.export("wafId", foundation.waf_id)
+for key, value in foundation.extra_outputs.items():
+    pulumi.export(key, value)

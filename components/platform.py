@@ -1,0 +1,217 @@
+"""MaestroPlatform = one cloud Foundation + the cloud-agnostic Kubernetes workloads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components.config import MaestroConfig, Ports
+from components.foundation import FoundationOutputs, IdentityRequest
+from components.kubernetes.api import Api, ApiArgs
+from components.kubernetes.images import Images, ImagesArgs
+from components.kubernetes.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
+from components.kubernetes.mlflow import Mlflow, MlflowArgs
+from components.kubernetes.namespaces import NAMES, Namespaces
+from components.kubernetes.network import NetworkArgs, NetworkPolicies
+from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
+from components.kubernetes.postgres import SERVICE_ACCOUNT as POSTGRES_SA
+from components.kubernetes.postgres import Postgres, PostgresArgs, role_urls
+from components.kubernetes.redis import Redis, RedisArgs
+
+# The service accounts that touch a bucket, and the only bucket each may reach.
+IDENTITIES = {
+    "postgres-backup": IdentityRequest(namespace=NAMES.data, service_account=POSTGRES_SA, bucket="backup"),
+    "mlflow": IdentityRequest(namespace=NAMES.app, service_account=MLFLOW_SA, bucket="artifact"),
+}
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    config: MaestroConfig
+    """The validated stack config."""
+    ports: Ports
+    """The port map (config/ports.yaml)."""
+    dashboards_dir: Path = DASHBOARDS_DIR
+    """Generated Grafana dashboards, one ConfigMap each."""
+    rules_dir: Path = RULES_DIR
+    """Prometheus rule files, one PrometheusRule each."""
+
+
+def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
+    """Adds the ownership labels to every Kubernetes object the platform creates (AWS resources get them as the
+    provider's default tags). A transformation on the platform reaches every descendant, charts' inputs excepted."""
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
+            return None
+        metadata = args.props.get("metadata")
+        if not isinstance(metadata, dict):
+            return None
+        labels = metadata.get("labels") or {}
+        if not isinstance(labels, dict):
+            return None
+        props = {**args.props, "metadata": {**metadata, "labels": {**tags, **labels}}}
+        return pulumi.ResourceTransformationResult(props=props, opts=args.opts)
+
+    return transform
+
+
+class MaestroPlatform(pulumi.ComponentResource):
+    """Exposes `foundation` (FoundationOutputs), `api_url`, `grafana_url`."""
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        labels = common_labels(args.config.common_tags)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[labels]))
+        super().__init__("maestro:index:Platform", name, None, opts)
+        self.foundation = self._foundation(name, args)
+        self.workloads = Workloads(
+            f"{name}-workloads",
+            args,
+            self.foundation,
+            opts=pulumi.ResourceOptions(
+                parent=self, providers=[self.foundation.k8s_provider], depends_on=list(self.foundation.ready)
+            ),
+        )
+        self.api_url = self.workloads.api.url
+        self.grafana_url = self.workloads.observability.grafana_url
+        self.register_outputs({"api_url": self.api_url, "cluster_name": self.foundation.cluster_name})
+
+    def _foundation(self, name: str, args: PlatformArgs) -> FoundationOutputs:
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        if cfg.cloud == "aws":
+            from components.aws.foundation import AwsFoundation, AwsFoundationArgs
+
+            assert cfg.aws is not None and cfg.region is not None  # validated in components.config
+            return AwsFoundation(
+                f"{name}-aws",
+                AwsFoundationArgs(
+                    config=cfg.aws,
+                    environment=cfg.environment,
+                    region=cfg.region,
+                    deletion_protection=cfg.deletion_protection,
+                    postgres=cfg.postgres,
+                    redis=cfg.redis,
+                    waf=cfg.waf,
+                    ports=args.ports,
+                    identities=IDENTITIES,
+                    tags=cfg.common_tags,
+                ),
+                opts=child,
+            ).outputs
+        if cfg.cloud == "gcp":
+            from components.gcp.foundation import build_gcp_foundation
+
+            return build_gcp_foundation(f"{name}-gcp", cfg, args.ports, IDENTITIES, opts=child)
+        if cfg.cloud == "azure":
+            from components.azure.foundation import build_azure_foundation
+
+            return build_azure_foundation(f"{name}-azure", cfg, args.ports, IDENTITIES, opts=child)
+        from components.kubernetes.foundation import KubernetesFoundation, KubernetesFoundationArgs
+
+        assert cfg.kubernetes is not None
+        return KubernetesFoundation(
+            f"{name}-kubernetes",
+            KubernetesFoundationArgs(config=cfg.kubernetes, waf=cfg.waf, ports=args.ports),
+            opts=child,
+        ).outputs
+
+
+class Workloads(pulumi.ComponentResource):
+    """Everything inside the cluster; takes only FoundationOutputs (children inherit its Kubernetes provider)."""
+
+    def __init__(
+        self, name: str, args: PlatformArgs, foundation: FoundationOutputs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("maestro:kubernetes:Workloads", name, None, opts)
+        cfg, ports = args.config, args.ports
+        namespaces = Namespaces(f"{name}-namespaces", opts=pulumi.ResourceOptions(parent=self))
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=list(namespaces.namespaces.values()))
+        NetworkPolicies(
+            f"{name}-network",
+            NetworkArgs(
+                ports=ports,
+                ingress_peers=foundation.ingress_peers,
+                service_cidrs=foundation.service_cidrs,
+                in_cluster_redis=foundation.redis is None,
+                api_internet_egress=cfg.api.oidc_issuer is not None,
+            ),
+            opts=after_ns,
+        )
+        images = Images(f"{name}-images", ImagesArgs(config=cfg.images, registry=foundation.registry), opts=after_ns)
+        self.observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(
+                config=cfg.observability,
+                ports=ports,
+                storage_class=foundation.storage_class,
+                dashboards_dir=args.dashboards_dir,
+                rules_dir=args.rules_dir,
+            ),
+            opts=after_ns,
+        )
+        backup = foundation.backup_bucket
+        postgres = Postgres(
+            f"{name}-postgres",
+            PostgresArgs(
+                config=cfg.postgres,
+                ports=ports,
+                storage_class=foundation.storage_class,
+                backup_bucket=backup,
+                identity=foundation.identity("postgres-backup") if backup is not None else None,
+                restore=cfg.restore,
+            ),
+            opts=after_ns,
+        )
+        if foundation.redis is not None:
+            managed = foundation.redis
+            redis_url = pulumi.Output.secret(
+                pulumi.Output.all(managed.password, managed.host).apply(
+                    lambda v: f"{'rediss' if managed.tls else 'redis'}://:{v[0]}@{v[1]}:{managed.port}/0"
+                )
+            )
+        else:
+            redis = Redis(
+                f"{name}-redis",
+                RedisArgs(config=cfg.redis, ports=ports, storage_class=foundation.storage_class),
+                opts=after_ns,
+            )
+            redis_url = pulumi.Output.secret(
+                pulumi.Output.all(redis.password, redis.host).apply(lambda v: f"redis://:{v[0]}@{v[1]}:{redis.port}/0")
+            )
+        artifact = foundation.artifact_bucket
+        mlflow = Mlflow(
+            f"{name}-mlflow",
+            MlflowArgs(
+                config=cfg.mlflow,
+                ports=ports,
+                image=images.mlflow,
+                database_url=postgres.url("mlflow", "mlflow", driver="psycopg2"),
+                artifact_bucket=artifact,
+                identity=foundation.identity("mlflow") if artifact is not None else None,
+                storage_class=foundation.storage_class,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[postgres.cluster]),
+        )
+        urls = role_urls(postgres)
+        self.api = Api(
+            f"{name}-api",
+            ApiArgs(
+                config=cfg.api,
+                environment=cfg.environment,
+                ports=ports,
+                image=images.api,
+                database_url=urls["MAESTRO_DATABASE_URL"],
+                database_owner_url=urls["MAESTRO_DATABASE_OWNER_URL"],
+                redis_url=redis_url,
+                mlflow_url=mlflow.url,
+                otlp_endpoint=self.observability.otlp_endpoint,
+                ingress_class=foundation.ingress_class,
+                ingress_annotations=foundation.ingress_annotations,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[postgres.cluster]),
+        )
+        self.register_outputs({"api_url": self.api.url})

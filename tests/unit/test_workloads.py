@@ -1,0 +1,153 @@
+"""Security and wiring of the Kubernetes workloads, asserted per resource for every shipped stack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from components.kubernetes.namespaces import LEVELS, NAMES
+from maestro import mockrun
+from tests.unit.stacks import SHIPPED, by_suffix, evaluated, pod_specs
+
+# The one documented exception to restricted: the operator writes Spilo's pod spec (see namespaces.py).
+RESTRICTED = {ns for ns, level in LEVELS.items() if level == "restricted"}
+
+
+def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_pod_runs_restricted(stack: str) -> None:
+    specs = list(pod_specs(evaluated(stack)))
+    assert len(specs) >= 4, "API, MLflow and their migration Jobs at least"
+    for resource, spec in specs:
+        sc = spec["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["seccompProfile"]["type"] == "RuntimeDefault", resource.urn
+        for c in _containers(spec):
+            csc = c["securityContext"]
+            assert csc["allowPrivilegeEscalation"] is False, (resource.urn, c["name"])
+            assert csc["capabilities"]["drop"] == ["ALL"], (resource.urn, c["name"])
+            assert csc["readOnlyRootFilesystem"] is True, (resource.urn, c["name"])
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_container_has_requests_limits_and_a_pinned_image(stack: str) -> None:
+    for resource, spec in pod_specs(evaluated(stack)):
+        for c in _containers(spec):
+            res = c["resources"]
+            assert set(res["requests"]) == {"cpu", "memory"} == set(res["limits"]), (resource.urn, c["name"])
+            image = c["image"]
+            assert not image.endswith(":latest") and re.search(r"(:[\w.-]+|@sha256:[0-9a-f]{64})$", image), image
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_namespaces_carry_pod_security_labels(stack: str) -> None:
+    namespaces = {
+        mockrun.plain(r.inputs)["metadata"]["name"]: mockrun.plain(r.inputs)["metadata"]["labels"]
+        for r in evaluated(stack).of_type("kubernetes:core/v1:Namespace")
+    }
+    for ns, level in LEVELS.items():
+        assert namespaces[ns]["pod-security.kubernetes.io/enforce"] == level
+        assert namespaces[ns]["pod-security.kubernetes.io/audit"] == "restricted"
+    assert {NAMES.app, NAMES.system, NAMES.monitoring} <= RESTRICTED
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_default_deny_in_every_platform_namespace(stack: str) -> None:
+    policies = [
+        mockrun.plain(r.inputs) for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    ]
+    for ns in (NAMES.app, NAMES.data, NAMES.system, NAMES.monitoring):
+        deny = [p for p in policies if p["metadata"]["namespace"] == ns and p["metadata"]["name"] == "default-deny"]
+        assert len(deny) == 1, ns
+        spec = deny[0]["spec"]
+        assert spec["podSelector"] == {} and set(spec["policyTypes"]) == {"Ingress", "Egress"}
+        assert spec["ingress"] == [] and spec["egress"] == []
+
+
+def _policy(stack: str, ns: str, name: str) -> dict[str, Any]:
+    for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        meta = r.inputs["metadata"]
+        if meta["namespace"] == ns and meta["name"] == name:
+            return dict(mockrun.plain(r.inputs)["spec"])
+    raise KeyError(name)
+
+
+def _sources(rule: dict[str, Any]) -> list[str]:
+    return [
+        p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name", "")
+        + "/"
+        + ",".join(p.get("podSelector", {}).get("matchLabels", {}).values())
+        for p in rule.get("from", [])
+    ]
+
+
+def test_postgres_accepts_only_the_platform_clients() -> None:
+    spec = _policy("dev-kind", NAMES.data, "postgres")
+    clients = _sources(spec["ingress"][0])
+    assert clients == ["maestro/maestro-api", "maestro/mlflow", "maestro/migration"]
+    everyone = {s for rule in spec["ingress"] for s in _sources(rule)}
+    assert not any(s.startswith("/") for s in everyone), "no peer without a namespace selector"
+
+
+def test_mlflow_is_reachable_only_from_the_api_and_prometheus() -> None:
+    spec = _policy("dev-kind", NAMES.app, "mlflow")
+    assert _sources(spec["ingress"][0]) == ["maestro/maestro-api", "monitoring/"]
+
+
+def test_in_cluster_redis_only_on_plain_kubernetes() -> None:
+    kind_sets = [r for r in evaluated("dev-kind").of_type("kubernetes:apps/v1:StatefulSet")]
+    assert [r.inputs["metadata"]["name"] for r in kind_sets] == ["redis"]
+    assert not evaluated("dev-aws").of_type("kubernetes:apps/v1:StatefulSet")
+    redis_cmd = mockrun.plain(kind_sets[0].inputs)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--requirepass" in redis_cmd
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_generated_secrets_are_secret_outputs_in_kubernetes_secrets(stack: str) -> None:
+    secrets = evaluated(stack).of_type("kubernetes:core/v1:Secret")
+    api = [r for r in secrets if r.inputs["metadata"]["name"] == "maestro-api"]
+    assert len(api) == 1 and mockrun.is_secret(api[0].inputs["stringData"])
+    data = mockrun.unwrap_secret(api[0].inputs["stringData"])
+    assert set(data) == {
+        "MAESTRO_DATABASE_URL",
+        "MAESTRO_DATABASE_OWNER_URL",
+        "MAESTRO_REDIS_URL",
+        "MAESTRO_API_KEY_PEPPER",
+    }
+    for r in secrets:
+        assert mockrun.is_secret(r.inputs["stringData"]), f"{r.urn} holds a plaintext value"
+    # No password-like value appears outside a secret anywhere in the program.
+    for r in evaluated(stack):
+        if r.type != "kubernetes:core/v1:Secret":
+            assert "M0ckM0ck" not in str({k: v for k, v in r.inputs.items() if not mockrun.is_secret(v)}), r.urn
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_api_probes_hpa_pdb_and_settings(stack: str) -> None:
+    resources = evaluated(stack)
+    deployment = mockrun.plain(by_suffix(resources, "-api-deployment").inputs)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MAESTRO_MLFLOW_URL"].startswith("http://mlflow.maestro.svc")
+    assert container["envFrom"] == [{"secretRef": {"name": "maestro-api"}}]
+    hpa = mockrun.plain(by_suffix(resources, "-api-hpa").inputs)["spec"]
+    assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    pdb = mockrun.plain(by_suffix(resources, "-api-pdb").inputs)["spec"]
+    assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_migrations_run_before_the_rollout(stack: str) -> None:
+    resources = evaluated(stack)
+    for prefix in ("api", "mlflow"):
+        job = by_suffix(resources, f"-{prefix}-migrate")
+        deployment = by_suffix(resources, f"-{prefix}-deployment")
+        assert job.type == "kubernetes:batch/v1:Job" and deployment.type == "kubernetes:apps/v1:Deployment"
+        assert job.urn in deployment.dependencies, f"{deployment.urn} does not wait for {job.urn}"
+        assert deployment.urn not in job.dependencies
