@@ -1,0 +1,565 @@
+"""The API benchmark: (a) cached model read through the API, (b) the same read directly from MLflow, (c) an
+uncached read through the API, (d) an authenticated write creating a model version.
+
+Everything runs on loopback and is started and stopped here: PostgreSQL 15 and Redis (Debian), MLflow (4 sync
+gunicorn workers: the fair baseline of docs/DESIGN, no job runner), the API (uvicorn workers). Each case gets
+requests/s and P50/P95/P99 at a fixed concurrency (wrk, closed loop) and latencies at a fixed arrival rate
+(``openloop.py``, open loop). The whole set repeats ``--repeats`` times, interleaved; medians are reported.
+
+    .venv/bin/python -m bench.api.run [--api-workers 2] [--repeats 3] [--duration 10] [--label NAME]
+
+Writes docs/benchmarks/api.json and docs/benchmarks/api.md (the tuning log is bench/api/tuning.md).
+"""
+
+# ruff: noqa: S603, S607 - a benchmark driver: it starts fixed local programs (postgres, redis, mlflow, wrk)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from maestro_api.registry.scoping import workspace_for
+
+from bench.api.openloop import open_loop
+from tests.mlflow_server import start_mlflow, stop_process_group
+from tests.servers import PG_BIN, REDIS_SERVER, _as_postgres, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+LUA = Path(__file__).with_name("wrk.lua")
+DOCS = ROOT / "docs" / "benchmarks"
+TUNING = Path(__file__).with_name("tuning.md")
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
+
+
+# --- servers -------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def postgres() -> Iterator[tuple[int, str]]:
+    password = secrets.token_urlsafe(18)
+    base = Path(tempfile.mkdtemp(prefix="maestro-bench-pg-"))  # its own directory: chowned to postgres
+    (base / "pw").write_text(password)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        shutil.chown(base / "pw", "postgres", "postgres")
+    port = free_port()
+    data = base / "data"
+    subprocess.run(
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={base / 'pw'}",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+        "-c max_connections=300 -c shared_buffers=256MB -c synchronous_commit=off"
+    )
+    subprocess.run(
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield port, password
+    finally:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server(base: Path) -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis did not start")
+            time.sleep(0.1)
+        yield port
+    finally:
+        stop_process_group(proc)
+
+
+def psql(port: int, password: str, sql: str, db: str = "postgres") -> None:
+    env = {**os.environ, "PGPASSWORD": password}
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+
+
+def wait_http(url: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+@dataclass
+class ApiConfig:
+    """How the API is served (the knobs the tuning log compares)."""
+
+    workers: int = 2
+    loop: str = "uvloop"
+    http: str = "httptools"
+    auth_cache_ttl: float = 5.0
+
+
+def start_api(env: dict[str, str], cfg: ApiConfig, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [
+        str(VENV_BIN / "python"), "-m", "uvicorn", "maestro_api.main:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(cfg.workers),
+        "--loop", cfg.loop, "--http", cfg.http, "--no-access-log", "--no-server-header", "--log-level", "warning",
+    ]  # fmt: skip
+    env = {**env, "MAESTRO_AUTH_CACHE_TTL_SECONDS": str(cfg.auth_cache_ttl)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/readyz")
+    except BaseException:
+        stop_process_group(proc)
+        raise
+    return proc, url
+
+
+# --- load ----------------------------------------------------------------------------------------------------
+@dataclass
+class Case:
+    key: str
+    title: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: str | None
+    rate: float
+    """Arrival rate of the open-loop measurement (requests/s), below the case's capacity."""
+
+
+def run_wrk(case: Case, *, connections: int, duration: int, threads: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_METHOD": case.method,
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in case.headers.items()),
+    }
+    if case.body is not None:
+        env["BENCH_BODY"] = case.body
+    cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LUA), case.url]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = raw["duration_us"] / 1e6
+    errors = sum(v for k, v in raw.items() if k.startswith("errors_"))
+    return {
+        "rps": round(raw["requests"] / seconds, 1),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p95_ms": raw["p95_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": errors,
+        "command": " ".join(cmd),
+    }
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    wrk_version = subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": wrk_version[0] if wrk_version else "wrk",
+        "shared": "yes: other engineers' builds and tests run on the same 2 cores (see load averages per run)",
+    }
+
+
+@dataclass
+class Report:
+    label: str
+    date: str
+    machine: dict[str, Any]
+    config: dict[str, Any]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    medians: dict[str, Any] = field(default_factory=dict)
+    tuning: list[dict[str, Any]] = field(default_factory=list)
+
+
+def setup_data(api: str, mlflow: str, key: str, tenant_ws: str) -> tuple[str, str]:
+    h = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(timeout=30) as c:
+        r = c.post(f"{api}/v1/experiments", json={"name": "bench"}, headers=h)
+        r.raise_for_status()
+        exp = r.json()["experiment_id"]
+        r = c.post(
+            f"{mlflow}/api/2.0/mlflow/runs/create", json={"experiment_id": exp}, headers={WORKSPACE_HEADER: tenant_ws}
+        )
+        r.raise_for_status()
+        run = r.json()["run"]["info"]
+        c.post(
+            f"{api}/v1/models",
+            json={"name": "bench-model", "description": "benchmark", "tags": {"team": "perf"}},
+            headers=h,
+        ).raise_for_status()
+        body = json.dumps({"source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]})
+        c.post(
+            f"{api}/v1/models/bench-model/versions", content=body, headers={**h, "Content-Type": "application/json"}
+        ).raise_for_status()
+        c.put(f"{api}/v1/models/bench-model/aliases/champion", json={"version": "1"}, headers=h).raise_for_status()
+    return body, run["run_id"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--api-workers", type=int, default=2)
+    ap.add_argument("--loop", default="uvloop", choices=["uvloop", "asyncio"])
+    ap.add_argument("--http", default="httptools", choices=["httptools", "h11"])
+    ap.add_argument("--auth-cache-ttl", type=float, default=5.0)
+    ap.add_argument("--mlflow-workers", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads (1 leaves more CPU to the servers)")
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rate-duration", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cases", default="abcd")
+    ap.add_argument("--label", default="default")
+    ap.add_argument(
+        "--output", type=Path, default=DOCS / "api.json", help="JSON results (the .md is written next to it)"
+    )
+    ap.add_argument("--no-markdown", action="store_true", help="only write JSON (tuning experiments)")
+    ap.add_argument(
+        "--variants",
+        default="",
+        help="after the main runs, measure (a) with other API configs on the same servers: comma-separated "
+        "workers:loop:http:auth_cache_ttl, e.g. 1:uvloop:httptools:5,2:asyncio:h11:5,2:uvloop:httptools:0",
+    )
+    args = ap.parse_args()
+    cfg = ApiConfig(workers=args.api_workers, loop=args.loop, http=args.http, auth_cache_ttl=args.auth_cache_ttl)
+
+    base = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
+    started = time.monotonic()
+    report = Report(
+        label=args.label,
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(),
+        config={
+            "api": asdict(cfg),
+            "mlflow": f"mlflow server, {args.mlflow_workers} sync gunicorn workers (--preload), no job runner, "
+            "workspaces on",
+            "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s",
+            "open_loop": f"{args.rate_duration}s per case at the rate shown, latency from scheduled start",
+            "repeats": args.repeats,
+            "redis_cache_ttl_s": 30,
+            "rate_limits": "raised far above the load (the limiter still runs: one Redis round trip per request)",
+        },
+    )
+    stack = contextlib.ExitStack()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        pg_port, pg_pw = stack.enter_context(postgres())
+        redis_port = stack.enter_context(redis_server(base))
+        owner_pw, service_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+        for sql in (
+            f"CREATE ROLE maestro_owner LOGIN PASSWORD '{owner_pw}'",
+            f"CREATE ROLE maestro_app LOGIN PASSWORD '{service_pw}'",
+            "CREATE DATABASE maestro OWNER maestro_owner",
+            "CREATE DATABASE mlflow",
+        ):
+            psql(pg_port, pg_pw, sql)
+        psql(pg_port, pg_pw, "ALTER SCHEMA public OWNER TO maestro_owner", db="maestro")
+        mlflow = start_mlflow(
+            database_url=f"postgresql+psycopg2://postgres:{pg_pw}@127.0.0.1:{pg_port}/mlflow",
+            workdir=base / "mlflow",
+            workers=args.mlflow_workers,
+            preload=True,
+        )
+        assert mlflow.process is not None
+        procs.append(mlflow.process)
+        limits = {
+            t: {"per_key": 10**9, "per_tenant": 10**9, "window_seconds": 60}
+            for t in ("free", "standard", "premium", "enterprise")
+        }
+        env = {
+            **os.environ,
+            "MAESTRO_ENVIRONMENT": "dev",
+            "MAESTRO_DATABASE_URL": f"postgresql+psycopg://maestro_app:{service_pw}@127.0.0.1:{pg_port}/maestro",
+            "MAESTRO_DATABASE_OWNER_URL": f"postgresql+psycopg://maestro_owner:{owner_pw}@127.0.0.1:{pg_port}/maestro",
+            "MAESTRO_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "MAESTRO_MLFLOW_URL": mlflow.url,
+            "MAESTRO_ARTIFACT_ROOT": mlflow.artifact_root,
+            "MAESTRO_API_KEY_PEPPER": secrets.token_urlsafe(40),
+            "MAESTRO_RATE_LIMITS": json.dumps(limits),
+            "MAESTRO_LOG_LEVEL": "WARNING",
+        }
+        cli = str(VENV_BIN / "maestro-api")
+        subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True, timeout=300)
+        key = subprocess.run(
+            [cli, "bootstrap", "--tenant", "bench", "--tier", "enterprise"],
+            env=env, check=True, capture_output=True, text=True, timeout=120,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        api_proc, api = start_api(env, cfg, base / "api.log")
+        procs.append(api_proc)
+        tenant_id = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "maestro", "-tAc",
+             "SELECT id FROM tenants WHERE name = 'bench'"],
+            env={**os.environ, "PGPASSWORD": pg_pw}, check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        ws = workspace_for(uuid.UUID(tenant_id))
+        version_body, _ = setup_data(api, mlflow.url, key, ws)
+        auth = {"Authorization": f"Bearer {key}"}
+        cases = {
+            "a": Case("a", "cached model read through the API", f"{api}/v1/models/bench-model", "GET", auth, None, 400),
+            "b": Case(
+                "b",
+                "same read directly from MLflow REST",
+                f"{mlflow.url}/api/2.0/mlflow/registered-models/get?name=bench-model",
+                "GET",
+                {WORKSPACE_HEADER: ws},
+                None,
+                100,
+            ),
+            "c": Case(
+                "c",
+                "uncached read through the API (Cache-Control: no-cache)",
+                f"{api}/v1/models/bench-model",
+                "GET",
+                {**auth, "Cache-Control": "no-cache"},
+                None,
+                100,
+            ),
+            "d": Case(
+                "d",
+                "authenticated write: create a model version",
+                f"{api}/v1/models/bench-model/versions",
+                "POST",
+                {**auth, "Content-Type": "application/json"},
+                version_body,
+                20,
+            ),
+        }
+        selected = [cases[c] for c in args.cases]
+        for rep in range(args.repeats):
+            run: dict[str, Any] = {"repeat": rep + 1, "load_before": loadavg(), "cases": {}}
+            for case in selected:
+                run_wrk(case, connections=args.connections, duration=2, threads=args.threads)  # warm-up
+                closed = run_wrk(case, connections=args.connections, duration=args.duration, threads=args.threads)
+                opened = asyncio.run(
+                    open_loop(
+                        url=case.url,
+                        method=case.method,
+                        headers=case.headers,
+                        body=case.body.encode() if case.body else None,
+                        rate=case.rate,
+                        duration=args.rate_duration,
+                    )
+                )
+                run["cases"][case.key] = {"closed": closed, "open": asdict(opened)}
+                print(f"[{rep + 1}] {case.key}: {closed['rps']} req/s p99 {closed['p99_ms']} ms; "
+                      f"at {case.rate}/s p99 {opened.p99_ms} ms", flush=True)  # fmt: skip
+            run["load_after"] = loadavg()
+            report.runs.append(run)
+        for case in selected:
+            closed_runs = [r["cases"][case.key]["closed"] for r in report.runs]
+            open_runs = [r["cases"][case.key]["open"] for r in report.runs]
+            report.medians[case.key] = {
+                "title": case.title,
+                "method": case.method,
+                "url": case.url.replace(api, "{api}").replace(mlflow.url, "{mlflow}"),
+                "rps": statistics.median(r["rps"] for r in closed_runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in closed_runs),
+                "p95_ms": statistics.median(r["p95_ms"] for r in closed_runs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in closed_runs),
+                "errors": sum(r["errors"] for r in closed_runs),
+                "open_rate_rps": case.rate,
+                "open_achieved_rps": statistics.median(r["achieved_rps"] for r in open_runs),
+                "open_p50_ms": statistics.median(r["p50_ms"] for r in open_runs),
+                "open_p95_ms": statistics.median(r["p95_ms"] for r in open_runs),
+                "open_p99_ms": statistics.median(r["p99_ms"] for r in open_runs),
+                "open_errors": sum(r["errors"] for r in open_runs),
+                "wrk_command": closed_runs[0]["command"]
+                .replace(api, "{api}")
+                .replace(mlflow.url, "{mlflow}")
+                .replace(str(ROOT) + "/", ""),
+            }
+        if args.variants:
+            stop_process_group(api_proc)
+            for spec in args.variants.split(","):
+                w, loop, http, ttl = spec.split(":")
+                vcfg = ApiConfig(workers=int(w), loop=loop, http=http, auth_cache_ttl=float(ttl))
+                vproc, vapi = start_api(env, vcfg, base / "api.log")
+                try:
+                    vcase = Case(**{**asdict(cases["a"]), "url": f"{vapi}/v1/models/bench-model"})
+                    run_wrk(vcase, connections=args.connections, duration=2, threads=args.threads)
+                    results = [
+                        run_wrk(vcase, connections=args.connections, duration=args.duration, threads=args.threads)
+                        for _ in range(args.repeats)
+                    ]
+                finally:
+                    stop_process_group(vproc)
+                entry = {
+                    "config": asdict(vcfg),
+                    "rps": statistics.median(r["rps"] for r in results),
+                    "p50_ms": statistics.median(r["p50_ms"] for r in results),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in results),
+                    "errors": sum(r["errors"] for r in results),
+                    "load": loadavg(),
+                }
+                report.tuning.append(entry)
+                print(f"variant {spec}: {entry['rps']} req/s p99 {entry['p99_ms']} ms", flush=True)
+    finally:
+        for proc in reversed(procs):
+            stop_process_group(proc)
+        stack.close()
+        shutil.rmtree(base, ignore_errors=True)
+    report.config["elapsed_s"] = round(time.monotonic() - started)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    if not args.no_markdown:
+        args.output.with_suffix(".md").write_text(render_markdown(report, " ".join(sys.argv[1:])))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def render_markdown(report: Report, argv: str) -> str:
+    m = report.medians
+    lines = [
+        "# API benchmark",
+        "",
+        "Generated by `make bench` (`bench/api/run.py`); do not edit by hand. The tuning log at the end is",
+        "`bench/api/tuning.md`.",
+        "",
+        f"- Date: {report.date}",
+        f"- Command: `.venv/bin/python -m bench.api.run {argv}`".rstrip(),
+        f"- Machine: {report.machine['cpus']} CPUs ({report.machine['cpu_model']}), "
+        f"{report.machine['memory_gib']} GiB, Linux {report.machine['kernel']}, Python {report.machine['python']}, "
+        f"{report.machine['wrk']}",
+        f"- Shared machine: {report.machine['shared']}.",
+        f"- API: uvicorn, {report.config['api']['workers']} workers, loop {report.config['api']['loop']}, "
+        f"http {report.config['api']['http']}; MLflow: {report.config['mlflow']}.",
+        f"- Closed loop: wrk {report.config['wrk']}; open loop: {report.config['open_loop']}.",
+        f"- Figures are medians of {report.config['repeats']} interleaved repeats; all servers on loopback, started "
+        f"and stopped by the run ({report.config['elapsed_s']} s in total).",
+        "",
+        "## Results (medians)",
+        "",
+        "| case | req/s | P50 ms | P95 ms | P99 ms | errors | open-loop rate req/s | P50 ms | P95 ms | P99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, r in m.items():
+        lines.append(
+            f"| ({key}) {r['title']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['errors']} | {r['open_achieved_rps']:.0f} of {r['open_rate_rps']:.0f} | {r['open_p50_ms']:.1f} | "
+            f"{r['open_p95_ms']:.1f} | {r['open_p99_ms']:.1f} |"
+        )
+    if "a" in m and "b" in m:
+        a, b = m["a"], m["b"]
+        ratio = a["rps"] / b["rps"] if b["rps"] else float("inf")
+        t1 = "met" if a["rps"] >= 1200 and a["p99_ms"] <= 50 else "NOT met"
+        t2 = "met" if ratio >= 3 else "NOT met"
+        lines += [
+            "",
+            "## Targets for (a)",
+            "",
+            f"- >= 1,200 req/s with P99 <= 50 ms: {a['rps']:.0f} req/s, P99 {a['p99_ms']:.1f} ms: **{t1}**.",
+            f"- >= 3x (b): {a['rps']:.0f} / {b['rps']:.0f} = {ratio:.1f}x: **{t2}**.",
+            "- The platform we replace: 1,200 req/s with P95 450 ms and P99 850 ms.",
+        ]
+    lines += ["", "## Per repeat", "", "| repeat | load before | load after | " + " | ".join(
+        f"({k}) req/s, P99 ms" for k in m) + " |", "|---|---|---|" + "---|" * len(m)]  # fmt: skip
+    for run in report.runs:
+        cells = [f"{run['cases'][k]['closed']['rps']:.0f}, {run['cases'][k]['closed']['p99_ms']:.1f}" for k in m]
+        lines.append(
+            f"| {run['repeat']} | {', '.join(map(str, run['load_before']))} | "
+            f"{', '.join(map(str, run['load_after']))} | " + " | ".join(cells) + " |"
+        )
+    if report.tuning:
+        lines += [
+            "",
+            "## (a) under other API configurations (same servers, same run)",
+            "",
+            "| workers | loop | http | auth cache TTL s | req/s | P50 ms | P99 ms | errors | load after |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for t in report.tuning:
+            c = t["config"]
+            lines.append(
+                f"| {c['workers']} | {c['loop']} | {c['http']} | {c['auth_cache_ttl']:g} | {t['rps']:.0f} | "
+                f"{t['p50_ms']:.1f} | {t['p99_ms']:.1f} | {t['errors']} | {', '.join(map(str, t['load']))} |"
+            )
+    lines += ["", "## Commands", ""]
+    for key, r in m.items():
+        lines.append(f"- ({key}) `{r['method']} {r['url']}`: `{r['wrk_command']}`")
+    if TUNING.exists():
+        lines += ["", TUNING.read_text().rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.exit(main())
