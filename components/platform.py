@@ -168,7 +168,7 @@ class Workloads(pulumi.ComponentResource):
         )
         if foundation.redis is not None:
             managed = foundation.redis
-            redis_url = pulumi.Output.secret(
+            redis_url: pulumi.Output[str] = pulumi.Output.secret(
                 pulumi.Output.all(managed.password, managed.host).apply(
                     lambda v: f"{'rediss' if managed.tls else 'redis'}://:{v[0]}@{v[1]}:{managed.port}/0"
                 )

@@ -156,7 +156,7 @@ class Cluster(pulumi.ComponentResource):
             )
             for addon in ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver")
         ]
-        self.kubeconfig = pulumi.Output.secret(
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
                 lambda v: _kubeconfig(v[0], v[1], v[2], region)
             )

@@ -66,4 +66,5 @@ class Images(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         # `ref` is `repo@sha256:...` of what was pushed: the Deployment pins the exact bytes that were built.
-        return image.ref
+        ref: pulumi.Output[str] = image.ref
+        return ref

@@ -67,3 +67,13 @@ def test_stack_file_config_is_stringified_and_secure_values_are_secret(tmp_path:
 def test_walk_tree_nests_children() -> None:
     tree = [(depth, r.name) for depth, r in mockrun.walk_tree(_run("dev"))]
     assert (0, "box") in tree and (1, "box-secret") in tree
+
+
+def test_preview_renders_tree_counts_and_hides_secrets() -> None:
+    from maestro.preview import render
+
+    text = render(_run("dev"))
+    assert "maestro:test:Box  box  <- (stack)" in text
+    assert "  kubernetes:core/v1:Secret  box-secret  <- box" in text
+    assert "random:index/randomPassword:RandomPassword  1" in text
+    assert "password: [secret]" in text and "M0ck" not in text

@@ -1,0 +1,12 @@
+# The Pulumi program (Pulumi.yaml, __main__.py, components/, stacks/). Its unit tests are unmarked and run in
+# `make test-fast`; `make preview` evaluates a stack offline under mocks (no Pulumi CLI, no credentials).
+.PHONY: preview preview-all
+
+STACK ?= dev-kind
+PULUMI_STACKS := dev-kind dev-aws prod-aws
+
+preview: bootstrap ## Print a stack's resource tree and counts by type, offline (STACK=dev-kind|dev-aws|prod-aws).
+	$(PY) -m maestro.preview $(STACK)
+
+preview-all: bootstrap ## Evaluate every shipped Pulumi stack offline (fails on any program or config error).
+	@for s in $(PULUMI_STACKS); do $(PY) -m maestro.preview $$s > /dev/null && echo "preview $$s: ok"; done
