@@ -160,8 +160,8 @@ class Postgres(pulumi.ComponentResource):
 
     def url(self, role: str, database: str, *, driver: str = "psycopg") -> pulumi.Output[str]:
         """A SQLAlchemy URL for `role` (a secret output); TLS is required (Spilo serves a certificate)."""
-        password: pulumi.Output[str] = self.passwords[role]
-        return pulumi.Output.secret(password).apply(
+        password: pulumi.Output[str] = pulumi.Output.secret(self.passwords[role])
+        return password.apply(
             lambda pw: f"postgresql+{driver}://{role}:{pw}@{self.host}:{self.port}/{database}?sslmode=require"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -151,3 +152,33 @@ def test_migrations_run_before_the_rollout(stack: str) -> None:
         assert job.type == "kubernetes:batch/v1:Job" and deployment.type == "kubernetes:apps/v1:Deployment"
         assert job.urn in deployment.dependencies, f"{deployment.urn} does not wait for {job.urn}"
         assert deployment.urn not in job.dependencies
+
+
+def test_restore_turns_the_cluster_into_a_point_in_time_clone() -> None:
+    from maestro.mockrun import load_stack_config
+
+    config, _ = load_stack_config(mockrun.stack_file_for("prod-aws"))
+    restore = {
+        "sourceCluster": "maestro-pg",
+        "sourceUid": "0c6e1a9e-5b8e-4c53-9d3b-3f0e8b7a2d11",
+        "timestamp": "2026-11-27T23:00:00+00:00",
+    }
+    restored = mockrun.evaluate_config("prod-aws", {**config, "maestro:restore": json.dumps(restore)})
+    (pg,) = restored.of_type("kubernetes:acid.zalan.do/v1:postgresql")
+    spec = mockrun.plain(pg.inputs)["spec"]
+    assert spec["clone"] == {"cluster": "maestro-pg", "uid": restore["sourceUid"], "timestamp": restore["timestamp"]}
+    env = {e["name"]: e["value"] for e in spec["env"]}
+    assert env["CLONE_USE_WALG_RESTORE"] == "true" and env["CLONE_WAL_S3_BUCKET"] == env["WAL_S3_BUCKET"]
+    (normal,) = evaluated("prod-aws").of_type("kubernetes:acid.zalan.do/v1:postgresql")
+    assert "clone" not in mockrun.plain(normal.inputs)["spec"]
+
+
+def test_restore_needs_a_backup_bucket() -> None:
+    config, _ = mockrun.load_stack_config(mockrun.stack_file_for("dev-kind"))
+    restore = {
+        "sourceCluster": "maestro-pg",
+        "sourceUid": "0c6e1a9e-5b8e-4c53-9d3b-3f0e8b7a2d11",
+        "timestamp": "2026-11-27T23:00:00+00:00",
+    }
+    with pytest.raises(ValueError, match=r"^maestro:restore: "):
+        mockrun.evaluate_config("dev-kind", {**config, "maestro:restore": json.dumps(restore)})
