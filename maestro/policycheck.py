@@ -160,6 +160,9 @@ def analyze_stack_request(
     items = []
     for r in resources:
         state = {**r.inputs, **(getattr(r, "outputs", None) or {})}
+        rid = getattr(r, "id", "")
+        if rid and "id" not in state and not r.type.startswith(("kubernetes:", "pulumi:", "maestro:")):
+            state["id"] = rid  # bridged and azure-native providers carry the id in their state
         item = analyzer_pb2.AnalyzerResource(
             type=r.type,
             properties=struct(state),

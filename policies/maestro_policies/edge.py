@@ -195,7 +195,8 @@ def _is_gce_ingress(r: Res) -> bool:
     fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, AGIC "
     "waf-policy-for-path, ingress-nginx enable-modsecurity + enable-owasp-core-rules), or their class is served by "
     "a controller that runs ModSecurity + CRS or sits behind a GKE BackendConfig with a Cloud Armor policy, or by "
-    "an Application Gateway with a WAF policy; public ALBs have a WebAclAssociation; Application Gateways have a firewallPolicy.",
+    "an Application Gateway with a WAF policy; public ALBs have a WebAclAssociation; Application Gateways have "
+    "a firewallPolicy.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
     family="edge",
     covers=("aws", "gcp", "azure", "kubernetes"),
@@ -348,7 +349,8 @@ def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, st
     severity="medium",
     enforcement="mandatory",
     fix="AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
-    "services with a securityPolicy, spec.logging.enable on a GKE BackendConfig that attaches one; Azure: a DiagnosticSetting for the WAF policy's gateway (named "
+    "services with a securityPolicy, spec.logging.enable on a GKE BackendConfig that attaches one; Azure: a "
+    "DiagnosticSetting for the WAF policy's gateway (named "
     "'<gateway>-diagnostics').",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
     family="edge",

@@ -64,7 +64,7 @@ def _duration_seconds(value: object) -> int:
     severity="high",
     enforcement="mandatory",
     fix="AWS: enableKeyRotation true (symmetric keys); GCP: rotationPeriod (e.g. '7776000s'); Azure: "
-    "rotationPolicy with a 'Rotate' lifetime action.",
+    "properties.rotationPolicy with a 'rotate' lifetime action.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/kms/key/#enablekeyrotation_python",
     family="identity",
     types=[AWS_KMS, GCP_KMS, AZ_KEY],
@@ -83,9 +83,9 @@ def key_rotation(r: Res) -> Iterable[str]:
         if not secs or secs > MAX_ROTATION_DAYS * 86400:
             yield f"rotationPeriod is {get(p, 'rotationPeriod')!r}."
     elif r.type == AZ_KEY:
-        actions = as_list(get(p, "rotationPolicy", "lifetimeActions"))
+        actions = as_list(get(p, "properties", "rotationPolicy", "lifetimeActions"))
         if not any(get(a, "action", "type") in ("Rotate", "rotate") for a in actions):
-            yield "rotationPolicy has no Rotate lifetime action."
+            yield "properties.rotationPolicy has no rotate lifetime action."
 
 
 def _touches_s3(resource: object) -> bool:

@@ -2,9 +2,10 @@
 retention or immutability on backups.
 
 AWS v7 splits a bucket's settings into companion resources (BucketVersioning, BucketLogging, ...), each naming the
-bucket in its `bucket` input. Stack rules pair a bucket with its companions when the companion's `bucket` equals
-the bucket's `bucket` name, or (names unknown until deploy) when the companion is named `<bucket name>-<suffix>`,
-the house naming rule for children.
+bucket in its `bucket` input (usually `bucket.id`). Stack rules pair a bucket with its companions when the
+companion's `bucket` equals the bucket's name or id (both in the state the engine sends to AnalyzeStack; unknown
+during a first preview, which makes the rule report "unknown"), or when the companion is named
+`<bucket resource name>-<suffix>`, the house naming rule for children.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ S3_SSE = frozenset(
 S3_VERSIONING = frozenset({"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"})
 S3_LOGGING = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
 S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+S3_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 S3_OBJECT_LOCK = frozenset(
     {
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
@@ -33,6 +35,7 @@ S3_OBJECT_LOCK = frozenset(
     }
 )
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
+GCP_AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 GCS_IAM = frozenset({"gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding"})
 AZ_ACCOUNT = "azure-native:storage:StorageAccount"
 AZ_CONTAINER = "azure-native:storage:BlobContainer"
@@ -45,10 +48,12 @@ MIN_BACKUP_RETENTION_DAYS = 7
 
 
 def bucket_keys(b: Res) -> set[str]:
+    """What a companion's `bucket` input may hold for this bucket: its name or its id (the same in AWS)."""
     keys = {b.name}
-    name = get(b.props, "bucket")
-    if isinstance(name, str):
-        keys.add(name)
+    for prop in ("bucket", "id"):
+        value = get(b.props, prop)
+        if isinstance(value, str) and value:
+            keys.add(value)
     return keys
 
 
@@ -141,57 +146,79 @@ def s3_has_public_access_block(resources: Sequence[Res], env: str) -> Iterable[t
 # --- MAESTRO-STO-003 ------------------------------------------------------------------------------------------
 
 
-@resource_rule(
+def _sse_rules(sse: Res) -> list[tuple[object, object]]:
+    """(sseAlgorithm, kmsMasterKeyId) of each default-encryption rule."""
+    return [
+        (
+            get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm"),
+            get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId"),
+        )
+        for rule in as_list(get(sse.props, "rules"))
+    ]
+
+
+def _is_log_target(bucket: Res, resources: Sequence[Res]) -> bool:
+    keys = bucket_keys(bucket)
+    return any(r.type in S3_LOGGING and get(r.props, "targetBucket") in keys for r in resources)
+
+
+@stack_rule(
     id="MAESTRO-STO-003",
     title="Object storage is encrypted with a customer-managed key.",
     rationale="A customer-managed key lets us rotate, audit and revoke access to backups independently of the "
-    "storage service's own key.",
+    "storage service's own key. S3 access-log target buckets are the one exception: S3 server access logging "
+    "only delivers to buckets encrypted with SSE-S3, so they need default encryption, not a KMS key.",
     severity="high",
     enforcement="mandatory",
-    fix="S3: a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and kmsMasterKeyId set; GCS: "
-    "encryption.defaultKmsKeyName; Azure: encryption.keySource 'Microsoft.Keyvault' with keyVaultProperties.",
+    fix="S3: a BucketServerSideEncryptionConfiguration (sseAlgorithm 'aws:kms' with kmsMasterKeyId; SSE-S3 "
+    "'AES256' for access-log target buckets); GCS: encryption.defaultKmsKeyName; Azure: encryption.keySource "
+    "'Microsoft.Keyvault' with keyVaultProperties.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketserversideencryptionconfiguration/",
     family="storage",
-    types=[*S3_SSE, GCS_BUCKET, AZ_ACCOUNT],
     covers=("aws", "gcp", "azure"),
 )
-def storage_cmk(r: Res) -> Iterable[str]:
-    p = r.props
-    if r.type in S3_SSE:
-        rules = as_list(get(p, "rules"))
-        if not rules:
-            yield "no encryption rule."
-        for i, rule in enumerate(rules):
-            algo = get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
-            key = get(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
-            if algo not in ("aws:kms", "aws:kms:dsse") or not key:
-                yield f"rules[{i}] uses {algo!r} without a customer-managed KMS key."
-    elif r.type == GCS_BUCKET:
-        if not get(p, "encryption", "defaultKmsKeyName"):
-            yield "encryption.defaultKmsKeyName is not set (Google-managed key)."
-    elif r.type == AZ_ACCOUNT and get(p, "encryption", "keySource") != "Microsoft.Keyvault":
-        yield "encryption.keySource is not 'Microsoft.Keyvault' (Microsoft-managed key)."
+def storage_cmk(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    for r in resources:
+        if r.type in S3_BUCKETS:
+            rules = [x for c in companions(r, resources, S3_SSE) for x in _sse_rules(c)]
+            inline = get(r.props, "serverSideEncryptionConfiguration", "rule", "applyServerSideEncryptionByDefault")
+            if inline is not None:
+                rules.append((get(inline, "sseAlgorithm"), get(inline, "kmsMasterKeyId")))
+            if not rules:
+                yield r.urn, f"bucket {r.name} has no default encryption configuration."
+            elif _is_log_target(r, resources):
+                if not all(algo in ("AES256", "aws:kms", "aws:kms:dsse") for algo, _ in rules):
+                    yield r.urn, f"log bucket {r.name} has no default encryption."
+            elif not all(algo in ("aws:kms", "aws:kms:dsse") and key for algo, key in rules):
+                yield r.urn, f"bucket {r.name} is not encrypted with a customer-managed KMS key."
+        elif r.type == GCS_BUCKET and not get(r.props, "encryption", "defaultKmsKeyName"):
+            yield r.urn, f"bucket {r.name} has no encryption.defaultKmsKeyName (Google-managed key)."
+        elif r.type == AZ_ACCOUNT and get(r.props, "encryption", "keySource") != "Microsoft.Keyvault":
+            yield r.urn, f"storage account {r.name}: encryption.keySource is not 'Microsoft.Keyvault'."
+
+
+# --- MAESTRO-STO-004 ------------------------------------------------------------------------------------------
 
 
 @stack_rule(
     id="MAESTRO-STO-004",
-    title="Every S3 bucket has default encryption with a customer-managed key configured.",
-    rationale="The per-resource check only sees encryption configurations that exist; this one finds buckets "
-    "that have none.",
-    severity="high",
+    title="S3 buckets disable ACLs (object ownership BucketOwnerEnforced).",
+    rationale="With ACLs disabled, access is decided by policies alone; no object uploaded with a public or "
+    "foreign-owner ACL can slip past the bucket policy.",
+    severity="medium",
     enforcement="mandatory",
-    fix="Add an aws.s3.BucketServerSideEncryptionConfiguration (named '<bucket>-encryption') using the platform's "
-    "KMS key.",
-    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+    fix="Add an aws.s3.BucketOwnershipControls for the bucket with rule.objectOwnership 'BucketOwnerEnforced'.",
+    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html",
     family="storage",
     covers=("aws",),
 )
-def s3_has_encryption(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+def s3_acls_disabled(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
     for b in resources:
-        if b.type in S3_BUCKETS and not companions(b, resources, S3_SSE):
-            inline = get(b.props, "serverSideEncryptionConfiguration", "rule", "applyServerSideEncryptionByDefault")
-            if not (get(inline, "sseAlgorithm") == "aws:kms" and get(inline, "kmsMasterKeyId")):
-                yield b.urn, f"bucket {b.name} has no KMS encryption configuration."
+        if b.type not in S3_BUCKETS:
+            continue
+        controls = companions(b, resources, [S3_OWNERSHIP])
+        if not any(get(c.props, "rule", "objectOwnership") == "BucketOwnerEnforced" for c in controls):
+            yield b.urn, f"bucket {b.name} does not enforce bucket-owner object ownership (ACLs enabled)."
 
 
 # --- MAESTRO-STO-005 ------------------------------------------------------------------------------------------
@@ -203,7 +230,8 @@ def s3_has_encryption(resources: Sequence[Res], env: str) -> Iterable[tuple[str,
     rationale="Versioning turns an accidental overwrite or a ransomware delete of a backup into a restore.",
     severity="medium",
     enforcement="mandatory",
-    fix="S3: a BucketVersioning with versioningConfiguration.status 'Enabled'; GCS: versioning.enabled true; "
+    fix="S3: a BucketVersioning with versioningConfiguration.status 'Enabled'; GCS: versioning.enabled true (or a "
+    "retentionPolicy, with which GCS refuses versioning); "
     "Azure: a BlobServiceProperties with isVersioningEnabled true.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketversioning/",
     family="storage",
@@ -217,8 +245,11 @@ def versioning(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
             ok = inline or any(get(v.props, "versioningConfiguration", "status") == "Enabled" for v in found)
             if not ok:
                 yield r.urn, f"bucket {r.name} has no enabled BucketVersioning."
-        elif r.type == GCS_BUCKET and not truthy(get(r.props, "versioning", "enabled")):
-            yield r.urn, f"bucket {r.name} has versioning.enabled unset."
+        elif r.type == GCS_BUCKET and not (
+            # GCS refuses versioning on a bucket with a retention policy; the retention lock protects more.
+            truthy(get(r.props, "versioning", "enabled")) or to_int(get(r.props, "retentionPolicy", "retentionPeriod"))
+        ):
+            yield r.urn, f"bucket {r.name} has neither versioning.enabled nor a retentionPolicy."
         elif r.type == AZ_BLOB_SERVICE and not truthy(get(r.props, "isVersioningEnabled")):
             yield r.urn, f"blob service {r.name} has isVersioningEnabled unset."
         elif r.type == AZ_ACCOUNT and not _azure_blob_services(r, resources):
@@ -241,27 +272,42 @@ def _azure_blob_services(account: Res, resources: Sequence[Res]) -> list[Res]:
 @stack_rule(
     id="MAESTRO-STO-006",
     title="Object storage access is logged.",
-    rationale="Access logs are how a leaked credential or an unexpected reader of backups is found after the fact.",
+    rationale="Access logs are how a leaked credential or an unexpected reader of backups is found after the fact. "
+    "The S3 bucket that receives access logs is exempt (logging it into itself would recurse).",
     severity="medium",
     enforcement="mandatory",
-    fix="S3: a BucketLogging (named '<bucket>-logging') with a targetBucket; GCS: logging.logBucket; Azure: a "
+    fix="S3: a BucketLogging (named '<bucket>-logging') with a targetBucket; GCS: a projects.IAMAuditConfig for "
+    "storage.googleapis.com with DATA_READ and DATA_WRITE (or logging.logBucket); Azure: a "
     "DiagnosticSetting for the storage account (named '<account>-diagnostics').",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketlogging/",
     family="storage",
     covers=("aws", "gcp", "azure"),
 )
 def access_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    gcs_audited = _gcs_data_access_audited(resources)
     for r in resources:
         if r.type in S3_BUCKETS:
             found = [c for c in companions(r, resources, S3_LOGGING) if get(c.props, "targetBucket")]
-            if not found and not get(r.props, "logging", "targetBucket"):
+            # The log bucket itself is not logged: logging it into itself recurses, elsewhere only moves the question.
+            if not found and not get(r.props, "logging", "targetBucket") and not _is_log_target(r, resources):
                 yield r.urn, f"bucket {r.name} has no access logging."
-        elif r.type == GCS_BUCKET and not get(r.props, "logging", "logBucket"):
-            yield r.urn, f"bucket {r.name} has no logging.logBucket."
+        elif r.type == GCS_BUCKET and not (get(r.props, "logging", "logBucket") or gcs_audited):
+            yield r.urn, f"bucket {r.name} has no logging.logBucket and storage data-access audit logs are off."
         elif r.type == AZ_ACCOUNT:
             diag = [d for d in resources if d.type in AZ_DIAGNOSTICS and d.name.startswith(f"{r.name}-")]
             if not diag:
                 yield r.urn, f"storage account {r.name} has no DiagnosticSetting."
+
+
+def _gcs_data_access_audited(resources: Sequence[Res]) -> bool:
+    """Cloud Audit Logs Data Access (DATA_READ + DATA_WRITE) on for Cloud Storage: the current form of GCS access
+    logs (usage logs via logging.logBucket are the legacy one)."""
+    for r in resources:
+        if r.type == GCP_AUDIT_CONFIG and get(r.props, "service") in ("storage.googleapis.com", "allServices"):
+            kinds = {get(c, "logType") for c in as_list(get(r.props, "auditLogConfigs"))}
+            if {"DATA_READ", "DATA_WRITE"} <= kinds:
+                return True
+    return False
 
 
 # --- MAESTRO-STO-007 ------------------------------------------------------------------------------------------
@@ -345,7 +391,7 @@ RULES = [
     no_public_storage,
     s3_has_public_access_block,
     storage_cmk,
-    s3_has_encryption,
+    s3_acls_disabled,
     versioning,
     access_logging,
     tls_only,

@@ -40,6 +40,7 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
 BPOLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 GCS = "gcp:storage/bucket:Bucket"
 GCS_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 SA = "azure-native:storage:StorageAccount"
@@ -256,26 +257,42 @@ CASES: dict[str, Case] = {
     ),
     "MAESTRO-STO-003": Case(
         [
-            R(SSE, "ok-sse", {"bucket": "b", **KMS_SSE}),
+            R(BUCKET, "ok-b", {"bucket": "ok-b-1"}),
+            R(SSE, "ok-b-encryption", {"bucket": "ok-b-1", **KMS_SSE}),
+            R(BUCKET, "bad-b-sse-s3", {"bucket": "bad-b-sse-s3-1"}),
             R(
                 SSE,
-                "bad-sse",
-                {"bucket": "b", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+                "x-sse",
+                {
+                    "bucket": "bad-b-sse-s3-1",
+                    "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}],
+                },
             ),
+            R(BUCKET, "bad-b-none", {"bucket": "bad-b-none-1"}),
+            # An access-log target may (must) use SSE-S3; its id is what BucketLogging names.
+            R(BUCKET, "ok-logs", {"bucketPrefix": "logs-", "id": "logs-123"}),
+            R(
+                SSE,
+                "y-sse",
+                {"bucket": "logs-123", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+            ),
+            R(LOGGING, "z-logging", {"bucket": "ok-b-1", "targetBucket": "logs-123"}),
             R(GCS, "ok-gcs", {"encryption": {"defaultKmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}}),
             R(GCS, "bad-gcs", {}),
             R(SA, "ok-sa", {"encryption": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {"keyName": "k"}}}),
             R(SA, "bad-sa", {"encryption": {"keySource": "Microsoft.Storage"}}),
         ],
-        {"bad-sse", "bad-gcs", "bad-sa"},
+        {"bad-b-sse-s3", "bad-b-none", "bad-gcs", "bad-sa"},
     ),
     "MAESTRO-STO-004": Case(
         [
-            R(BUCKET, "ok-b", {"bucket": "ok-b-1"}),
-            R(SSE, "ok-b-encryption", {"bucket": "ok-b-1", **KMS_SSE}),
+            R(BUCKET, "ok-b", {"bucketPrefix": "ok-", "id": "ok-b-1"}),
+            R(OWNERSHIP, "x-ownership", {"bucket": "ok-b-1", "rule": {"objectOwnership": "BucketOwnerEnforced"}}),
             R(BUCKET, "bad-b", {"bucket": "bad-b-1"}),
+            R(OWNERSHIP, "bad-b-ownership", {"bucket": "bad-b-1", "rule": {"objectOwnership": "ObjectWriter"}}),
+            R(BUCKET, "bad-b-none", {"bucket": "bad-b-none-1"}),
         ],
-        {"bad-b"},
+        {"bad-b", "bad-b-none"},
     ),
     "MAESTRO-STO-005": Case(
         [
@@ -288,6 +305,7 @@ CASES: dict[str, Case] = {
                 {"bucket": "bad-b-1", "versioningConfiguration": {"status": "Suspended"}},
             ),
             R(GCS, "ok-gcs", {"versioning": {"enabled": True}}),
+            R(GCS, "ok-gcs-locked", {"versioning": {"enabled": False}, "retentionPolicy": {"retentionPeriod": 86400}}),
             R(GCS, "bad-gcs", {}),
             R(SA, "ok-sa", {"accountName": "oksa"}),
             R(BLOBSVC, "ok-sa-blobs", {"accountName": "oksa", "isVersioningEnabled": True}),
@@ -299,7 +317,8 @@ CASES: dict[str, Case] = {
     "MAESTRO-STO-006": Case(
         [
             R(BUCKET, "ok-b", {"bucket": "ok-b-1"}),
-            R(LOGGING, "ok-b-logging", {"bucket": "ok-b-1", "targetBucket": "logs", "targetPrefix": "ok-b/"}),
+            R(LOGGING, "ok-b-logging", {"bucket": "ok-b-1", "targetBucket": "logs-1", "targetPrefix": "ok-b/"}),
+            R(BUCKET, "ok-log-target", {"bucketPrefix": "logs-", "id": "logs-1"}),
             R(BUCKET, "bad-b", {"bucket": "bad-b-1"}),
             R(GCS, "ok-gcs", {"logging": {"logBucket": "logs"}}),
             R(GCS, "bad-gcs", {}),
@@ -308,6 +327,31 @@ CASES: dict[str, Case] = {
             R(SA, "bad-sa", {}),
         ],
         {"bad-b", "bad-gcs", "bad-sa"},
+    ),
+    "MAESTRO-STO-006/gcs-audit": Case(
+        [
+            R(GCS, "ok-gcs-audited", {}),
+            R(
+                "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+                "storage-audit",
+                {
+                    "service": "storage.googleapis.com",
+                    "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}],
+                },
+            ),
+        ],
+        set(),
+    ),
+    "MAESTRO-STO-006/gcs-read-only-audit": Case(
+        [
+            R(GCS, "bad-gcs-half-audited", {}),
+            R(
+                "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+                "storage-audit",
+                {"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}, {"logType": "DATA_READ"}]},
+            ),
+        ],
+        {"bad-gcs-half-audited"},
     ),
     "MAESTRO-STO-007": Case(
         [
@@ -1060,14 +1104,19 @@ CASES: dict[str, Case] = {
                 AZKEY,
                 "ok-azkey",
                 {
-                    "rotationPolicy": {
-                        "lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P90D"}}]
+                    "properties": {
+                        "kty": "RSA-HSM",
+                        "rotationPolicy": {
+                            "lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P90D"}}]
+                        },
                     }
                 },
             ),
             R(AZKEY, "bad-azkey", {"properties": {"kty": "RSA"}}),
+            # rotationPolicy belongs under properties: at the top level the provider ignores it.
+            R(AZKEY, "bad-azkey-misplaced", {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}}]}}),
         ],
-        {"bad-kms", "bad-cryptokey", "bad-azkey"},
+        {"bad-kms", "bad-cryptokey", "bad-azkey", "bad-azkey-misplaced"},
     ),
     "MAESTRO-IAM-002": Case(
         [

@@ -45,7 +45,8 @@ def test_rule_metadata_is_complete() -> None:
 @pytest.mark.parametrize("rule_id", sorted(CASES))
 def test_rule_flags_exactly_the_bad_fixtures(rule_id: str) -> None:
     case = CASES[rule_id]
-    assert case.failing, "a case must contain failing fixtures"
+    # Variants ("<id>/<name>") may be all-passing stacks; every rule's main case has failing fixtures.
+    assert case.failing or "/" in rule_id, "a case must contain failing fixtures"
     assert failing_directly(RULES[rule_id.split("/")[0]], case.resources, case.env) == case.failing
 
 
