@@ -8,6 +8,7 @@ from maestro_api.api.routes import (
     deployments,
     experiments,
     health,
+    mlflow_proxy,
     models,
     quotas,
     roles,
@@ -32,3 +33,5 @@ api_router.include_router(deployments.router)
 # Unauthenticated, outside /v1: /healthz, /readyz, /metrics.
 public_router = APIRouter()
 public_router.include_router(health.router)
+# The stock MLflow client's REST API at /mlflow (outside /v1; every route authenticates and authorizes itself).
+public_router.include_router(mlflow_proxy.router)
