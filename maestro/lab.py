@@ -779,6 +779,8 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "ansible_ssh_private_key_file": str(key),
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "maestro_environment": "dev",
+        # Synchronous replication as in prod: the failover test asserts zero lost acknowledged writes.
+        "maestro_synchronous_mode": True,
         "maestro_cluster_name": "maestro-lab",
         "maestro_domain": DOMAIN,
         "maestro_platform_networks": [str(NETWORK)],

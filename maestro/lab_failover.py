@@ -107,6 +107,7 @@ class Writer(threading.Thread):
         self.stop_event = threading.Event()
         self.kill_time: float | None = None
         self.recovered_at: float | None = None
+        self.failed_after_kill = False
         self.errors: list[str] = []
 
     def run(self) -> None:
@@ -124,9 +125,13 @@ class Writer(threading.Thread):
                     cur.execute("SET statement_timeout = '3s'")
                     cur.execute(f"INSERT INTO {TABLE} (run_id, seq) VALUES (%s, %s)", (self.run_id, seq))  # noqa: S608
                 self.acked.append(seq)
-                if self.kill_time is not None and self.recovered_at is None and time.monotonic() > self.kill_time:
+                # Recovery is the first acknowledged write after the outage the kill caused (a write already in
+                # flight can still succeed in the milliseconds the kernel takes to kill the host).
+                if self.failed_after_kill and self.recovered_at is None:
                     self.recovered_at = time.monotonic()
             except Exception as exc:  # every failure mode of the old primary counts as an outage
+                if self.kill_time is not None and time.monotonic() > self.kill_time:
+                    self.failed_after_kill = True
                 if len(self.errors) < 20:
                     self.errors.append(f"{type(exc).__name__}: {str(exc).strip()[:200]}")
                 if conn is not None:

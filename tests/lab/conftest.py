@@ -68,7 +68,10 @@ def testinfra_host(name: str) -> Any:
     return testinfra.get_host(
         f"ssh://root@{host.ip}",
         ssh_identity_file=str(key),
-        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        ssh_extra_args=(
+            "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
+            "-o ControlMaster=auto -o ControlPersist=120s -o ControlPath=/tmp/maestro-lab-ssh-%C"
+        ),
     )
 
 
