@@ -96,7 +96,7 @@ def postgres() -> Iterator[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def redis_server(base: Path) -> Iterator[int]:
+def redis_server(base: Path) -> Iterator[tuple[int, int]]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -121,7 +121,7 @@ def redis_server(base: Path) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise RuntimeError("redis did not start")
             time.sleep(0.1)
-        yield port
+        yield port, proc.pid
     finally:
         stop_process_group(proc)
 
@@ -188,6 +188,25 @@ class Case:
     """Arrival rate of the open-loop measurement (requests/s), below the case's capacity."""
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in a process group (from /proc; children of gunicorn and
+    uvicorn masters share the master's group). Load-independent: what one request costs, not how long it waited."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # field 5 (pgrp) of proc(5), counted after the command name
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+CPU_GROUPS: dict[str, int] = {}
+"""Process groups whose CPU time is sampled around each measurement: name -> pgid (filled in by main)."""
+
+
 def run_wrk(case: Case, *, connections: int, duration: int, threads: int) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -197,7 +216,9 @@ def run_wrk(case: Case, *, connections: int, duration: int, threads: int) -> dic
     if case.body is not None:
         env["BENCH_BODY"] = case.body
     cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LUA), case.url]
+    cpu_before = {name: group_cpu_seconds(pgid) for name, pgid in CPU_GROUPS.items()}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    cpu = {name: group_cpu_seconds(pgid) - cpu_before[name] for name, pgid in CPU_GROUPS.items()}
     line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
     raw = json.loads(line.removeprefix("BENCH_JSON "))
     seconds = raw["duration_us"] / 1e6
@@ -210,6 +231,10 @@ def run_wrk(case: Case, *, connections: int, duration: int, threads: int) -> dic
         "max_ms": raw["max_us"] / 1000,
         "requests": raw["requests"],
         "errors": errors,
+        "cpu_ms_per_request": {
+            name: round(seconds * 1000 / raw["requests"], 3) if raw["requests"] else None
+            for name, seconds in cpu.items()
+        },
         "command": " ".join(cmd),
     }
 
@@ -323,7 +348,8 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         pg_port, pg_pw = stack.enter_context(postgres())
-        redis_port = stack.enter_context(redis_server(base))
+        redis_port, redis_pid = stack.enter_context(redis_server(base))
+        redis_pgid = [redis_pid]
         owner_pw, service_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
         for sql in (
             f"CREATE ROLE maestro_owner LOGIN PASSWORD '{owner_pw}'",
@@ -365,6 +391,7 @@ def main() -> int:
         ).stdout.strip().splitlines()[-1]  # fmt: skip
         api_proc, api = start_api(env, cfg, base / "api.log")
         procs.append(api_proc)
+        CPU_GROUPS.update({"api": api_proc.pid, "mlflow": mlflow.process.pid, "redis": redis_pgid[0]})
         tenant_id = subprocess.run(
             ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "maestro", "-tAc",
              "SELECT id FROM tenants WHERE name = 'bench'"],
@@ -436,6 +463,14 @@ def main() -> int:
                 "p95_ms": statistics.median(r["p95_ms"] for r in closed_runs),
                 "p99_ms": statistics.median(r["p99_ms"] for r in closed_runs),
                 "errors": sum(r["errors"] for r in closed_runs),
+                "cpu_ms_per_request": {
+                    name: statistics.median(
+                        r["cpu_ms_per_request"][name] for r in closed_runs if r["cpu_ms_per_request"][name] is not None
+                    )
+                    if any(r["cpu_ms_per_request"][name] is not None for r in closed_runs)
+                    else None
+                    for name in CPU_GROUPS
+                },
                 "open_rate_rps": case.rate,
                 "open_achieved_rps": statistics.median(r["achieved_rps"] for r in open_runs),
                 "open_p50_ms": statistics.median(r["p50_ms"] for r in open_runs),
@@ -453,6 +488,7 @@ def main() -> int:
                 w, loop, http, ttl = spec.split(":")
                 vcfg = ApiConfig(workers=int(w), loop=loop, http=http, auth_cache_ttl=float(ttl))
                 vproc, vapi = start_api(env, vcfg, base / "api.log")
+                CPU_GROUPS["api"] = vproc.pid
                 try:
                     vcase = Case(**{**asdict(cases["a"]), "url": f"{vapi}/v1/models/bench-model"})
                     run_wrk(vcase, connections=args.connections, duration=2, threads=args.threads)
@@ -468,6 +504,7 @@ def main() -> int:
                     "p50_ms": statistics.median(r["p50_ms"] for r in results),
                     "p99_ms": statistics.median(r["p99_ms"] for r in results),
                     "errors": sum(r["errors"] for r in results),
+                    "api_cpu_ms_per_request": statistics.median(r["cpu_ms_per_request"]["api"] or 0.0 for r in results),
                     "load": loadavg(),
                 }
                 report.tuning.append(entry)
@@ -517,6 +554,23 @@ def render_markdown(report: Report, argv: str) -> str:
             f"{r['errors']} | {r['open_achieved_rps']:.0f} of {r['open_rate_rps']:.0f} | {r['open_p50_ms']:.1f} | "
             f"{r['open_p95_ms']:.1f} | {r['open_p99_ms']:.1f} |"
         )
+    lines += [
+        "",
+        "## CPU cost per request (load-independent)",
+        "",
+        "CPU time (user + system, from /proc) that each server's process group spent during the closed-loop run,",
+        "divided by the requests completed. On a shared machine throughput depends on the CPU share the run gets;",
+        "the cost per request does not. The ceiling column is 2 cores / (API + Redis + MLflow cost), an upper bound",
+        "that ignores wrk, PostgreSQL and the kernel.",
+        "",
+        "| case | API ms | Redis ms | MLflow ms | ceiling on 2 idle cores, req/s |",
+        "|---|---|---|---|---|",
+    ]
+    for key, r in m.items():
+        c = r.get("cpu_ms_per_request") or {}
+        total = sum(v for v in c.values() if v)
+        ceiling = f"{2000 / total:.0f}" if total else "-"
+        lines.append(f"| ({key}) | {c.get('api')} | {c.get('redis')} | {c.get('mlflow')} | {ceiling} |")
     if "a" in m and "b" in m:
         a, b = m["a"], m["b"]
         ratio = a["rps"] / b["rps"] if b["rps"] else float("inf")
@@ -543,14 +597,16 @@ def render_markdown(report: Report, argv: str) -> str:
             "",
             "## (a) under other API configurations (same servers, same run)",
             "",
-            "| workers | loop | http | auth cache TTL s | req/s | P50 ms | P99 ms | errors | load after |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| workers | loop | http | auth cache TTL s | req/s | P50 ms | P99 ms | errors | API CPU ms/req "
+            "| load after |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in report.tuning:
             c = t["config"]
             lines.append(
                 f"| {c['workers']} | {c['loop']} | {c['http']} | {c['auth_cache_ttl']:g} | {t['rps']:.0f} | "
-                f"{t['p50_ms']:.1f} | {t['p99_ms']:.1f} | {t['errors']} | {', '.join(map(str, t['load']))} |"
+                f"{t['p50_ms']:.1f} | {t['p99_ms']:.1f} | {t['errors']} | {t.get('api_cpu_ms_per_request')} | "
+                f"{', '.join(map(str, t['load']))} |"
             )
     lines += ["", "## Commands", ""]
     for key, r in m.items():
