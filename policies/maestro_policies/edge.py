@@ -78,31 +78,45 @@ def tls12(r: Res) -> Iterable[str]:
             yield "sslPolicy does not require TLS 1.2."
 
 
-@resource_rule(
+@stack_rule(
     id="MAESTRO-EDGE-002",
-    title="Plain HTTP is redirected to HTTPS.",
-    rationale="A listener that serves HTTP lets credentials and API keys travel in clear text.",
+    title="Public listeners terminate TLS and redirect plain HTTP to HTTPS.",
+    rationale="A listener that serves HTTP lets credentials and API keys travel in clear text. An Ingress served "
+    "by an in-cluster controller that is itself only reachable through a TLS-terminating cloud load balancer "
+    "(controller Service of type ClusterIP) is an internal hop, not a public listener.",
     severity="high",
     enforcement="mandatory",
     fix="AWS: the HTTP listener's default action is a redirect to HTTPS (statusCode HTTP_301); GCP: the HTTP "
-    "proxy's URL map has defaultUrlRedirect.httpsRedirect true; Kubernetes: do not set "
-    "nginx.ingress.kubernetes.io/ssl-redirect 'false' and give the Ingress a tls section.",
+    "proxy's URL map has defaultUrlRedirect.httpsRedirect true; Kubernetes: a tls section (or the controller's "
+    "certificate annotation) and the controller's HTTPS redirect (ingress-nginx default, ALB/AGIC ssl-redirect, "
+    "GKE FrontendConfig).",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/listener/",
     family="edge",
-    types=[AWS_LISTENER, GCP_URL_MAP, K8S_INGRESS],
-    covers=("aws", "gcp", "kubernetes"),
+    covers=("aws", "gcp", "azure", "kubernetes"),
 )
-def http_redirect(r: Res) -> Iterable[str]:
-    p = r.props
-    if r.type == AWS_LISTENER and get(p, "protocol") == "HTTP":
-        actions = as_list(get(p, "defaultActions"))
-        if not any(get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS" for a in actions):
-            yield "HTTP listener does not redirect to HTTPS."
-    elif r.type == GCP_URL_MAP and get(p, "defaultUrlRedirect") is not None:
-        if not truthy(get(p, "defaultUrlRedirect", "httpsRedirect")):
-            yield "defaultUrlRedirect does not set httpsRedirect."
-    elif r.type == K8S_INGRESS:
-        yield from _ingress_tls(p)
+def http_redirect(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
+    internal = _internal_controller_classes(resources)
+    for r in resources:
+        p = r.props
+        if r.type == AWS_LISTENER and get(p, "protocol") == "HTTP":
+            actions = as_list(get(p, "defaultActions"))
+            if not any(get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTPS" for a in actions):
+                yield r.urn, "HTTP listener does not redirect to HTTPS."
+        elif r.type == GCP_URL_MAP and get(p, "defaultUrlRedirect") is not None:
+            if not truthy(get(p, "defaultUrlRedirect", "httpsRedirect")):
+                yield r.urn, "defaultUrlRedirect does not set httpsRedirect."
+        elif r.type == K8S_INGRESS and _ingress_class(r) not in internal:
+            for detail in _ingress_tls(p):
+                yield r.urn, detail
+
+
+def _internal_controller_classes(resources: Sequence[Res]) -> set[str]:
+    """Ingress classes of ingress-nginx controllers whose Service is ClusterIP (reached only via a cloud LB)."""
+    return {
+        str(get(r.props, "values", "controller", "ingressClassResource", "name", default="nginx"))
+        for r in resources
+        if _is_nginx_release(r) and get(r.props, "values", "controller", "service", "type") == "ClusterIP"
+    }
 
 
 def _ingress_tls(p: object) -> Iterable[str]:

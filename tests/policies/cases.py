@@ -780,6 +780,33 @@ CASES: dict[str, Case] = {
             "bad-ingress-alb-no-redirect",
         },
     ),
+    # GKE: the nginx-class Ingress sits behind a ClusterIP controller reached only through the GCE load balancer.
+    "MAESTRO-EDGE-002/internal-hop": Case(
+        [
+            R(
+                RELEASE,
+                "ingress-nginx",
+                {
+                    "chart": "ingress-nginx",
+                    "namespace": "ingress-nginx",
+                    "values": {
+                        "controller": {"ingressClassResource": {"name": "nginx"}, "service": {"type": "ClusterIP"}}
+                    },
+                },
+            ),
+            R(
+                INGRESS,
+                "ok-internal-api",
+                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "nginx"}},
+            ),
+            R(
+                INGRESS,
+                "bad-public-api",
+                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "public"}},
+            ),
+        ],
+        {"bad-public-api"},
+    ),
     "MAESTRO-EDGE-003": Case(
         [
             ingress("ok-ingress-modsec", MODSEC),

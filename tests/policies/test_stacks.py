@@ -103,8 +103,23 @@ def test_check_command_exits_non_zero_on_the_insecure_stack(tmp_path: Path) -> N
 
 # Mandatory violations the Pulumi program still has, reported to its owner (/work/prompts/policy-findings.md). The
 # rules stay as they are; this ledger is exact both ways, so a new violation fails and so does a fixed one (remove it).
+NODE_EXPORTER_NS = ("MAESTRO-STK-001", "maestro-workloads-namespaces-maestro-node-exporter")
 KNOWN_PROGRAM_FINDINGS: dict[str, set[tuple[str, str]]] = {
-    "prod-aws": {("MAESTRO-STK-001", "maestro-workloads-namespaces-maestro-node-exporter")},
+    "prod-aws": {NODE_EXPORTER_NS},
+    "prod-gcp": {
+        NODE_EXPORTER_NS,
+        ("MAESTRO-STK-001", "maestro-gcp-ingress-namespace"),
+        ("MAESTRO-STO-006", "maestro-gcp-artifact"),
+        ("MAESTRO-STO-006", "maestro-gcp-backup"),
+    },
+    "prod-azure": {
+        NODE_EXPORTER_NS,
+        ("MAESTRO-EDGE-002", "maestro-workloads-api-ingress"),
+        ("MAESTRO-NET-003", "maestro-azure-nsg-appgw"),
+        ("MAESTRO-NET-004", "maestro-azure-vnet"),
+        ("MAESTRO-STO-006", "maestro-azure-artifact"),
+        ("MAESTRO-STO-006", "maestro-azure-backup"),
+    },
 }
 
 
