@@ -11,6 +11,7 @@ Keys (namespace `maestro:`), each an object unless noted: `environment` (string)
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -358,6 +359,14 @@ class MaestroConfig(_Model):
         for cloud in ("gcp", "azure"):
             if self.cloud == cloud and getattr(self, cloud) is None:
                 raise ValueError(f"{cloud}: required when cloud is {cloud}")
+            if self.cloud == cloud:
+                importlib.import_module(f"components.{cloud}.config").check_environment(
+                    getattr(self, cloud), self.environment
+                )
+                if self.images.build:
+                    raise ValueError(f"images.build: the {cloud} Foundation has no registry to push to; set false")
+                if not self.images.registry:
+                    raise ValueError("images.registry: required when images.build is false")
         if self.cloud == "kubernetes" and self.images.build is False and not self.images.registry:
             raise ValueError("images.registry: required when images.build is false")
         if self.cloud == "kubernetes" and self.images.build:
@@ -429,7 +438,9 @@ def load_config(raw: Mapping[str, Any], *, region: str | None = None) -> Maestro
             merged[key] = raw[key]
     cloud = merged.get("cloud")
     if cloud in ("gcp", "azure") and cloud in raw:
-        merged[cloud] = raw[cloud]
+        # Their per-environment defaults live with their models (components/<cloud>/config.py).
+        defaults = importlib.import_module(f"components.{cloud}.config").DEFAULTS[env]
+        merged[cloud] = {**defaults, **raw[cloud]} if isinstance(raw[cloud], dict) else raw[cloud]
     if merged.get("cloud") != "aws":
         merged.pop("aws", None)
     if merged.get("cloud") != "kubernetes":

@@ -160,6 +160,34 @@ def _invoke_answers(region: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _cloud_state(typ: str, name: str, state: dict[str, Any]) -> None:
+    """What GCP and Azure compute and the GCP/Azure Foundations read (components/gcp, components/azure)."""
+    fake = _fake_id(typ + name)
+    if typ == "gcp:container/cluster:Cluster":
+        state.update(endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": "TU9DSy1DQQ=="})
+    elif typ == "gcp:redis/instance:Instance":
+        state.update(host="10.60.32.4", authString=rpc.wrap_rpc_secret(f"mock-auth-{fake}"), serverCaCerts=[])
+    elif typ == "gcp:serviceaccount/account:Account":
+        project, account = state.get("project", "mock-project"), state.get("accountId", name)
+        state.update(
+            email=f"{account}@{project}.iam.gserviceaccount.com", name=f"projects/{project}/serviceAccounts/{account}"
+        )
+    elif typ == "azure-native:managedidentity:UserAssignedIdentity":
+        state.update(principalId=f"principal-{fake}", clientId=f"client-{fake}")
+    elif typ == "azure-native:containerservice:ManagedCluster":
+        state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock.azure/{fake}/"}
+    elif typ == "azure-native:redis:Redis":
+        state.update(
+            hostName=f"{state.get('name', name)}.redis.cache.windows.net",
+            accessKeys={"primaryKey": f"mock-key-{fake}", "secondaryKey": f"mock-key2-{fake}"},
+        )
+    elif typ == "azure-native:keyvault:Key":
+        state["keyUriWithVersion"] = f"https://mock.vault.azure.net/keys/{state.get('keyName', name)}/{fake}"
+    elif typ == "azure-native:keyvault:Vault":
+        vault = state.get("vaultName", name)
+        state["properties"] = {**state.get("properties", {}), "vaultUri": f"https://{vault}.vault.azure.net/"}
+
+
 class MaestroMocks(pmocks.Mocks):
     """Returns inputs as state plus the computed values the program reads. Every invoke is mocked explicitly."""
 
@@ -228,6 +256,7 @@ class MaestroMocks(pmocks.Mocks):
             state["metadata"] = meta
             if typ == "kubernetes:networking.k8s.io/v1:Ingress":
                 state["status"] = {"loadBalancer": {"ingress": [{"hostname": f"k8s-{args.name}.elb.amazonaws.com"}]}}
+        _cloud_state(typ, args.name, state)
         return rid, state
 
 

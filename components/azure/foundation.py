@@ -1,0 +1,790 @@
+"""The Azure Foundation: resource group, VNet, private AKS, Key Vault, storage, Azure Cache for Redis, the WAF policy
+on an Application Gateway (AGIC) and workload identity.
+
+The WAF reaches the API through the Application Gateway Ingress Controller add-on: the gateway carries the WAF policy
+as its default, and the API's Ingress names the same policy explicitly (`waf-policy-for-path`), so the API keeps its
+WAF even if other Ingresses on the gateway get a different one.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_azure_native as azure
+import pulumi_kubernetes as k8s
+
+from components.azure.config import AzureConfig
+from components.azure.waf import custom_rules, managed_rules, policy_settings
+from components.config import MaestroConfig, Ports, PostgresConfig, WafConfig
+from components.foundation import (
+    BucketPurpose,
+    BucketRef,
+    FoundationOutputs,
+    IdentityRequest,
+    RedisEndpoint,
+    WorkloadIdentity,
+)
+
+# Azure Cache for Redis serves TLS on 6380, a port fixed by the service (config/ports.yaml's redis port is ours).
+AZURE_REDIS_TLS_PORT = 6380
+INGRESS_CLASS = "azure-application-gateway"
+STORAGE_CLASS = "managed-csi-premium"  # AKS built-in: zone-redundant-capable premium SSD, encrypted at rest
+WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+# Built-in role definition ids (the same in every tenant).
+ROLES = {
+    "blob_data_contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "crypto_user": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "crypto_service_encryption_user": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "network_contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
+    "contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+}
+KEY_PURPOSES = ("cluster", "storage")
+BLOB_DNS_ZONE = "privatelink.blob.core.windows.net"
+REDIS_DNS_ZONE = "privatelink.redis.cache.windows.net"
+
+
+@dataclass(frozen=True)
+class AzureFoundationArgs:
+    config: AzureConfig
+    """Validated Azure settings."""
+    environment: Literal["dev", "prod"]
+    """dev or prod: picks immutability, zone redundancy and sizes."""
+    deletion_protection: bool
+    """Protect the cluster, vault, keys, storage and Redis from deletion (Pulumi `protect`)."""
+    postgres: PostgresConfig
+    """Backup retention days: the backup container's immutability period in prod."""
+    waf: WafConfig
+    """WAF mode (`block` = Prevention, `count` = Detection) and the per-client rate limit."""
+    ports: Ports
+    """The port map (the gateway's HTTP and HTTPS listener ports)."""
+    identities: Mapping[str, IdentityRequest]
+    """The Kubernetes service accounts that need a bucket, by key."""
+    tags: Mapping[str, str]
+    """owner / environment / cost-center (`MaestroConfig.common_tags`), on every resource that takes tags."""
+
+
+class AzureFoundation(pulumi.ComponentResource):
+    """Exposes `outputs: FoundationOutputs`."""
+
+    def __init__(self, name: str, args: AzureFoundationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("maestro:azure:Foundation", name, None, opts)
+        cfg = args.config
+        unknown = sorted({r.bucket for r in args.identities.values()} - {"backup", "artifact"})
+        if unknown:
+            raise ValueError(f"identities: unknown bucket purpose {unknown[0]!r}")
+        self._base_name, self._args, self._cfg = name, args, cfg
+        self._tags = {**args.tags, "managed-by": "pulumi"}
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._protected = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
+        self._base = f"{cfg.name_prefix}-{args.environment}"
+
+        self.resource_group = azure.resources.ResourceGroup(
+            f"{name}-rg",
+            resource_group_name=f"{self._base}-rg",
+            location=cfg.location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        self._rg = self.resource_group.name
+        self._network()
+        self._logs()
+        self._keys()
+        self._waf_and_gateway()
+        self._cluster()
+        self._storage()
+        self._redis()
+        identities = self._identities()
+
+        def ref(purpose: BucketPurpose) -> BucketRef:
+            return BucketRef(
+                scheme="azure",
+                # The name is ours (deterministic); deriving it from the id keeps the dependency on the container.
+                name=self.containers[purpose].id.apply(lambda _: purpose),
+                region=cfg.location,
+                kms_key_id=None,  # storage-account level CMK: writers need no key parameter
+            )
+
+        self.outputs = FoundationOutputs(
+            cloud="azure",
+            k8s_provider=self.k8s_provider,
+            cluster_name=self.cluster_name,
+            kubeconfig=pulumi.Output.secret(self.kubeconfig),
+            storage_class=STORAGE_CLASS,
+            ingress_class=INGRESS_CLASS,
+            ingress_annotations={
+                "appgw.ingress.kubernetes.io/waf-policy-for-path": self.waf_policy.id,
+                "appgw.ingress.kubernetes.io/request-timeout": "60",
+            },
+            # AGIC sends traffic from the gateway's instances, which live in the gateway subnet.
+            ingress_peers=[{"ipBlock": {"cidr": cfg.appgw_subnet_cidr}}],
+            service_cidrs=(cfg.endpoints_subnet_cidr,),
+            backup_bucket=ref("backup"),
+            artifact_bucket=ref("artifact"),
+            identities=identities,
+            key_ids={purpose: key.key_uri_with_version for purpose, key in self.keys.items()},
+            waf_id=self.waf_policy.id,
+            redis=RedisEndpoint(
+                host=self.redis.host_name,
+                port=AZURE_REDIS_TLS_PORT,
+                password=pulumi.Output.secret(
+                    self.redis.access_keys.apply(lambda k: (k.primary_key if k is not None else "") or "")
+                ),
+                tls=True,
+            ),
+            registry=None,
+            ready=[self.cluster],
+            extra_outputs={
+                "azureResourceGroup": self._rg,
+                "azureBackupStorageAccount": self.account_names["backup"],
+                "azureArtifactStorageAccount": self.account_names["artifact"],
+            },
+        )
+        self.register_outputs({"cluster_name": self.cluster_name, "waf_id": self.waf_policy.id})
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _role_id(self, role: str) -> str:
+        return (
+            f"/subscriptions/{self._cfg.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
+            f"{ROLES[role]}"
+        )
+
+    def _assign(
+        self, suffix: str, role: str, principal: pulumi.Input[str], scope: pulumi.Input[str]
+    ) -> azure.authorization.RoleAssignment:
+        return azure.authorization.RoleAssignment(
+            f"{self._base_name}-{suffix}",
+            principal_id=principal,
+            principal_type="ServicePrincipal",
+            role_definition_id=self._role_id(role),
+            scope=scope,
+            opts=self._child,
+        )
+
+    # --- network -------------------------------------------------------------------------------------------
+
+    def _network(self) -> None:
+        name, cfg, ports = self._base_name, self._cfg, self._args.ports
+        gateway_rules = [
+            # Required by Application Gateway v2 for its own health and management traffic.
+            _nsg_rule("AllowGatewayManager", 100, "GatewayManager", "65200-65535"),
+            _nsg_rule("AllowAzureLoadBalancer", 110, "AzureLoadBalancer", "*"),
+            _nsg_rule("AllowHttpsFromInternet", 120, "Internet", str(ports.https)),
+            _nsg_rule("AllowHttpFromInternet", 130, "Internet", str(ports.http)),
+        ]
+        nsgs = {
+            purpose: azure.network.NetworkSecurityGroup(
+                f"{name}-nsg-{purpose}",
+                resource_group_name=self._rg,
+                network_security_group_name=f"{self._base}-{purpose}-nsg",
+                location=cfg.location,
+                security_rules=gateway_rules if purpose == "appgw" else [],
+                tags=self._tags,
+                opts=self._child,
+            )
+            for purpose in ("nodes", "appgw", "endpoints", "apiserver")
+        }
+        self.vnet = azure.network.VirtualNetwork(
+            f"{name}-vnet",
+            resource_group_name=self._rg,
+            virtual_network_name=f"{self._base}-vnet",
+            location=cfg.location,
+            address_space={"address_prefixes": [cfg.vnet_cidr]},
+            tags=self._tags,
+            # Subnets are separate resources; the VNet must not fight them over its `subnets` list.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
+        )
+        self.subnets: dict[str, azure.network.Subnet] = {}
+        specs: dict[str, dict[str, Any]] = {
+            "nodes": {"address_prefix": cfg.nodes_subnet_cidr},
+            "appgw": {"address_prefix": cfg.appgw_subnet_cidr},
+            "endpoints": {
+                "address_prefix": cfg.endpoints_subnet_cidr,
+                "private_endpoint_network_policies": "Enabled",  # NSGs apply to private endpoints too
+            },
+            # API server VNet integration: the control plane reaches the private Key Vault from here.
+            "apiserver": {
+                "address_prefix": cfg.apiserver_subnet_cidr,
+                "delegations": [{"name": "aks", "service_name": "Microsoft.ContainerService/managedClusters"}],
+            },
+        }
+        previous: list[pulumi.Resource] = []
+        for purpose, spec in specs.items():
+            subnet = azure.network.Subnet(
+                f"{name}-subnet-{purpose}",
+                resource_group_name=self._rg,
+                virtual_network_name=self.vnet.name,
+                subnet_name=purpose,
+                network_security_group={"id": nsgs[purpose].id},
+                default_outbound_access=False,
+                **spec,
+                # Azure serialises changes to one VNet's subnets: create them one after another.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(previous)),
+            )
+            self.subnets[purpose] = subnet
+            previous = [subnet]
+        self.dns_zones = {
+            zone: azure.privatedns.PrivateZone(
+                f"{name}-dns-{label}",
+                resource_group_name=self._rg,
+                private_zone_name=zone,
+                location="global",
+                tags=self._tags,
+                opts=self._child,
+            )
+            for label, zone in (("blob", BLOB_DNS_ZONE), ("redis", REDIS_DNS_ZONE))
+        }
+        for label, zone in (("blob", BLOB_DNS_ZONE), ("redis", REDIS_DNS_ZONE)):
+            azure.privatedns.VirtualNetworkLink(
+                f"{name}-dns-{label}-link",
+                resource_group_name=self._rg,
+                private_zone_name=self.dns_zones[zone].name,
+                virtual_network_link_name=f"{self._base}-vnet",
+                location="global",
+                virtual_network={"id": self.vnet.id},
+                registration_enabled=False,
+                opts=self._child,
+            )
+
+    def _private_endpoint(self, suffix: str, target: pulumi.Input[str], group: str, zone: str) -> None:
+        endpoint = azure.network.PrivateEndpoint(
+            f"{self._base_name}-{suffix}-pe",
+            resource_group_name=self._rg,
+            private_endpoint_name=f"{self._base}-{suffix}-pe",
+            location=self._cfg.location,
+            subnet={"id": self.subnets["endpoints"].id},
+            private_link_service_connections=[
+                {"name": suffix, "private_link_service_id": target, "group_ids": [group]}
+            ],
+            opts=self._child,
+        )
+        azure.network.PrivateDnsZoneGroup(
+            f"{self._base_name}-{suffix}-pe-dns",
+            resource_group_name=self._rg,
+            private_endpoint_name=endpoint.name,
+            private_dns_zone_group_name="default",
+            private_dns_zone_configs=[{"name": suffix, "private_dns_zone_id": self.dns_zones[zone].id}],
+            opts=self._child,
+        )
+
+    # --- logs ----------------------------------------------------------------------------------------------
+
+    def _logs(self) -> None:
+        self.workspace = azure.operationalinsights.Workspace(
+            f"{self._base_name}-logs",
+            resource_group_name=self._rg,
+            workspace_name=f"{self._base}-logs",
+            location=self._cfg.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=self._cfg.log_retention_days,
+            tags=self._tags,
+            opts=self._child,
+        )
+
+    def _diagnostics(self, resource: pulumi.CustomResource, suffix: str, target: pulumi.Input[str]) -> None:
+        azure.monitor.DiagnosticSetting(
+            f"{self._base_name}-{suffix}-diagnostics",
+            name=f"{self._base}-{suffix}",
+            resource_uri=target,
+            workspace_id=self.workspace.id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[resource]),
+        )
+
+    # --- keys ----------------------------------------------------------------------------------------------
+
+    def _keys(self) -> None:
+        name, cfg = self._base_name, self._cfg
+        self.vault = azure.keyvault.Vault(
+            f"{name}-vault",
+            resource_group_name=self._rg,
+            vault_name=f"{self._base}-kv",
+            location=cfg.location,
+            properties={
+                "tenant_id": cfg.tenant_id,
+                "sku": {"family": "A", "name": "premium"},  # HSM-backed keys
+                "enable_rbac_authorization": True,
+                "enable_soft_delete": True,
+                "soft_delete_retention_in_days": 90,
+                "enable_purge_protection": True,  # required for CMK on storage and for AKS KMS
+                "public_network_access": "Enabled",
+                # Closed except to trusted Azure services (storage CMK) and the operators' CIDRs; AKS reaches the
+                # vault through API server VNet integration ("Private" KMS).
+                "network_acls": {
+                    "default_action": "Deny",
+                    "bypass": "AzureServices",
+                    "ip_rules": [{"value": c} for c in cfg.key_vault_allowed_cidrs],
+                    "virtual_network_rules": [],
+                },
+            },
+            tags=self._tags,
+            opts=self._protected,
+        )
+        rotate_after = f"P{cfg.key_rotation_days}D"
+        self.keys: dict[str, azure.keyvault.Key] = {}
+        for purpose in KEY_PURPOSES:
+            self.keys[purpose] = azure.keyvault.Key(
+                f"{name}-key-{purpose}",
+                resource_group_name=self._rg,
+                vault_name=self.vault.name,
+                key_name=f"maestro-{purpose}",
+                properties={
+                    "kty": "RSA-HSM",
+                    "key_size": 3072,
+                    "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+                    "rotation_policy": {
+                        # Rotate automatically; versions expire a year after creation so a missed rotation
+                        # surfaces (notify 30 days before) instead of running on one key forever.
+                        "attributes": {"expiry_time": "P1Y"},
+                        "lifetime_actions": [
+                            {"action": {"type": "rotate"}, "trigger": {"time_after_create": rotate_after}},
+                            {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}},
+                        ],
+                    },
+                },
+                tags=self._tags,
+                opts=self._protected,
+            )
+
+    # --- WAF and Application Gateway ----------------------------------------------------------------------
+
+    def _waf_and_gateway(self) -> None:
+        name, cfg, args = self._base_name, self._cfg, self._args
+        self.waf_policy = azure.network.WebApplicationFirewallPolicy(
+            f"{name}-waf",
+            resource_group_name=self._rg,
+            policy_name=f"{self._base}-waf",
+            location=cfg.location,
+            managed_rules=managed_rules(),
+            policy_settings=policy_settings(block=args.waf.mode == "block"),
+            custom_rules=custom_rules(rate_limit=args.waf.rate_limit),
+            tags=self._tags,
+            opts=self._child,
+        )
+        public_ip = azure.network.PublicIPAddress(
+            f"{name}-appgw-ip",
+            resource_group_name=self._rg,
+            public_ip_address_name=f"{self._base}-appgw-ip",
+            location=cfg.location,
+            sku={"name": "Standard", "tier": "Regional"},
+            public_ip_allocation_method="Static",
+            zones=list(cfg.zones),
+            tags=self._tags,
+            opts=self._child,
+        )
+        gateway_name = f"{self._base}-appgw"
+        rg_name = f"{self._base}-rg"
+        gw_id = (
+            f"/subscriptions/{cfg.subscription_id}/resourceGroups/{rg_name}/providers/Microsoft.Network/"
+            f"applicationGateways/{gateway_name}"
+        )
+        # A gateway needs one listener/rule/pool to exist; AGIC replaces them with the Ingresses' routes.
+        self.gateway = azure.network.ApplicationGateway(
+            f"{name}-appgw",
+            resource_group_name=self._rg,
+            application_gateway_name=gateway_name,
+            location=cfg.location,
+            sku={"name": "WAF_v2", "tier": "WAF_v2"},
+            autoscale_configuration={
+                "min_capacity": cfg.appgw_min_capacity,
+                "max_capacity": cfg.appgw_max_capacity,
+            },
+            zones=list(cfg.zones),
+            enable_http2=True,
+            firewall_policy={"id": self.waf_policy.id},
+            force_firewall_policy_association=True,
+            ssl_policy={"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101S"},
+            gateway_ip_configurations=[{"name": "gateway", "subnet": {"id": self.subnets["appgw"].id}}],
+            frontend_ip_configurations=[{"name": "public", "public_ip_address": {"id": public_ip.id}}],
+            frontend_ports=[{"name": "http", "port": args.ports.http}],
+            backend_address_pools=[{"name": "bootstrap"}],
+            backend_http_settings_collection=[
+                {"name": "bootstrap", "port": args.ports.http, "protocol": "Http", "request_timeout": 30}
+            ],
+            http_listeners=[
+                {
+                    "name": "bootstrap",
+                    "protocol": "Http",
+                    "frontend_ip_configuration": {"id": f"{gw_id}/frontendIPConfigurations/public"},
+                    "frontend_port": {"id": f"{gw_id}/frontendPorts/http"},
+                }
+            ],
+            request_routing_rules=[
+                {
+                    "name": "bootstrap",
+                    "rule_type": "Basic",
+                    "priority": 20000,
+                    "http_listener": {"id": f"{gw_id}/httpListeners/bootstrap"},
+                    "backend_address_pool": {"id": f"{gw_id}/backendAddressPools/bootstrap"},
+                    "backend_http_settings": {"id": f"{gw_id}/backendHttpSettingsCollection/bootstrap"},
+                }
+            ],
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # AGIC owns the routing configuration from the first sync on.
+                ignore_changes=[
+                    "backendAddressPools",
+                    "backendHttpSettingsCollection",
+                    "httpListeners",
+                    "requestRoutingRules",
+                    "frontendPorts",
+                    "probes",
+                    "urlPathMaps",
+                    "sslCertificates",
+                    "redirectConfigurations",
+                    "rewriteRuleSets",
+                    "tags",
+                ],
+            ),
+        )
+        self._diagnostics(self.gateway, "appgw", self.gateway.id)
+
+    # --- cluster -------------------------------------------------------------------------------------------
+
+    def _cluster(self) -> None:
+        name, cfg, args = self._base_name, self._cfg, self._args
+        self.cluster_identity = azure.managedidentity.UserAssignedIdentity(
+            f"{name}-cluster-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-aks",
+            location=cfg.location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        principal = self.cluster_identity.principal_id
+        grants = [
+            self._assign("cluster-kms", "crypto_user", principal, self.keys["cluster"].id),
+            self._assign("cluster-subnet", "network_contributor", principal, self.subnets["nodes"].id),
+            self._assign("cluster-apiserver-subnet", "network_contributor", principal, self.subnets["apiserver"].id),
+        ]
+        zones = list(cfg.zones) or None
+        self.cluster = azure.containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-aks",
+            location=cfg.location,
+            dns_prefix=self._base,
+            kubernetes_version=cfg.kubernetes_version,
+            sku={"name": "Base", "tier": cfg.sku_tier},
+            identity={
+                "type": "UserAssigned",
+                "user_assigned_identities": [self.cluster_identity.id],
+            },
+            node_resource_group=f"{self._base}-nodes-rg",
+            enable_rbac=True,
+            disable_local_accounts=True,  # Entra ID only: no static cluster-admin certificate
+            aad_profile={"managed": True, "enable_azure_rbac": True, "tenant_id": cfg.tenant_id},
+            api_server_access_profile={
+                "enable_private_cluster": cfg.private_cluster,
+                "authorized_ip_ranges": list(cfg.authorized_ip_ranges) if not cfg.private_cluster else None,
+                "enable_vnet_integration": True,
+                "subnet_id": self.subnets["apiserver"].id,
+                "disable_run_command": args.environment == "prod",
+            },
+            oidc_issuer_profile={"enabled": True},
+            security_profile={
+                "workload_identity": {"enabled": True},
+                "azure_key_vault_kms": {
+                    "enabled": True,
+                    "key_id": self.keys["cluster"].key_uri_with_version,
+                    "key_vault_network_access": "Private",
+                    "key_vault_resource_id": self.vault.id,
+                },
+                "image_cleaner": {"enabled": True, "interval_hours": 48},
+            },
+            network_profile={
+                "network_plugin": "azure",
+                "network_plugin_mode": "overlay",
+                "network_dataplane": "cilium",
+                "network_policy": "cilium",  # NetworkPolicies enforced by Azure CNI powered by Cilium
+                "pod_cidr": cfg.pod_cidr,
+                "service_cidr": cfg.service_cidr,
+                "dns_service_ip": cfg.dns_service_ip,
+                "outbound_type": "loadBalancer",
+                "load_balancer_sku": "standard",
+            },
+            agent_pool_profiles=[
+                {
+                    "name": "system",
+                    "mode": "System",
+                    "vm_size": cfg.node_vm_size,
+                    "os_type": "Linux",
+                    "os_sku": "AzureLinux",
+                    "os_disk_type": "Managed",
+                    "enable_auto_scaling": True,
+                    "min_count": cfg.node_min,
+                    "max_count": cfg.node_max,
+                    "count": cfg.node_min,
+                    "availability_zones": zones,
+                    "vnet_subnet_id": self.subnets["nodes"].id,
+                    "enable_node_public_ip": False,
+                    "enable_encryption_at_host": True,
+                    "upgrade_settings": {"max_surge": "33%"},
+                }
+            ],
+            addon_profiles={
+                "ingressApplicationGateway": {
+                    "enabled": True,
+                    "config": {"applicationGatewayId": self.gateway.id},
+                },
+                "omsagent": {
+                    "enabled": True,
+                    "config": {"logAnalyticsWorkspaceResourceID": self.workspace.id},
+                },
+                "azurepolicy": {"enabled": True},
+            },
+            auto_upgrade_profile={"upgrade_channel": "stable", "node_os_upgrade_channel": "NodeImage"},
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants, protect=args.deletion_protection),
+        )
+        # Our name for it (deterministic), derived from the id so it carries the dependency on the cluster.
+        self.cluster_name: pulumi.Output[str] = self.cluster.id.apply(lambda _: f"{self._base}-aks")
+        self._diagnostics(self.cluster, "aks", self.cluster.id)
+        # The AGIC add-on's own identity must manage the gateway and join its subnet.
+        agic = self.cluster.addon_profiles.apply(_agic_object_id)
+        self._assign("agic-gateway", "contributor", agic, self.gateway.id)
+        self._assign("agic-rg", "reader", agic, self.resource_group.id)
+        self._assign("agic-subnet", "network_contributor", agic, self.subnets["appgw"].id)
+
+        credentials = azure.containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=self._rg, resource_name=self.cluster_name, format="exec"
+        )
+        self.kubeconfig: pulumi.Output[str] = credentials.kubeconfigs.apply(
+            lambda ks: base64.b64decode(ks[0].value).decode() if ks else ""
+        )
+        self.k8s_provider = k8s.Provider(
+            f"{name}-provider",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),
+        )
+
+    # --- storage -------------------------------------------------------------------------------------------
+
+    def _storage(self) -> None:
+        name, cfg, args = self._base_name, self._cfg, self._args
+        prod = args.environment == "prod"
+        self.storage_identity = azure.managedidentity.UserAssignedIdentity(
+            f"{name}-storage-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-storage",
+            location=cfg.location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        key_grant = self._assign(
+            "storage-cmk",
+            "crypto_service_encryption_user",
+            self.storage_identity.principal_id,
+            self.keys["storage"].id,
+        )
+        sku = "Standard_GZRS" if cfg.geo_redundant else "Standard_ZRS"
+        self.accounts: dict[BucketPurpose, azure.storage.StorageAccount] = {}
+        self.account_names: dict[BucketPurpose, pulumi.Output[str]] = {}
+        self.containers: dict[BucketPurpose, azure.storage.BlobContainer] = {}
+        for purpose in ("backup", "artifact"):
+            account_name = f"{cfg.name_prefix}{args.environment}{purpose}"
+            account = azure.storage.StorageAccount(
+                f"{name}-{purpose}",
+                resource_group_name=self._rg,
+                account_name=account_name,
+                location=cfg.location,
+                kind="StorageV2",
+                sku={"name": sku},
+                access_tier="Hot",
+                allow_blob_public_access=False,
+                minimum_tls_version="TLS1_2",
+                enable_https_traffic_only=True,
+                # Every reader and writer is a workload identity (Entra ID): no account keys, no SAS.
+                allow_shared_key_access=False,
+                default_to_o_auth_authentication=True,
+                allow_cross_tenant_replication=False,
+                public_network_access="Disabled",
+                network_rule_set={"default_action": "Deny", "bypass": "AzureServices"},
+                identity={"type": "UserAssigned", "user_assigned_identities": [self.storage_identity.id]},
+                encryption={
+                    "key_source": "Microsoft.Keyvault",
+                    "require_infrastructure_encryption": True,
+                    "identity": {"encryption_user_assigned_identity": self.storage_identity.id},
+                    "key_vault_properties": {
+                        "key_name": self.keys["storage"].id.apply(lambda _: "maestro-storage"),
+                        "key_vault_uri": self.vault.properties.apply(lambda p: p.vault_uri or ""),
+                    },
+                    "services": {"blob": {"enabled": True, "key_type": "Account"}},
+                },
+                tags={**self._tags, "purpose": purpose},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant], protect=args.deletion_protection),
+            )
+            service = azure.storage.BlobServiceProperties(
+                f"{name}-{purpose}-blob-service",
+                resource_group_name=self._rg,
+                account_name=account.name,
+                blob_services_name="default",
+                is_versioning_enabled=True,
+                delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
+                container_delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
+                change_feed={"enabled": True, "retention_in_days": max(cfg.soft_delete_days, 7)},
+                opts=self._child,
+            )
+            immutable = purpose == "backup" and prod
+            container = azure.storage.BlobContainer(
+                f"{name}-{purpose}-container",
+                resource_group_name=self._rg,
+                account_name=account.name,
+                container_name=purpose,
+                public_access="None",
+                # Version-level WORM: each backup version stays immutable for the retention period.
+                immutable_storage_with_versioning={"enabled": True} if immutable else None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[service], protect=args.deletion_protection),
+            )
+            if immutable:
+                azure.storage.BlobContainerImmutabilityPolicy(
+                    f"{name}-{purpose}-immutability",
+                    resource_group_name=self._rg,
+                    account_name=account.name,
+                    container_name=container.name,
+                    immutability_policy_name="default",
+                    immutability_period_since_creation_in_days=args.postgres.backup_retention_days,
+                    allow_protected_append_writes_all=False,
+                    opts=self._child,
+                )
+            azure.storage.ManagementPolicy(
+                f"{name}-{purpose}-lifecycle",
+                resource_group_name=self._rg,
+                account_name=account.name,
+                management_policy_name="default",
+                policy={
+                    "rules": [
+                        {
+                            "name": "expire-old-versions",
+                            "enabled": True,
+                            "type": "Lifecycle",
+                            "definition": {
+                                "filters": {"blob_types": ["blockBlob"]},
+                                "actions": {
+                                    "version": {"delete": {"days_after_creation_greater_than": 30}},
+                                },
+                            },
+                        }
+                    ]
+                },
+                opts=self._child,
+            )
+            self._private_endpoint(f"{purpose}-blob", account.id, "blob", BLOB_DNS_ZONE)
+            self.accounts[purpose] = account
+            self.account_names[purpose] = account.id.apply(lambda _, n=account_name: n)
+            self.containers[purpose] = container
+
+    # --- redis ---------------------------------------------------------------------------------------------
+
+    def _redis(self) -> None:
+        name, cfg, args = self._base_name, self._cfg, self._args
+        premium = cfg.redis_sku == "Premium"
+        self.redis = azure.redis.Redis(
+            f"{name}-redis",
+            resource_group_name=self._rg,
+            name=f"{self._base}-redis",
+            location=cfg.location,
+            sku={"name": cfg.redis_sku, "family": "P" if premium else "C", "capacity": cfg.redis_capacity},
+            enable_non_ssl_port=False,
+            minimum_tls_version="1.2",
+            public_network_access="Disabled",
+            redis_version="6",
+            zones=list(cfg.zones) or None,
+            replicas_per_primary=1 if premium else None,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection),
+        )
+        self._private_endpoint("redis", self.redis.id, "redisCache", REDIS_DNS_ZONE)
+
+    # --- workload identity ---------------------------------------------------------------------------------
+
+    def _identities(self) -> dict[str, WorkloadIdentity]:
+        name, cfg = self._base_name, self._cfg
+        issuer = self.cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p is not None else "") or "")
+        result: dict[str, WorkloadIdentity] = {}
+        for key, request in self._args.identities.items():
+            identity = azure.managedidentity.UserAssignedIdentity(
+                f"{name}-{key}-identity",
+                resource_group_name=self._rg,
+                resource_name_=f"{self._base}-{key}",
+                location=cfg.location,
+                tags={**self._tags, "bucket": request.bucket},
+                opts=self._child,
+            )
+            azure.managedidentity.FederatedIdentityCredential(
+                f"{name}-{key}-federation",
+                resource_group_name=self._rg,
+                resource_name_=identity.name,
+                federated_identity_credential_resource_name=f"{request.namespace}-{request.service_account}",
+                issuer=issuer,
+                subject=f"system:serviceaccount:{request.namespace}:{request.service_account}",
+                audiences=[WORKLOAD_IDENTITY_AUDIENCE],
+                opts=self._child,
+            )
+            # The only data-plane grant: blobs of this identity's own container.
+            self._assign(
+                f"{key}-blob", "blob_data_contributor", identity.principal_id, self.containers[request.bucket].id
+            )
+            result[key] = WorkloadIdentity(
+                namespace=request.namespace,
+                service_account=request.service_account,
+                annotations={"azure.workload.identity/client-id": identity.client_id},
+                pod_labels={"azure.workload.identity/use": "true"},
+            )
+        return result
+
+
+def _nsg_rule(name: str, priority: int, source: str, ports: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "priority": priority,
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp" if source == "Internet" else "*",
+        "source_address_prefix": source,
+        "source_port_range": "*",
+        "destination_address_prefix": "*",
+        "destination_port_range": ports,
+    }
+
+
+def _agic_object_id(profiles: Any) -> str:
+    """The object id of the AGIC add-on's identity (known after the cluster is created)."""
+    try:
+        return str(profiles["ingressApplicationGateway"].identity.object_id or "")
+    except (KeyError, TypeError, AttributeError):
+        return ""
+
+
+def build_azure_foundation(
+    name: str,
+    config: MaestroConfig,
+    ports: Ports,
+    identities: Mapping[str, IdentityRequest],
+    opts: pulumi.ResourceOptions | None = None,
+) -> FoundationOutputs:
+    """The Azure Foundation for a validated stack config (what `MaestroPlatform` calls when cloud is azure)."""
+    if config.azure is None:
+        raise ValueError("maestro:azure: required when cloud is azure")
+    return AzureFoundation(
+        name,
+        AzureFoundationArgs(
+            config=config.azure,
+            environment=config.environment,
+            deletion_protection=config.deletion_protection,
+            postgres=config.postgres,
+            waf=config.waf,
+            ports=ports,
+            identities=identities,
+            tags=config.common_tags,
+        ),
+        opts=opts,
+    ).outputs

@@ -1,0 +1,261 @@
+"""The Azure Foundation under mocks, for dev-azure and prod-azure: security per resource type, workload identity
+wiring, the WAF attached to the API's Application Gateway, prod versus dev defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.azure.foundation import INGRESS_CLASS, ROLES, WORKLOAD_IDENTITY_AUDIENCE
+from components.platform import IDENTITIES
+from maestro import mockrun
+from tests.unit.stacks import evaluated
+
+STACKS = ("dev-azure", "prod-azure")
+
+
+def _inputs(r: mockrun.RecordedResource) -> dict[str, Any]:
+    return dict(mockrun.plain(r.inputs))
+
+
+def _all(stack: str, type_token: str) -> list[tuple[mockrun.RecordedResource, dict[str, Any]]]:
+    return [(r, _inputs(r)) for r in evaluated(stack).of_type(type_token)]
+
+
+def _one(stack: str, type_token: str) -> dict[str, Any]:
+    found = _all(stack, type_token)
+    assert len(found) == 1, [r.urn for r, _ in found]
+    return found[0][1]
+
+
+def _accounts(stack: str) -> dict[str, tuple[mockrun.RecordedResource, dict[str, Any]]]:
+    return {i["tags"]["purpose"]: (r, i) for r, i in _all(stack, "azure-native:storage:StorageAccount")}
+
+
+def _containers(stack: str) -> dict[str, mockrun.RecordedResource]:
+    return {i["containerName"]: r for r, i in _all(stack, "azure-native:storage:BlobContainer")}
+
+
+def _role(name: str) -> str:
+    return ROLES[name]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_whole_program_evaluates_with_an_azure_foundation(stack: str) -> None:
+    resources = evaluated(stack)
+    foundations = resources.of_type("maestro:azure:Foundation")
+    assert len(foundations) == 1
+    provider = next(r for r in resources if r.type == "pulumi:providers:kubernetes" and r.parent == foundations[0].urn)
+    deployments = resources.of_type("kubernetes:apps/v1:Deployment")
+    assert deployments and all(d.provider.startswith(provider.urn) for d in deployments)
+    assert mockrun.is_secret(resources.outputs["kubeconfig"])
+    assert resources.outputs["backupBucket"] == "backup" and resources.outputs["artifactBucket"] == "artifact"
+    waf = next(r for r in resources if r.type == "azure-native:network:WebApplicationFirewallPolicy")
+    assert resources.outputs["wafId"] == waf.id
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_storage_accounts_are_private_tls12_keyless_and_cmk_encrypted(stack: str) -> None:
+    key = next(i for _, i in _all(stack, "azure-native:keyvault:Key") if i["keyName"] == "maestro-storage")
+    accounts = _accounts(stack)
+    assert set(accounts) == {"backup", "artifact"}
+    for resource, a in accounts.values():
+        assert a["allowBlobPublicAccess"] is False, resource.urn
+        assert a["minimumTlsVersion"] == "TLS1_2" and a["enableHttpsTrafficOnly"] is True, resource.urn
+        assert a["allowSharedKeyAccess"] is False, resource.urn  # workload identity covers every reader/writer
+        assert a["publicNetworkAccess"] == "Disabled" and a["networkRuleSet"]["defaultAction"] == "Deny"
+        assert a["encryption"]["keySource"] == "Microsoft.Keyvault", resource.urn
+        assert a["encryption"]["keyVaultProperties"]["keyName"] == key["keyName"]
+        assert a["encryption"]["requireInfrastructureEncryption"] is True
+    for _, c in _all(stack, "azure-native:storage:BlobContainer"):
+        assert c["publicAccess"] == "None"
+    for _, s in _all(stack, "azure-native:storage:BlobServiceProperties"):
+        assert s["isVersioningEnabled"] is True
+        assert s["deleteRetentionPolicy"]["enabled"] and s["containerDeleteRetentionPolicy"]["enabled"]
+    # Each account is reachable only through a private endpoint in the VNet.
+    endpoints = [i for _, i in _all(stack, "azure-native:network:PrivateEndpoint")]
+    for resource, _ in accounts.values():
+        links = [e for e in endpoints if e["privateLinkServiceConnections"][0]["privateLinkServiceId"] == resource.id]
+        assert len(links) == 1 and links[0]["privateLinkServiceConnections"][0]["groupIds"] == ["blob"]
+
+
+def test_prod_backups_are_immutable_and_geo_redundant_dev_is_neither() -> None:
+    prod = _containers("prod-azure")
+    policies = _all("prod-azure", "azure-native:storage:BlobContainerImmutabilityPolicy")
+    assert len(policies) == 1
+    assert policies[0][1]["immutabilityPeriodSinceCreationInDays"] == 35
+    assert _inputs(prod["backup"])["immutableStorageWithVersioning"] == {"enabled": True}
+    assert "immutableStorageWithVersioning" not in _inputs(prod["artifact"])
+    assert not _all("dev-azure", "azure-native:storage:BlobContainerImmutabilityPolicy")
+    assert "immutableStorageWithVersioning" not in _inputs(_containers("dev-azure")["backup"])
+    assert {a["sku"]["name"] for _, a in _accounts("prod-azure").values()} == {"Standard_GZRS"}
+    assert {a["sku"]["name"] for _, a in _accounts("dev-azure").values()} == {"Standard_ZRS"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_key_vault_keys_rotate_and_the_vault_is_locked_down(stack: str) -> None:
+    vault = _one(stack, "azure-native:keyvault:Vault")["properties"]
+    assert vault["enableRbacAuthorization"] is True and vault["enablePurgeProtection"] is True
+    assert vault["networkAcls"]["defaultAction"] == "Deny"
+    keys = _all(stack, "azure-native:keyvault:Key")
+    assert {k["keyName"] for _, k in keys} == {"maestro-cluster", "maestro-storage"}
+    for resource, k in keys:
+        actions = {a["action"]["type"]: a["trigger"] for a in k["properties"]["rotationPolicy"]["lifetimeActions"]}
+        assert actions["rotate"] == {"timeAfterCreate": "P90D"}, resource.urn
+        assert k["properties"]["kty"] == "RSA-HSM"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_aks_uses_workload_identity_cni_with_network_policy_and_kms(stack: str) -> None:
+    aks = _one(stack, "azure-native:containerservice:ManagedCluster")
+    cluster_key = next(r for r, k in _all(stack, "azure-native:keyvault:Key") if k["keyName"] == "maestro-cluster")
+    assert aks["oidcIssuerProfile"]["enabled"] is True
+    assert aks["securityProfile"]["workloadIdentity"]["enabled"] is True
+    kms = aks["securityProfile"]["azureKeyVaultKms"]
+    assert kms["enabled"] is True and kms["keyId"] == cluster_key.outputs["keyUriWithVersion"]
+    assert kms["keyVaultNetworkAccess"] == "Private" and aks["apiServerAccessProfile"]["enableVnetIntegration"]
+    net = aks["networkProfile"]
+    assert net["networkPlugin"] == "azure" and net["networkPolicy"] == "cilium"
+    assert aks["disableLocalAccounts"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
+    pool = aks["agentPoolProfiles"][0]
+    assert pool["enableNodePublicIP"] is False and pool["enableEncryptionAtHost"] is True
+    # The control plane's identity may use the cluster key, nothing more on the vault.
+    identity = next(
+        r
+        for r, i in _all(stack, "azure-native:managedidentity:UserAssignedIdentity")
+        if i["resourceName"].endswith("-aks")
+    )
+    grants = [
+        g
+        for _, g in _all(stack, "azure-native:authorization:RoleAssignment")
+        if g["principalId"] == identity.outputs["principalId"]
+    ]
+    kms_grants = [g for g in grants if g["roleDefinitionId"].endswith(_role("crypto_user"))]
+    assert [g["scope"] for g in kms_grants] == [cluster_key.id]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_redis_is_tls_only(stack: str) -> None:
+    redis = _one(stack, "azure-native:redis:Redis")
+    assert redis["enableNonSslPort"] is False
+    assert redis["minimumTlsVersion"] == "1.2"
+    assert redis["publicNetworkAccess"] == "Disabled"
+    secrets = [_inputs(s) for s in evaluated(stack).of_type("kubernetes:core/v1:Secret")]
+    urls = [v for s in secrets for k, v in (s.get("stringData") or {}).items() if k == "MAESTRO_REDIS_URL"]
+    assert urls and all(u.startswith("rediss://") and ":6380/" in u for u in urls)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_waf_policy_runs_microsoft_default_and_bot_rules_with_a_rate_limit(stack: str) -> None:
+    policy = _one(stack, "azure-native:network:WebApplicationFirewallPolicy")
+    sets = {s["ruleSetType"]: s["ruleSetVersion"] for s in policy["managedRules"]["managedRuleSets"]}
+    assert sets == {"Microsoft_DefaultRuleSet": "2.1", "Microsoft_BotManagerRuleSet": "1.1"}
+    assert policy["policySettings"]["state"] == "Enabled" and policy["policySettings"]["requestBodyCheck"] is True
+    (limit,) = policy["customRules"]
+    assert limit["ruleType"] == "RateLimitRule" and limit["rateLimitThreshold"] == 2000
+    assert limit["rateLimitDuration"] == "FiveMins" and limit["action"] == "Block"
+
+
+def test_waf_prevents_in_prod_and_detects_in_dev() -> None:
+    modes = {s: _one(s, "azure-native:network:WebApplicationFirewallPolicy")["policySettings"]["mode"] for s in STACKS}
+    assert modes == {"prod-azure": "Prevention", "dev-azure": "Detection"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_waf_is_attached_to_the_gateway_in_front_of_the_api(stack: str) -> None:
+    resources = evaluated(stack)
+    waf = next(r for r in resources if r.type == "azure-native:network:WebApplicationFirewallPolicy")
+    gateway_resource = next(r for r in resources if r.type == "azure-native:network:ApplicationGateway")
+    gateway = _inputs(gateway_resource)
+    assert gateway["firewallPolicy"]["id"] == waf.id
+    assert gateway["sku"] == {"name": "WAF_v2", "tier": "WAF_v2"}
+    assert gateway["sslPolicy"]["policyName"] == "AppGwSslPolicy20220101S"
+    # AGIC (the cluster add-on) drives exactly this gateway...
+    aks = _one(stack, "azure-native:containerservice:ManagedCluster")
+    agic = aks["addonProfiles"]["ingressApplicationGateway"]
+    assert agic["enabled"] is True and agic["config"]["applicationGatewayId"] == gateway_resource.id
+    # ...and the API's Ingress is an AGIC Ingress that names the same WAF policy.
+    api = next(
+        _inputs(i)
+        for i in resources.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+        if _inputs(i)["metadata"]["name"] == "maestro-api"
+    )
+    assert api["spec"]["ingressClassName"] == INGRESS_CLASS
+    assert api["metadata"]["annotations"]["appgw.ingress.kubernetes.io/waf-policy-for-path"] == waf.id
+    diagnostics = [
+        d for r, d in _all(stack, "azure-native:monitor:DiagnosticSetting") if d["resourceUri"] == gateway_resource.id
+    ]
+    assert len(diagnostics) == 1  # WAF decisions are logged
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_identity_reaches_exactly_its_own_container(stack: str) -> None:
+    resources = evaluated(stack)
+    containers = _containers(stack)
+    identities = {
+        i["resourceName"]: (r, i) for r, i in _all(stack, "azure-native:managedidentity:UserAssignedIdentity")
+    }
+    federations = [i for _, i in _all(stack, "azure-native:managedidentity:FederatedIdentityCredential")]
+    grants = [i for _, i in _all(stack, "azure-native:authorization:RoleAssignment")]
+    k8s_sas = {
+        (_inputs(s)["metadata"]["namespace"], _inputs(s)["metadata"]["name"]): _inputs(s)["metadata"]
+        for s in resources.of_type("kubernetes:core/v1:ServiceAccount")
+    }
+    issuer = _one(stack, "azure-native:containerservice:ManagedCluster")
+    issuer_url = next(r for r in resources if r.type == "azure-native:containerservice:ManagedCluster").outputs[
+        "oidcIssuerProfile"
+    ]["issuerURL"]
+    assert issuer["oidcIssuerProfile"]["enabled"]
+    blob_grants = [g for g in grants if g["roleDefinitionId"].endswith(_role("blob_data_contributor"))]
+    assert len(blob_grants) == len(IDENTITIES), "one data-plane grant per identity, nothing else"
+    for key, request in IDENTITIES.items():
+        resource, _ = next(v for name, v in identities.items() if name.endswith(f"-{key}"))
+        principal, client = resource.outputs["principalId"], resource.outputs["clientId"]
+        mine = [g for g in grants if g["principalId"] == principal]
+        assert [(g["scope"], g["roleDefinitionId"].rsplit("/", 1)[1]) for g in mine] == [
+            (containers[request.bucket].id, _role("blob_data_contributor"))
+        ]
+        subject = f"system:serviceaccount:{request.namespace}:{request.service_account}"
+        federation = [f for f in federations if f["subject"] == subject]
+        assert len(federation) == 1
+        assert federation[0]["issuer"] == issuer_url and federation[0]["audiences"] == [WORKLOAD_IDENTITY_AUDIENCE]
+        ksa = k8s_sas[(request.namespace, request.service_account)]
+        assert ksa["annotations"]["azure.workload.identity/client-id"] == client
+
+
+def test_prod_and_dev_defaults_differ_as_documented() -> None:
+    aks = {s: _one(s, "azure-native:containerservice:ManagedCluster") for s in STACKS}
+    assert aks["prod-azure"]["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert aks["dev-azure"]["apiServerAccessProfile"]["enablePrivateCluster"] is False
+    assert aks["dev-azure"]["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    assert aks["prod-azure"]["agentPoolProfiles"][0]["availabilityZones"] == ["1", "2", "3"]
+    assert "availabilityZones" not in aks["dev-azure"]["agentPoolProfiles"][0]
+    assert (aks["prod-azure"]["sku"]["tier"], aks["dev-azure"]["sku"]["tier"]) == ("Standard", "Free")
+    redis = {s: _one(s, "azure-native:redis:Redis") for s in STACKS}
+    assert redis["prod-azure"]["sku"] == {"name": "Premium", "family": "P", "capacity": 1}
+    assert redis["dev-azure"]["sku"] == {"name": "Standard", "family": "C", "capacity": 1}
+    retention = {
+        s: {i["deleteRetentionPolicy"]["days"] for _, i in _all(s, "azure-native:storage:BlobServiceProperties")}
+        for s in STACKS
+    }
+    assert retention == {"prod-azure": {30}, "dev-azure": {7}}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="components/kubernetes/network.py opens config/ports.yaml's redis port (6379) towards service_cidrs; "
+    "the managed Redis listens on FoundationOutputs.redis.port (6380). Remove this mark when network.py uses it.",
+)
+@pytest.mark.parametrize("stack", ("dev-azure", "prod-azure"))
+def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
+    from components.azure.foundation import AZURE_REDIS_TLS_PORT
+
+    egress = [
+        rule
+        for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        for rule in _inputs(r)["spec"].get("egress", [])
+        if any("ipBlock" in peer for peer in rule.get("to", []))
+    ]
+    ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
+    assert AZURE_REDIS_TLS_PORT in ports
