@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from maestro_api.api.main import api_router, public_router
 from maestro_api.core.config import Settings, get_settings
 from maestro_api.core.db import create_engine, create_sessionmaker
-from maestro_api.core.errors import install_error_handlers
+from maestro_api.core.errors import PROBLEM_RESPONSES, install_error_handlers
 from maestro_api.core.http import HttpHygieneMiddleware
 from maestro_api.core.lifecycle import LIFESPAN_HOOKS
 from maestro_api.core.ratelimit import RateLimiter
@@ -83,5 +83,5 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         tracer=provider.get_tracer("maestro_api") if provider is not None else None,
     )
     app.include_router(public_router)
-    app.include_router(api_router)
+    app.include_router(api_router, responses=PROBLEM_RESPONSES)
     return app

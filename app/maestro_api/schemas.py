@@ -7,19 +7,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from maestro_api.core.config import Tier
 from maestro_api.core.rbac import Role
 
 TENANT_NAME = r"^[a-z0-9][a-z0-9-]{1,62}$"
+# Explicit classes rather than \s: the pattern must mean the same to Python and to JSON Schema clients.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+EMAIL = r"^[^@\x00-\x20\x7f-\x9f]{1,64}@[^@\x00-\x20\x7f-\x9f]{1,255}$"
 
 
 class Schema(BaseModel):
     """Base of every API schema: unknown fields are a 422, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here as a 422 rather than fail in the database.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return value
 
 
 # --- roles -----------------------------------------------------------------------------------------------------
@@ -76,9 +88,9 @@ class QuotaPublic(Schema):
 
 # --- users -----------------------------------------------------------------------------------------------------
 class UserCreate(Schema):
-    email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)
+    email: str = Field(pattern=EMAIL, max_length=320)
     role: Role = "viewer"
-    subject: str | None = Field(default=None, max_length=255, description="OIDC `sub` once known.")
+    subject: str | None = Field(default=None, max_length=255, pattern=PRINTABLE, description="OIDC `sub` once known.")
 
 
 class UserUpdate(Schema):
@@ -98,7 +110,7 @@ class UserPublic(Schema):
 
 # --- API keys --------------------------------------------------------------------------------------------------
 class ApiKeyCreate(Schema):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
     role: Role = "viewer"
     expires_at: datetime | None = Field(default=None, description="UTC expiry; none = until revoked.")
 

@@ -227,3 +227,36 @@ def live_server(api_settings: Settings) -> Iterator[LiveServer]:
             proc.wait(timeout=10)
         except Exception:
             proc.kill()
+
+
+class ThreadedServer:
+    """The app served by uvicorn over real HTTP on loopback, in a thread of this process (no re-import cost)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from tests.servers import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+
+    def __enter__(self) -> str:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

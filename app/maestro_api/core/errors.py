@@ -54,6 +54,41 @@ class ProblemError(Exception):
         self.extensions = dict(extensions or {})
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_SCHEMA}}}
+
+
+# The error answers every authenticated route can give, declared in the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("Malformed request."),
+    401: _problem_doc("Missing or invalid credentials (with WWW-Authenticate)."),
+    403: _problem_doc("The principal's role lacks the route's permission."),
+    404: _problem_doc("No such object in the caller's tenant."),
+    409: _problem_doc("Conflict or quota exceeded."),
+    413: _problem_doc("Request body too large."),
+    422: _problem_doc("The request does not match the schema."),
+    429: _problem_doc("Rate limit exceeded (Retry-After, RateLimit-Limit/Remaining/Reset)."),
+    503: _problem_doc("A dependency is unavailable."),
+}
+
+
 def problem_response(
     status: int,
     title: str | None = None,
