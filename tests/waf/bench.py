@@ -106,7 +106,7 @@ def _to_ms(value: str) -> float:
 
 def parse_wrk(output: str) -> dict[str, float]:
     """P50/P99 (ms), requests/s and non-2xx count from `wrk --latency` output."""
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, flags=re.MULTILINE)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
@@ -265,7 +265,7 @@ def benchmark(*, runs: int, duration_s: int, concurrencies: list[int]) -> dict[s
         )
         with contextlib.ExitStack() as stack:
             upstream = stack.enter_context(fixed_response_upstream())
-            print("rendering the nginx_waf role twice: nginx_waf_mode=off and nginx_waf_mode=blocking", flush=True)
+            print("rendering the nginx_waf role 3 times: off, blocking, stock-CRS reference", flush=True)
             edges = {
                 "waf-off": stack.enter_context(running_edge(upstream, nginx_waf_mode="off")),
                 "waf-on": stack.enter_context(running_edge(upstream, nginx_waf_mode="blocking")),
