@@ -290,7 +290,7 @@ def build_wheelhouse(name: str, requirements: str, extra_wheels: Sequence[Path] 
     """Download the wheels for `requirements` on the outer machine (hosts cannot reach PyPI over HTTPS)."""
     out = wheelhouse_dir(name)
     stamp = out / ".maestro-digest"
-    key = hashlib.sha256(requirements.encode()).hexdigest()
+    key = hashlib.sha256(("unmarked-v1\n" + requirements).encode()).hexdigest()
     tar = out.with_suffix(".tar")
     if stamp.exists() and stamp.read_text().strip() == key:
         console.print(f"    cached wheels for {name}")
@@ -300,10 +300,14 @@ def build_wheelhouse(name: str, requirements: str, extra_wheels: Sequence[Path] 
         out.mkdir(parents=True)
         req = out / "requirements.txt"
         req.write_text(requirements)
+        # Markers are evaluated where pip runs: this machine's Python may be a newer patch release than the hosts'
+        # (async-timeout is only needed below 3.11.3, say), so every Linux-relevant line is fetched unconditionally.
+        fetch = out / ".fetch.txt"
+        fetch.write_text("\n".join(_unmarked(requirements)) + "\n")
         # `pip wheel` reuses published wheels and builds the few sdist-only packages; the outer machine runs the
         # same Debian and Python as the hosts, so its wheels fit them.
         pip = REPO / ".tools" / "bin" / "pip"
-        run([pip, "wheel", "--quiet", "--no-deps", "-w", out, "-r", req], capture=True)
+        run([pip, "wheel", "--quiet", "--no-deps", "-w", out, "-r", fetch], capture=True)
         stamp.write_text(key + "\n")
         tar.unlink(missing_ok=True)
     tar_stamp = out / ".maestro-tar"
@@ -317,6 +321,19 @@ def build_wheelhouse(name: str, requirements: str, extra_wheels: Sequence[Path] 
     _write_tar(out, tar)
     tar_stamp.write_text(tar_key + "\n")
     return tar
+
+
+def _unmarked(requirements: str) -> list[str]:
+    """Requirement lines without their environment markers, minus those only for other operating systems."""
+    lines = []
+    for line in requirements.splitlines():
+        spec, _, marker = line.partition(";")
+        if not spec.strip() or spec.lstrip().startswith(("#", "-")):
+            continue
+        if any(other in marker for other in ("win32", "darwin", "cygwin", "emscripten")) and "linux" not in marker:
+            continue
+        lines.append(spec.strip())
+    return lines
 
 
 def _write_tar(src: Path, dest: Path) -> None:
