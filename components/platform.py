@@ -41,8 +41,8 @@ class PlatformArgs:
 
 
 def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
-    """Adds the ownership labels to every Kubernetes object the platform creates (AWS resources get them as the
-    provider's default tags). A transformation on the platform reaches every descendant, charts' inputs excepted."""
+    """Adds the ownership labels to every Kubernetes object of the workloads (AWS resources get them as the
+    provider's default tags). A transformation on a component reaches every descendant, charts' inputs excepted."""
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
@@ -63,8 +63,6 @@ class MaestroPlatform(pulumi.ComponentResource):
     """Exposes `foundation` (FoundationOutputs), `api_url`, `grafana_url`."""
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        labels = common_labels(args.config.common_tags)
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[labels]))
         super().__init__("maestro:index:Platform", name, None, opts)
         self.foundation = self._foundation(name, args)
         self.workloads = Workloads(
@@ -72,7 +70,11 @@ class MaestroPlatform(pulumi.ComponentResource):
             args,
             self.foundation,
             opts=pulumi.ResourceOptions(
-                parent=self, providers=[self.foundation.k8s_provider], depends_on=list(self.foundation.ready)
+                parent=self,
+                providers=[self.foundation.k8s_provider],
+                depends_on=list(self.foundation.ready),
+                # Foundations label their own objects; the workloads get the ownership labels here.
+                transformations=[common_labels(args.config.common_tags)],
             ),
         )
         self.api_url = self.workloads.api.url
@@ -115,7 +117,7 @@ class MaestroPlatform(pulumi.ComponentResource):
         assert cfg.kubernetes is not None
         return KubernetesFoundation(
             f"{name}-kubernetes",
-            KubernetesFoundationArgs(config=cfg.kubernetes, waf=cfg.waf, ports=args.ports),
+            KubernetesFoundationArgs(labels=cfg.common_tags, config=cfg.kubernetes, waf=cfg.waf, ports=args.ports),
             opts=child,
         ).outputs
 
@@ -136,6 +138,7 @@ class Workloads(pulumi.ComponentResource):
                 ports=ports,
                 ingress_peers=foundation.ingress_peers,
                 service_cidrs=foundation.service_cidrs,
+                managed_redis_port=foundation.redis.port if foundation.redis is not None else None,
                 in_cluster_redis=foundation.redis is None,
                 api_internet_egress=cfg.api.oidc_issuer is not None,
             ),

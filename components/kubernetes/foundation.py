@@ -4,6 +4,7 @@ WAL archiving and MLflow keeps artifacts on a volume (fine for development, docu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,8 @@ INGRESS_NAMESPACE = "ingress-nginx"
 
 @dataclass(frozen=True)
 class KubernetesFoundationArgs:
+    labels: Mapping[str, str]
+    """Ownership labels (owner, environment, cost-center) for the objects this Foundation creates."""
     config: KubernetesConfig
     """Validated settings."""
     waf: WafConfig
@@ -40,7 +43,10 @@ class KubernetesFoundation(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-ingress-namespace",
             # The controller binds host ports on kind and needs NET_BIND_SERVICE: baseline, not restricted.
-            metadata={"name": INGRESS_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+            metadata={
+                "name": INGRESS_NAMESPACE,
+                "labels": {**args.labels, "pod-security.kubernetes.io/enforce": "baseline"},
+            },
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         controller = k8s.helm.v3.Release(

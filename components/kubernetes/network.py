@@ -43,6 +43,8 @@ class NetworkArgs:
     """Where the API's public traffic comes from (the Foundation's load balancer or ingress controller)."""
     service_cidrs: Sequence[str]
     """CIDRs of managed services (managed Redis) the API may reach; empty on plain Kubernetes."""
+    managed_redis_port: int | None
+    """Port of the Foundation's managed Redis (it may differ from the port map's, e.g. Memorystore's TLS port)."""
     in_cluster_redis: bool
     """Whether Redis runs in the app namespace."""
     api_internet_egress: bool
@@ -77,8 +79,10 @@ class NetworkPolicies(pulumi.ComponentResource):
         ]
         if args.in_cluster_redis:
             api_egress.append({"to": [ns_peer(NAMES.app, REDIS)], "ports": tcp(p.redis)})
-        if args.service_cidrs:
-            api_egress.append({"to": [{"ipBlock": {"cidr": c}} for c in args.service_cidrs], "ports": tcp(p.redis)})
+        if args.service_cidrs and args.managed_redis_port is not None:
+            api_egress.append(
+                {"to": [{"ipBlock": {"cidr": c}} for c in args.service_cidrs], "ports": tcp(args.managed_redis_port)}
+            )
         if args.api_internet_egress:
             api_egress.append({"to": ANYWHERE, "ports": tcp(p.https)})
         self._policy(

@@ -25,6 +25,7 @@ from components.config import Ports, PostgresConfig, RestoreConfig
 from components.foundation import BucketRef, WorkloadIdentity
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import POSTGRES
+from components.kubernetes.observability import service_monitor
 from components.kubernetes.security import container_security_context, resources
 
 OPERATOR_CHART = "postgres-operator"
@@ -155,6 +156,14 @@ class Postgres(pulumi.ComponentResource):
                 "clusterIP": "None",
             },
             opts=child,
+        )
+        service_monitor(
+            f"{name}-monitor",
+            "postgres",
+            NAMES.data,
+            {"app.kubernetes.io/name": "postgres-exporter"},
+            "metrics",
+            parent=self,
         )
         self.register_outputs({"host": self.host, "port": self.port})
 

@@ -182,3 +182,21 @@ def test_restore_needs_a_backup_bucket() -> None:
     }
     with pytest.raises(ValueError, match=r"^maestro:restore: "):
         mockrun.evaluate_config("dev-kind", {**config, "maestro:restore": json.dumps(restore)})
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_component_is_scraped(stack: str) -> None:
+    monitors = {
+        mockrun.plain(r.inputs)["metadata"]["name"]
+        for r in evaluated(stack).of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    }
+    expected = {"maestro-api", "mlflow", "postgres"} | ({"redis"} if stack == "dev-kind" else set())
+    assert monitors == expected
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_workload_objects_carry_the_ownership_labels(stack: str) -> None:
+    for r in evaluated(stack):
+        if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Service"):
+            labels = mockrun.plain(r.inputs)["metadata"].get("labels", {})
+            assert {"owner", "environment", "cost-center"} <= set(labels), r.urn
