@@ -253,5 +253,7 @@ def test_wal_archiving_and_a_full_backup_reach_s3(hosts: dict[str, Any]) -> None
     assert info[0]["status"]["code"] == 0, info[0]["status"]
     assert any(b["type"] == "full" for b in info[0]["backup"])
     assert info[0]["archive"] and info[0]["archive"][0]["max"]
-    metrics = hosts[leader].file("/var/lib/prometheus/node-exporter/maestro_backup_full.prom").content_string
+    # The metrics file is on whichever member was primary when the backup ran (leadership moves on failover).
+    path = "/var/lib/prometheus/node-exporter/maestro_backup_full.prom"
+    metrics = "".join(hosts[db].file(path).content_string for db in DB if hosts[db].file(path).exists)
     assert 'maestro_backup_last_run_success{cluster="maestro-lab",type="full"} 1' in metrics
