@@ -366,8 +366,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, kernel {m['kernel']}, {m['os']}; "
         f"load average at start {m['load_average_at_start']}, at end {m['load_average_at_end']}. {m['note']}",
         "- Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
-        f"- Method: the nginx_waf role rendered twice (nginx_waf_mode `off` and `blocking`, paranoia level "
-        f"{result['settings']['paranoia_level']}), same nginx, same TLS, same upstream; wrk at fixed concurrency over "
+        f"- Method: the nginx_waf role rendered three times (nginx_waf_mode `off`, `blocking` at paranoia level "
+        f"{result['settings']['paranoia_level']}, and `blocking` with Debian's stock ModSecurity file and CRS setup "
+        "as a reference), same nginx, same TLS, same upstream; wrk at fixed concurrency over "
         f"kept-alive HTTPS connections, {result['settings']['runs_per_case']} runs of "
         f"{result['settings']['duration_s_per_run']} s per case, median of the runs. "
         f"Upstream: {result['settings']['upstream']}. "
