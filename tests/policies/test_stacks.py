@@ -109,6 +109,8 @@ KNOWN_PROGRAM_FINDINGS: dict[str, set[tuple[str, str]]] = {
     "prod-gcp": {
         NODE_EXPORTER_NS,
         ("MAESTRO-STK-001", "maestro-gcp-ingress-namespace"),
+        ("MAESTRO-TAG-004", "maestro-gcp-ingress-namespace"),
+        ("MAESTRO-TAG-004", "maestro-gcp-edge"),
         ("MAESTRO-STO-006", "maestro-gcp-artifact"),
         ("MAESTRO-STO-006", "maestro-gcp-backup"),
     },
