@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 declare -A APT_GROUPS=(
   [base]="ca-certificates curl git make python3 python3-venv python3-dev gcc libpq-dev"
-  [test]="postgresql-15 postgresql-contrib redis-server prometheus prometheus-alertmanager wrk"
+  [test]="postgresql-15 postgresql-contrib redis-server prometheus prometheus-alertmanager wrk nginx libnginx-mod-http-modsecurity modsecurity-crs"
   [lab]="debootstrap systemd-container nftables iproute2 openssh-client sshpass rsync"
 )
 
@@ -63,7 +63,10 @@ if [ ! -x "$UV" ] || ! "$UV" --version | grep -q "$UV_VERSION"; then
   .tools/bin/pip install -q "uv==$UV_VERSION"
 fi
 
-# Python: the machine's interpreter only (uv must not try to download one).
+# Python: the machine's interpreter only (uv must not try to download one). Bytecode is compiled at install
+# time: the Pulumi provider SDKs are huge and, where PYTHONDONTWRITEBYTECODE is set, every evaluation of a stack
+# would otherwise recompile them (most of a stack evaluation's time).
 export UV_PYTHON_DOWNLOADS=never
+export UV_COMPILE_BYTECODE=1
 "$UV" sync --frozen --all-packages --all-groups --quiet
 log "ready ($("$UV" --version), $(.venv/bin/python --version))"

@@ -242,11 +242,6 @@ def test_prod_and_dev_defaults_differ_as_documented() -> None:
     assert retention == {"prod-azure": {30}, "dev-azure": {7}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="components/kubernetes/network.py opens config/ports.yaml's redis port (6379) towards service_cidrs; "
-    "the managed Redis listens on FoundationOutputs.redis.port (6380). Remove this mark when network.py uses it.",
-)
 @pytest.mark.parametrize("stack", ("dev-azure", "prod-azure"))
 def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
     from components.azure.foundation import AZURE_REDIS_TLS_PORT

@@ -263,11 +263,6 @@ def test_prod_and_dev_defaults_differ_as_documented() -> None:
     assert sampling == {"prod-gcp": 0.5, "dev-gcp": 0.1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="components/kubernetes/network.py opens config/ports.yaml's redis port (6379) towards service_cidrs; "
-    "the managed Redis listens on FoundationOutputs.redis.port (6378). Remove this mark when network.py uses it.",
-)
 @pytest.mark.parametrize("stack", ("dev-gcp", "prod-gcp"))
 def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
     from components.gcp.foundation import MEMORYSTORE_TLS_PORT
