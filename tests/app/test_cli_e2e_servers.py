@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from maestro_api.core.config import Settings
+
 from tests.app.conftest import auth, make_settings, settings_env, start_server, superuser_conn
 from tests.servers import PgServer
 

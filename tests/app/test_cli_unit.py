@@ -1,9 +1,8 @@
 """The CLI refuses to start on placeholder or weak secrets outside dev, naming the setting (no servers)."""
 
 import pytest
-from typer.testing import CliRunner
-
 from maestro_api.cli import app
+from typer.testing import CliRunner
 
 GOOD_DB = "postgresql+psycopg://maestro_app:Str0ng-Passw0rd-xyz@127.0.0.1:1/maestro"
 
