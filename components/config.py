@@ -73,6 +73,7 @@ class Ports(BaseModel):
     prometheus: int
     alertmanager: int
     grafana: int
+    node_exporter: int
     postgres_exporter: int
     redis_exporter: int
     jaeger_ui: int

@@ -13,8 +13,9 @@ from components.config import ImagesConfig
 from components.foundation import RegistryRef
 
 ROOT = Path(__file__).resolve().parents[2]
-API_CONTEXT = ROOT / "app"
-MLFLOW_CONTEXT = ROOT / "images" / "mlflow"
+# The API builds from the repository root: the uv workspace and its lock file live there (see app/Dockerfile).
+API_CONTEXT, API_DOCKERFILE = ROOT, ROOT / "app" / "Dockerfile"
+MLFLOW_CONTEXT, MLFLOW_DOCKERFILE = ROOT / "images" / "mlflow", ROOT / "images" / "mlflow" / "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,16 @@ class Images(pulumi.ComponentResource):
         if cfg.build:
             if args.registry is None:
                 raise ValueError("maestro:images.build: this Foundation has no registry to push to")
-            self.api = self._build(f"{name}-api", API_CONTEXT, args.registry.api_repository, cfg.api_tag, args.registry)
+            self.api = self._build(
+                f"{name}-api", API_CONTEXT, API_DOCKERFILE, args.registry.api_repository, cfg.api_tag, args.registry
+            )
             self.mlflow = self._build(
-                f"{name}-mlflow", MLFLOW_CONTEXT, args.registry.mlflow_repository, cfg.mlflow_tag, args.registry
+                f"{name}-mlflow",
+                MLFLOW_CONTEXT,
+                MLFLOW_DOCKERFILE,
+                args.registry.mlflow_repository,
+                cfg.mlflow_tag,
+                args.registry,
             )
         else:
             assert cfg.registry is not None  # validated in components.config
@@ -53,12 +61,18 @@ class Images(pulumi.ComponentResource):
         self.register_outputs({"api": self.api, "mlflow": self.mlflow})
 
     def _build(
-        self, resource_name: str, context: Path, repository: pulumi.Output[str], tag: str, registry: RegistryRef
+        self,
+        resource_name: str,
+        context: Path,
+        dockerfile: Path,
+        repository: pulumi.Output[str],
+        tag: str,
+        registry: RegistryRef,
     ) -> pulumi.Output[str]:
         image = docker_build.Image(
             resource_name,
             context={"location": str(context)},
-            dockerfile={"location": str(context / "Dockerfile")},
+            dockerfile={"location": str(dockerfile)},
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
             tags=[repository.apply(lambda r: pinned(r, tag))],

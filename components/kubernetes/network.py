@@ -70,6 +70,12 @@ class NetworkPolicies(pulumi.ComponentResource):
         for ns in (NAMES.app, NAMES.data, NAMES.system, NAMES.monitoring):
             self._policy(ns, "default-deny", {}, ingress=[], egress=[], types=["Ingress", "Egress"])
             self._policy(ns, "allow-dns", {}, egress=[dns])
+        # node-exporter runs on the host network, where most CNIs do not apply NetworkPolicies; its namespace still
+        # gets the same baseline, so anything else scheduled there is denied, and only Prometheus may scrape.
+        self._policy(NAMES.node_exporter, "default-deny", {}, ingress=[], egress=[], types=["Ingress", "Egress"])
+        self._policy(
+            NAMES.node_exporter, "allow-scrape", {}, ingress=[{"from": [monitoring], "ports": tcp(p.node_exporter)}]
+        )
 
         # API: public traffic from the ingress path, scrapes from Prometheus; out to its dependencies.
         api_egress: list[dict[str, Any]] = [

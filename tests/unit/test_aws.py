@@ -4,6 +4,7 @@ API's load balancer, and the documented prod/dev differences."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,6 +214,10 @@ def test_images_are_built_from_the_repository_and_pinned_by_digest() -> None:
     resources = evaluated("prod-aws")
     images = {_in(r)["dockerfile"]["location"].split("/")[-2]: r for r in resources.of_type("docker-build:index:Image")}
     assert set(images) == {"app", "mlflow"}
+    # The API's Dockerfile copies the workspace lock file, so its context is the repository root; MLflow's is its own.
+    root = Path(__file__).resolve().parents[2]
+    assert Path(_in(images["app"])["context"]["location"]) == root
+    assert Path(_in(images["mlflow"])["context"]["location"]) == root / "images" / "mlflow"
     (api,) = [
         c
         for _, s in [(r, _in(r)["spec"]["template"]["spec"]) for r in [by_suffix(resources, "-api-deployment")]]

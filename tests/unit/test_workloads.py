@@ -61,7 +61,7 @@ def test_default_deny_in_every_platform_namespace(stack: str) -> None:
     policies = [
         mockrun.plain(r.inputs) for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     ]
-    for ns in (NAMES.app, NAMES.data, NAMES.system, NAMES.monitoring):
+    for ns in (NAMES.app, NAMES.data, NAMES.system, NAMES.monitoring, NAMES.node_exporter):
         deny = [p for p in policies if p["metadata"]["namespace"] == ns and p["metadata"]["name"] == "default-deny"]
         assert len(deny) == 1, ns
         spec = deny[0]["spec"]
