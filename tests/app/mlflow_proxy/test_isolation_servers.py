@@ -57,7 +57,11 @@ async def test_other_tenant_sees_nothing_through_crafted_requests(
     _missing(lambda: client.get_registered_model("secret-model"))
     _missing(lambda: client.get_model_version("secret-model", "1"))
     # Filters crafted to reach outside the workspace find nothing.
-    assert client.search_experiments(filter_string="name = 'secret-exp' OR name LIKE '%'") == []
+    # MLflow's filter grammar has no OR: a crafted OR is refused rather than widened; filters that parse find nothing.
+    with pytest.raises(MlflowException) as refused:
+        client.search_experiments(filter_string="name = 'secret-exp' OR name LIKE '%'")
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE", refused.value
+    assert client.search_experiments(filter_string="name LIKE '%secret%'") == []
     assert client.search_registered_models(filter_string="name LIKE '%secret%'") == []
     assert client.search_model_versions(f"run_id = '{seeded['run']}'") == []
     mine = client.create_experiment("mine")
