@@ -39,8 +39,9 @@ def registry_settings(api_settings: Settings, mlflow_server: MlflowServer) -> Se
         update={
             "mlflow_url": mlflow_server.url,
             "artifact_root": mlflow_server.artifact_root,
-            "mlflow_timeout_seconds": 10.0,
-            "registry_cache_ttl_seconds": 2.0,
+            # Generous bounds: a loaded CI machine must not turn a slow MLflow into a 503 or expire the cache early.
+            "mlflow_timeout_seconds": 30.0,
+            "registry_cache_ttl_seconds": 10.0,
         }
     )
 
