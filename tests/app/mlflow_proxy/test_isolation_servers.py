@@ -8,6 +8,7 @@ import httpx
 import mlflow
 import pytest
 from maestro_api.mlflow_proxy.table import ROUTES
+from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -141,7 +142,7 @@ async def test_viewer_reads_but_every_write_is_refused_in_mlflow_shape(
     for write in (
         lambda: client.create_experiment("nope"),
         lambda: client.log_param(seeded["run"], "x", "1"),
-        lambda: client.log_batch(seeded["run"], params=[]),
+        lambda: client.log_batch(seeded["run"], params=[Param("y", "2")]),  # the client never sends an empty batch
         lambda: client.set_registered_model_alias("secret-model", "prod", "1"),
         lambda: client.log_artifact(seeded["run"], str(tmp_path / "weights.bin")),
     ):
