@@ -17,7 +17,7 @@ LINT_TARGETS :=
 BENCH_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help bootstrap bootstrap-test bootstrap-lab test test-fast test-servers lint lint-python bench
+.PHONY: help bootstrap bootstrap-test bootstrap-lab test test-fast test-stacks test-servers lint lint-python bench
 
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,10 +32,13 @@ bootstrap-lab: ## Also install what the systemd-nspawn lab needs.
 	@scripts/bootstrap.sh test lab
 
 test: bootstrap-lab ## Run everything: lint, unit tests, server tests and every part's suite.
-	@$(MAKE) --no-print-directory lint test-fast test-servers $(TEST_TARGETS)
+	@$(MAKE) --no-print-directory lint test-fast test-stacks test-servers $(TEST_TARGETS)
 
-test-fast: bootstrap ## Unit tests only: no servers, seconds.
-	$(PYTEST) -q -m "not servers and not lab" -p no:cacheprovider tests
+test-fast: bootstrap ## Unit tests only: no servers, no whole-stack evaluations.
+	$(PYTEST) -q -m "not servers and not lab and not stacks" -p no:cacheprovider tests
+
+test-stacks: bootstrap ## The Pulumi program evaluated under mocks for every shipped stack, and the policy pack over it.
+	$(PYTEST) -q -m "stacks and not servers and not lab" -p no:cacheprovider tests
 
 test-servers: bootstrap-test ## Tests against real PostgreSQL, Redis and MLflow servers that the fixtures start.
 	$(PYTEST) -q -m "servers" -p no:cacheprovider tests
