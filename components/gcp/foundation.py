@@ -10,6 +10,14 @@ the whole public edge itself:
         -> the API's Ingress (class `nginx`) -> the API Service
 
 Every byte that reaches the API has passed the Cloud Armor policy; the API's Ingress needs no annotation.
+
+The `ingress-nginx` namespace is default-deny like the workloads' namespaces. The controller may receive only what
+the load balancer sends (Google Front Ends and their health checks, from `GFE_RANGES`, straight to the pods through
+the NEG) and the control plane's admission-webhook calls; it may send only to the API's pods, cluster DNS and the
+control plane.
+
+Access to the buckets is logged as Cloud Audit Logs Data Access (DATA_READ, DATA_WRITE) for Cloud Storage in the
+project, the current form of GCS access logs (usage logs into a log bucket are the legacy one).
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from components.foundation import (
 )
 from components.gcp.config import GcpConfig, dual_region_location
 from components.gcp.waf import armor_rules
+from components.kubernetes.namespaces import NAMES
+from components.kubernetes.network import API, ns_peer, tcp
 
 # Memorystore serves TLS on 6378, a port fixed by the service (config/ports.yaml's redis port is ours, not theirs).
 MEMORYSTORE_TLS_PORT = 6378
@@ -43,6 +53,12 @@ INGRESS_NAMESPACE = "ingress-nginx"
 INGRESS_CLASS = "nginx"
 INGRESS_NGINX_CHART_VERSION = "4.13.3"
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
+# Pod labels the chart gives the controller (the NetworkPolicies select on them).
+INGRESS_CONTROLLER_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+# The controller's validating admission webhook; the control plane calls it (set explicitly in the chart values).
+INGRESS_WEBHOOK_PORT = 8443
+# Cloud Audit Logs Data Access for Cloud Storage: every object read and write in the project is logged.
+STORAGE_AUDIT_LOG_TYPES = ("DATA_READ", "DATA_WRITE")
 WAF_BACKEND_CONFIG = "maestro-waf"
 FRONTEND_CONFIG = "maestro-edge"
 STORAGE_CLASS = "maestro-cmek"
@@ -355,6 +371,15 @@ class GcpFoundation(pulumi.ComponentResource):
                 labels={**self._labels, "purpose": purpose},
                 opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection, depends_on=self._grants),
             )
+        # Access logging for both buckets (MAESTRO-STO-006). Project-wide and authoritative for this one service:
+        # an audit config for storage.googleapis.com set elsewhere in the project is replaced by this one.
+        self.storage_audit = gcp.projects.IAMAuditConfig(
+            f"{name}-storage-audit",
+            project=cfg.project,
+            service="storage.googleapis.com",
+            audit_log_configs=[{"log_type": t} for t in STORAGE_AUDIT_LOG_TYPES],
+            opts=self._child,
+        )
 
     # --- redis ---------------------------------------------------------------------------------------------
 
@@ -398,7 +423,7 @@ class GcpFoundation(pulumi.ComponentResource):
         k8s_child = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
         k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata={"name": STORAGE_CLASS},
+            metadata={"name": STORAGE_CLASS, "labels": self._labels},
             provisioner="pd.csi.storage.gke.io",
             parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.keys["disk"].id},
             volume_binding_mode="WaitForFirstConsumer",
@@ -444,15 +469,19 @@ class GcpFoundation(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-ingress-namespace",
             # The controller drops all capabilities but binds port 80 in the pod: baseline, not restricted.
-            metadata={"name": INGRESS_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+            metadata={
+                "name": INGRESS_NAMESPACE,
+                "labels": {**self._labels, "pod-security.kubernetes.io/enforce": "baseline"},
+            },
             opts=k8s_child,
         )
         in_ns = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[namespace])
+        self._ingress_network_policies(in_ns)
         self.backend_config = k8s.apiextensions.CustomResource(
             f"{name}-backend-config",
             api_version="cloud.google.com/v1",
             kind="BackendConfig",
-            metadata={"name": WAF_BACKEND_CONFIG, "namespace": INGRESS_NAMESPACE},
+            metadata={"name": WAF_BACKEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
             spec={
                 "securityPolicy": {"name": self.armor.name},
                 "logging": {"enable": True, "sampleRate": 1.0},
@@ -468,7 +497,7 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-frontend-config",
             api_version="networking.gke.io/v1beta1",
             kind="FrontendConfig",
-            metadata={"name": FRONTEND_CONFIG, "namespace": INGRESS_NAMESPACE},
+            metadata={"name": FRONTEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
             spec=frontend_spec,
             opts=in_ns,
         )
@@ -480,8 +509,10 @@ class GcpFoundation(pulumi.ComponentResource):
             namespace=INGRESS_NAMESPACE,
             repository_opts={"repo": INGRESS_NGINX_REPO},
             values={
+                "commonLabels": self._labels,
                 "controller": {
                     "ingressClassResource": {"name": INGRESS_CLASS, "default": False},
+                    "admissionWebhooks": {"port": INGRESS_WEBHOOK_PORT},
                     "replicaCount": 3 if args.environment == "prod" else 1,
                     "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
                     "service": {
@@ -497,7 +528,7 @@ class GcpFoundation(pulumi.ComponentResource):
                         "use-forwarded-headers": "true",
                         "proxy-real-ip-cidr": ",".join(GFE_RANGES),
                     },
-                }
+                },
             },
             opts=pulumi.ResourceOptions(
                 parent=self, provider=self.k8s_provider, depends_on=[namespace, self.backend_config]
@@ -514,7 +545,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 f"{name}-certificate",
                 api_version="networking.gke.io/v1",
                 kind="ManagedCertificate",
-                metadata={"name": "maestro-api", "namespace": INGRESS_NAMESPACE},
+                metadata={"name": "maestro-api", "namespace": INGRESS_NAMESPACE, "labels": self._labels},
                 spec={"domains": [args.api_hostname]},
                 opts=in_ns,
             )
@@ -522,7 +553,12 @@ class GcpFoundation(pulumi.ComponentResource):
             depends.append(cert)
         self.edge_ingress = k8s.networking.v1.Ingress(
             f"{name}-edge",
-            metadata={"name": "maestro-edge", "namespace": INGRESS_NAMESPACE, "annotations": annotations},
+            metadata={
+                "name": "maestro-edge",
+                "namespace": INGRESS_NAMESPACE,
+                "labels": self._labels,
+                "annotations": annotations,
+            },
             spec={
                 "ingress_class_name": "gce",
                 "default_backend": {
@@ -530,6 +566,70 @@ class GcpFoundation(pulumi.ComponentResource):
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=depends),
+        )
+
+    def _ingress_network_policies(self, in_ns: pulumi.ResourceOptions) -> None:
+        """Default deny in the controller's namespace, then the flows the controller needs (module docstring)."""
+        name, cfg, ports = self._base_name, self._cfg, self._args.ports
+        control_plane = [{"ipBlock": {"cidr": cfg.master_cidr}}]
+        everyone: dict[str, Any] = {}
+        policies: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+            "default-deny": (everyone, {"policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}),
+            "allow-dns": (
+                everyone,
+                {
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [ns_peer("kube-system", {"k8s-app": "kube-dns"})],
+                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                        }
+                    ],
+                },
+            ),
+            # The controller watches Ingresses and endpoints; the chart's webhook-certificate jobs patch the
+            # webhook. In a private cluster the API server is the private endpoint in `masterCidr`.
+            "allow-kube-api": (
+                everyone,
+                {"policyTypes": ["Egress"], "egress": [{"to": control_plane, "ports": tcp(443)}]},
+            ),
+            "controller": (
+                INGRESS_CONTROLLER_POD,
+                {
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [
+                        # The load balancer (NEG: GFE to pod) and its health checks.
+                        {"from": [{"ipBlock": {"cidr": c}} for c in GFE_RANGES], "ports": tcp(ports.http)},
+                        # The control plane validating Ingresses through the admission webhook.
+                        {"from": control_plane, "ports": tcp(INGRESS_WEBHOOK_PORT)},
+                    ],
+                    # Proxied requests go straight to the API's pods (ingress-nginx balances over endpoints).
+                    "egress": [{"to": [ns_peer(NAMES.app, API)], "ports": tcp(ports.api)}],
+                },
+            ),
+        }
+        self.ingress_policies: dict[str, k8s.networking.v1.NetworkPolicy] = {}
+        for suffix, (pods, spec) in policies.items():
+            self.ingress_policies[suffix] = k8s.networking.v1.NetworkPolicy(
+                f"{name}-ingress-{suffix}",
+                metadata={"name": suffix, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
+                spec={"podSelector": {"matchLabels": dict(pods)} if pods else {}, **spec},
+                opts=in_ns,
+            )
+        # GKE's own firewall rules let the control plane reach nodes on 443 and 10250 only; the admission webhook
+        # listens on INGRESS_WEBHOOK_PORT.
+        gcp.compute.Firewall(
+            f"{name}-master-webhook",
+            project=cfg.project,
+            name=f"maestro-{self._args.environment}-master-webhook",
+            network=self.network.id,
+            description="GKE control plane to the ingress-nginx admission webhook on the nodes",
+            direction="INGRESS",
+            source_ranges=[cfg.master_cidr],
+            target_service_accounts=[self.node_account.email],
+            allows=[{"protocol": "tcp", "ports": [str(INGRESS_WEBHOOK_PORT)]}],
+            log_config={"metadata": "INCLUDE_ALL_METADATA"},
+            opts=self._child,
         )
 
     # --- workload identity ---------------------------------------------------------------------------------

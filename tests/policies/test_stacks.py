@@ -104,13 +104,6 @@ def test_check_command_exits_non_zero_on_the_insecure_stack(tmp_path: Path) -> N
 # Mandatory violations the Pulumi program still has (open work on the GCP and Azure Foundations). The rules stay as
 # they are; this ledger is exact both ways, so a new violation fails and so does a fixed one (remove it).
 KNOWN_PROGRAM_FINDINGS: dict[str, set[tuple[str, str]]] = {
-    "prod-gcp": {
-        ("MAESTRO-STK-001", "maestro-gcp-ingress-namespace"),
-        ("MAESTRO-TAG-004", "maestro-gcp-ingress-namespace"),
-        ("MAESTRO-TAG-004", "maestro-gcp-edge"),
-        ("MAESTRO-STO-006", "maestro-gcp-artifact"),
-        ("MAESTRO-STO-006", "maestro-gcp-backup"),
-    },
     "prod-azure": {
         ("MAESTRO-EDGE-002", "maestro-workloads-api-ingress"),
         ("MAESTRO-NET-003", "maestro-azure-nsg-appgw"),

@@ -8,15 +8,22 @@ from typing import Any
 
 import pytest
 
+from components.config import load_ports
 from components.gcp.foundation import (
     BUCKET_OBJECT_ROLE,
     FRONTEND_CONFIG,
+    GFE_RANGES,
     INGRESS_CLASS,
+    INGRESS_CONTROLLER_POD,
+    INGRESS_NAMESPACE,
+    INGRESS_WEBHOOK_PORT,
     KEY_PURPOSES,
     SERVICE_AGENTS,
     WAF_BACKEND_CONFIG,
 )
 from components.gcp.waf import OWASP_RULE_SETS
+from components.kubernetes.namespaces import NAMES
+from components.kubernetes.network import API
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.unit.stacks import evaluated
@@ -275,3 +282,99 @@ def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
     ]
     ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
     assert MEMORYSTORE_TLS_PORT in ports
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_storage_access_is_logged_by_data_access_audit_logs(stack: str) -> None:
+    audit = _one(stack, "gcp:projects/iAMAuditConfig:IAMAuditConfig")
+    gcp_cfg = _one(stack, "gcp:container/cluster:Cluster")
+    assert audit["project"] == gcp_cfg["project"]  # the project both buckets live in
+    assert {b["project"] for _, b in _buckets(stack).values()} == {audit["project"]}
+    assert audit["service"] == "storage.googleapis.com"
+    assert sorted(c["logType"] for c in audit["auditLogConfigs"]) == ["DATA_READ", "DATA_WRITE"]
+    assert not any(c.get("exemptedMembers") for c in audit["auditLogConfigs"])  # nobody's access goes unlogged
+
+
+def _ingress_policies(stack: str) -> dict[str, dict[str, Any]]:
+    return {
+        i["metadata"]["name"]: i
+        for i in (_inputs(r) for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"))
+        if i["metadata"]["namespace"] == INGRESS_NAMESPACE
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_ingress_namespace_is_default_deny_with_only_the_controllers_flows(stack: str) -> None:
+    ports = load_ports()
+    master = _one(stack, "gcp:container/cluster:Cluster")["privateClusterConfig"]["masterIpv4CidrBlock"]
+    policies = _ingress_policies(stack)
+    assert set(policies) == {"default-deny", "allow-dns", "allow-kube-api", "controller"}
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
+    assert policies["allow-kube-api"]["spec"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": master}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    ]
+    assert "ingress" not in policies["allow-dns"]["spec"] and "ingress" not in policies["allow-kube-api"]["spec"]
+    controller = policies["controller"]["spec"]
+    assert controller["podSelector"] == {"matchLabels": INGRESS_CONTROLLER_POD}
+    lb, webhook = controller["ingress"]
+    assert sorted(p["ipBlock"]["cidr"] for p in lb["from"]) == sorted(GFE_RANGES)
+    assert lb["ports"] == [{"protocol": "TCP", "port": ports.http}]
+    assert webhook == {"from": [{"ipBlock": {"cidr": master}}], "ports": [{"protocol": "TCP", "port": 8443}]}
+    assert controller["egress"] == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMES.app}},
+                    "podSelector": {"matchLabels": API},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": ports.api}],
+        }
+    ]
+    # The BackendConfig's health check probes the port the policy opens to the health checkers.
+    backend = _one(stack, "kubernetes:cloud.google.com/v1:BackendConfig")
+    assert backend["spec"]["healthCheck"]["port"] == ports.http
+    # The webhook port the policy and the firewall open is the one the chart is told to use.
+    controller_values = next(
+        _inputs(r)
+        for r in evaluated(stack).of_type("kubernetes:helm.sh/v3:Release")
+        if r.name.endswith("-ingress-nginx")
+    )["values"]
+    assert controller_values["controller"]["admissionWebhooks"]["port"] == INGRESS_WEBHOOK_PORT
+    firewall = _one(stack, "gcp:compute/firewall:Firewall")
+    node_sa = next(
+        r for r in evaluated(stack).of_type("gcp:serviceaccount/account:Account") if r.name.endswith("-nodes-sa")
+    )
+    assert firewall["sourceRanges"] == [master] and firewall["direction"] == "INGRESS"
+    assert firewall["allows"] == [{"protocol": "tcp", "ports": [str(INGRESS_WEBHOOK_PORT)]}]
+    assert firewall["targetServiceAccounts"] == [node_sa.outputs["email"]]
+    assert firewall["description"] and firewall["logConfig"]["metadata"] == "INCLUDE_ALL_METADATA"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_foundations_kubernetes_objects_carry_the_ownership_labels(stack: str) -> None:
+    labelled = [
+        r
+        for r in evaluated(stack)
+        if r.type.startswith("kubernetes:")
+        and not r.type.startswith(("kubernetes:helm", "pulumi:"))
+        and "-gcp-" in r.name
+    ]
+    assert {r.type for r in labelled} >= {
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "kubernetes:cloud.google.com/v1:BackendConfig",
+    }
+    environment = stack.split("-")[0]
+    for r in labelled:
+        labels = _inputs(r)["metadata"]["labels"]
+        assert labels["environment"] == environment, r.urn
+        assert labels["owner"] and labels["cost-center"], r.urn
+    release = next(
+        _inputs(r)
+        for r in evaluated(stack).of_type("kubernetes:helm.sh/v3:Release")
+        if r.name.endswith("-ingress-nginx")
+    )
+    assert release["values"]["commonLabels"]["environment"] == environment
