@@ -140,3 +140,26 @@ async def test_metrics_use_the_route_template_not_the_path() -> None:
         )
         is None
     )
+
+
+async def test_only_the_artifact_upload_route_is_exempt_from_the_body_limit() -> None:
+    big = b"x" * 4096
+    app = build()
+    # The lifespan creates the clients without connecting to anything; authentication refuses before any I/O.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        # The upload route bounds its own body (mlflow_proxy_max_artifact_bytes): the core limit lets it through
+        # to authentication, which refuses it without reading the body.
+        r = await c.put("/mlflow/api/2.0/mlflow-artifacts/artifacts/run/model.pkl", content=big)
+        assert r.status_code == 401
+        # Every other method or path, including near misses, keeps the core limit.
+        for method, path in (
+            ("POST", "/mlflow/api/2.0/mlflow-artifacts/artifacts/run/model.pkl"),
+            ("PUT", "/mlflow/api/2.0/mlflow-artifacts/artifacts"),
+            ("PUT", "/mlflow/api/2.0/mlflow-artifacts/artifactsx/run"),
+            ("PUT", "/mlflow/api/2.0/mlflow/runs/log-batch"),
+            ("PUT", "/v1/models/m/tags/k"),
+        ):
+            assert_problem(await c.request(method, path, content=big), 413)

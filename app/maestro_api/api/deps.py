@@ -6,8 +6,10 @@
 - ``CurrentPrincipal``: authenticates the bearer credential (401 otherwise) and counts the request against the
   tenant's rate limits (429).
 - ``SessionDep``: an ``AsyncSession`` in one transaction scoped to the principal's tenant (RLS), committed
-  before the response is sent, rolled back on any error. A ``ProblemError`` in a mutating request is audited as
-  ``failure`` in a separate transaction.
+  before the response is sent, rolled back on any error. The connection is taken by the first statement, so a
+  route that calls MLflow before it writes (its audit event) holds no connection during the call. A
+  ``ProblemError`` in a mutating request is audited as ``failure`` in a separate transaction. A pool timeout
+  anywhere answers 503 with ``Retry-After`` (``maestro_api.core.errors``).
 - ``Authorize("<permission>")``: the route's permission; denials are audited and answer 403. ``.permission``
   names it (the RBAC walk test reads it).
 - ``RedisDep``, ``SettingsDep``, ``SessionmakerDep``.
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from maestro_api.core.audit import record_audit_separately
 from maestro_api.core.config import Settings
-from maestro_api.core.db import set_tenant_context
+from maestro_api.core.db import scope_session
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import PERMISSIONS, is_allowed
 from maestro_api.core.security import Principal
@@ -74,9 +76,8 @@ async def get_session(request: Request, principal: CurrentPrincipal) -> AsyncIte
     maker = get_sessionmaker(request)
     try:
         async with maker() as session, session.begin():
-            await set_tenant_context(
-                session, tenant_id=principal.tenant_id, platform=principal.role == "platform-admin"
-            )
+            # Lazy: the connection is taken (and scoped to the tenant) by the first statement, not here.
+            scope_session(session, tenant_id=principal.tenant_id, platform=principal.role == "platform-admin")
             yield session
     except ProblemError as exc:
         action = getattr(request.state, "permission", None)

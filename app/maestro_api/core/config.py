@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     registry_cache_ttl_seconds: float = Field(
         default=30.0, ge=1, le=3600, description="How long registry reads are cached in Redis."
     )
+    mlflow_proxy_max_artifact_bytes: int = Field(
+        default=5 * 1024**3,
+        ge=1_048_576,
+        le=1024**4,
+        description="Largest artifact streamed through the MLflow client proxy (/mlflow), upload or download. "
+        "The artifact upload route is exempt from max_body_bytes and enforces this instead: a larger "
+        "Content-Length is refused at once with 413, a chunked body is counted as it streams and cut off.",
+    )
 
     # --- authentication -------------------------------------------------------------------------------------
     api_key_pepper: SecretStr = Field(
@@ -121,7 +129,13 @@ class Settings(BaseSettings):
     )
 
     # --- HTTP -----------------------------------------------------------------------------------------------
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600, description="Largest request body.")
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=104_857_600,
+        description="Largest request body, except on the MLflow artifact upload route "
+        "(mlflow_proxy_max_artifact_bytes).",
+    )
     hsts_max_age_seconds: int = Field(default=63_072_000, ge=0, description="Strict-Transport-Security max-age.")
 
     # --- telemetry ------------------------------------------------------------------------------------------

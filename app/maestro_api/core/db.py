@@ -2,6 +2,10 @@
 
 The tenant is set with ``set_config(..., true)`` (the function form of ``SET LOCAL``): it lives exactly as long
 as the transaction, so a pooled connection never carries one tenant's context into another request.
+
+Request sessions are lazy: ``scope_session`` only records the tenant, and the first statement of the
+transaction takes a pooled connection and sets the context on it (the ``after_begin`` event) before running.
+So a request that first waits on something else (an MLflow call) holds no database connection meanwhile.
 """
 
 from __future__ import annotations
@@ -9,9 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 from maestro_api.core.config import Settings
 
@@ -32,8 +38,28 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+_TENANT_SCOPE = "maestro.tenant_scope"
+
+
+class TenantSession(Session):
+    """A session whose every transaction is scoped to the tenant recorded by ``scope_session`` (if any)."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _apply_tenant_scope(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    params: dict[str, Any] | None = session.info.get(_TENANT_SCOPE)
+    if params is not None:
+        connection.execute(_SET_CONTEXT, params)
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=TenantSession)
+
+
+def scope_session(session: AsyncSession, *, tenant_id: uuid.UUID, platform: bool = False) -> None:
+    """Scope every transaction ``session`` begins from now on to ``tenant_id``, without taking a connection:
+    the context is set on the connection when the transaction's first statement takes one."""
+    session.info[_TENANT_SCOPE] = {"tenant_id": str(tenant_id), "platform": "on" if platform else "off"}
 
 
 async def set_tenant_context(session: AsyncSession, *, tenant_id: uuid.UUID, platform: bool = False) -> None:

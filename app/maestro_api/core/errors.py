@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -123,6 +124,17 @@ def problem_bytes(status: int, title: str | None = None, detail: str | None = No
     return orjson.dumps(body)
 
 
+def pool_exhausted() -> ProblemError:
+    """The answer when no pooled database connection frees up within ``database_pool_timeout_seconds``: the
+    service is overloaded, not broken, so 503 with a short ``Retry-After`` rather than a 500."""
+    return ProblemError(
+        503,
+        "Service Unavailable",
+        "All database connections are busy; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -167,8 +179,15 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _pool_timeout_handler(request: Request, exc: Exception) -> Response:
+    # Wherever the connection was requested (authentication, SessionDep, a route, an audit write), same answer.
+    log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+    return await _problem_handler(request, pool_exhausted())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error the framework knows about as problem+json (500s are rendered by the middleware)."""
     app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)

@@ -2,6 +2,11 @@
 the last-resort 500 as problem+json (so even a crash carries a request id and no stack trace).
 
 Pure ASGI rather than BaseHTTPMiddleware: it runs on every request, so it must stay cheap.
+
+The body size limit (``max_body_bytes``) applies to every request except exactly one route: ``PUT`` on the MLflow
+artifact proxy (``/mlflow/api/2.0/mlflow-artifacts/artifacts/<path>``). That route streams artifacts to MLflow
+and enforces ``mlflow_proxy_max_artifact_bytes`` itself (Content-Length checked before anything is read, chunked
+bodies counted as they stream), so its refusals come in MLflow's error shape, which the stock client reads.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("maestro_api.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The one route exempt from max_body_bytes (see the module docstring); the trailing slash requires a path.
+ARTIFACT_UPLOAD_PREFIX = "/mlflow/api/2.0/mlflow-artifacts/artifacts/"
+
+
+def body_limit_exempt(scope: Scope) -> bool:
+    """True for exactly the MLflow artifact upload route, which bounds its body itself while streaming."""
+    return scope["method"] == "PUT" and str(scope["path"]).startswith(ARTIFACT_UPLOAD_PREFIX)
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -130,7 +142,9 @@ class HttpHygieneMiddleware:
             )
             ctx_token = otel_context.attach(trace.set_span_in_context(span))
         try:
-            if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body):
+            if body_limit_exempt(scope):
+                await self.app(scope, receive, send_wrapper)
+            elif content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body):
                 await send_problem(413, f"The request body exceeds {self.max_body} bytes.")
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)

@@ -35,7 +35,11 @@ def _unavailable(route: str, exc: Exception) -> MlflowApiError:
 
 
 def _too_large(limit: int) -> MlflowApiError:
-    return MlflowApiError(413, "RESOURCE_EXHAUSTED", f"The artifact exceeds {limit} bytes.")
+    return MlflowApiError(
+        413,
+        "RESOURCE_EXHAUSTED",
+        f"The artifact exceeds {limit} bytes, the most this server accepts (MAESTRO_MLFLOW_PROXY_MAX_ARTIFACT_BYTES).",
+    )
 
 
 def upstream_error(status: int, content: bytes, *, workspace: str, route: str) -> MlflowApiError:

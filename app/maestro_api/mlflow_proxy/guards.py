@@ -52,6 +52,21 @@ def check_artifact_path(path: str, *, allow_empty: bool = False) -> str:
     return path
 
 
+def check_content_length(value: str | None, *, limit: int) -> None:
+    """Refuse an artifact upload whose announced size is malformed (400) or over ``limit`` (413)."""
+    if value is None:
+        return  # chunked: counted while streaming
+    if not value.isdigit():
+        raise _invalid("The Content-Length header is not a number.")
+    if int(value) > limit:
+        raise MlflowApiError(
+            413,
+            "RESOURCE_EXHAUSTED",
+            f"The artifact is {int(value)} bytes; this server accepts artifacts of at most {limit} bytes "
+            "(MAESTRO_MLFLOW_PROXY_MAX_ARTIFACT_BYTES).",
+        )
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body) if body else {}

@@ -17,12 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
 
 from maestro_api.api.deps import get_sessionmaker
 from maestro_api.core.audit import record_audit_separately
 from maestro_api.core.config import Settings
-from maestro_api.core.errors import ProblemError
+from maestro_api.core.errors import ProblemError, pool_exhausted
 from maestro_api.core.lifecycle import register_lifespan
 from maestro_api.core.security import Principal
 from maestro_api.metrics import MLFLOW_PROXY_REQUEST_DURATION
@@ -35,7 +36,11 @@ from maestro_api.registry.service import RegistryService
 @asynccontextmanager
 async def mlflow_proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    forwarder = MlflowForwarder(base_url=settings.mlflow_url, timeout_seconds=settings.mlflow_timeout_seconds)
+    forwarder = MlflowForwarder(
+        base_url=settings.mlflow_url,
+        timeout_seconds=settings.mlflow_timeout_seconds,
+        max_artifact_bytes=settings.mlflow_proxy_max_artifact_bytes,
+    )
     app.state.mlflow_proxy = forwarder
     app.state.mlflow_proxy_workspaces = set()
     try:
@@ -90,6 +95,8 @@ class MlflowRoute(APIRoute):
                 return await handler(request)
             except ProblemError as exc:
                 return mlflow_error_response(exc)
+            except PoolTimeoutError:
+                return mlflow_error_response(pool_exhausted())
             finally:
                 histogram.observe(time.perf_counter() - started)
 

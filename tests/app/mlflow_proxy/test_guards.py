@@ -162,3 +162,14 @@ async def test_upstream_error_keeps_mlflow_code_and_hides_the_workspace() -> Non
     assert (exc.value.status, exc.value.error_code) == (404, "RESOURCE_DOES_NOT_EXIST")
     assert "mt-abc" not in (exc.value.detail or "")
     await forwarder.aclose()
+
+
+def test_artifact_content_length_is_checked_before_the_body_is_read() -> None:
+    guards.check_content_length(None, limit=10)  # chunked: counted while streaming
+    guards.check_content_length("10", limit=10)
+    with pytest.raises(MlflowApiError) as over:
+        guards.check_content_length("11", limit=10)
+    assert (over.value.status, over.value.error_code) == (413, "RESOURCE_EXHAUSTED")
+    with pytest.raises(MlflowApiError) as bad:
+        guards.check_content_length("-1", limit=10)
+    assert (bad.value.status, bad.value.error_code) == (400, "INVALID_PARAMETER_VALUE")

@@ -100,6 +100,9 @@ def _endpoint(spec: ProxyRoute) -> Endpoint:
 
     async def artifact_put(request: Request, principal: CurrentPrincipal, forwarder: ForwarderDep) -> Response:
         async def call() -> Response:
+            # Exempt from the core body limit (core/http.py): refuse an announced oversize before reading a byte;
+            # the forwarder counts a chunked body as it streams.
+            guards.check_content_length(request.headers.get("content-length"), limit=forwarder.max_artifact_bytes)
             path = guards.check_artifact_path(str(request.path_params.get("artifact_path", "")))
             workspace = await tenant_workspace(request, principal.tenant_id)
             return await forwarder.upload(
