@@ -11,3 +11,9 @@ def version() -> None:
     from importlib.metadata import version as _v
 
     typer.echo(_v("maestro"))
+
+
+# Disaster recovery: backup, backups, restore, drill (maestro/dr.py).
+from maestro import dr as _dr  # noqa: E402 - registered after the app exists
+
+_dr.register(app)

@@ -38,6 +38,12 @@ class OutsideWindowError(DrError):
     exit_code = 2
 
 
+class RefusedError(DrError):
+    """A dangerous step was not confirmed, or was asked of the wrong hosts."""
+
+    exit_code = 2
+
+
 class NoRoomError(DrError):
     """The disk cannot hold the restored data next to the moved-aside old data."""
 
@@ -217,9 +223,14 @@ def aside_path(data_dir: str, now: datetime) -> str:
     return str(p.with_name(f"{p.name}.before-restore-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"))
 
 
-def check_room(*, restore_bytes: int, free_bytes: int, margin: float = 0.2) -> None:
-    """Refuse when the filesystem cannot take the restored data (plus `margin`) while the old data stays aside."""
-    need = int(restore_bytes * (1 + margin))
+def room_needed(restore_bytes: int, margin: float = 0.2) -> int:
+    """Free bytes a restore needs: the database size plus `margin` (WAL replayed during recovery, new files)."""
+    return int(restore_bytes * (1 + margin))
+
+
+def check_room(*, restore_bytes: int, free_bytes: int) -> None:
+    """Refuse when the filesystem cannot take the restored data while the old data stays aside."""
+    need = room_needed(restore_bytes)
     if free_bytes < need:
         raise NoRoomError(
             f"the data filesystem has {free_bytes / 2**30:.2f} GiB free, the restore needs {need / 2**30:.2f} GiB "
