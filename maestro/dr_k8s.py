@@ -127,7 +127,7 @@ def restore_stack(
     now: datetime | None = None,
 ) -> Path:
     """Write and verify the `maestro:restore` config of `stack`; returns the stack file written."""
-    from components.config import load_config
+    from components.config import ConfigError, load_config
     from components.kubernetes.postgres import CLUSTER
     from maestro import mockrun
 
@@ -141,7 +141,10 @@ def restore_stack(
     with step(2, 4, "checking the target against the backup retention"):
         config, secret_keys = mockrun.load_stack_config(path)
         raw = {k.split(":", 1)[1]: _json(v) for k, v in config.items() if k.startswith("maestro:")}
-        settings = load_config(raw, region=config.get("aws:region"))
+        try:
+            settings = load_config(raw, region=config.get("aws:region"))
+        except ConfigError as e:
+            raise pgbr.DrError(f"{path}: {e}") from None
         when = check_stack_target(
             target, retention_days=settings.postgres.backup_retention_days, now=now or datetime.now(UTC)
         )
