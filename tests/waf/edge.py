@@ -65,7 +65,11 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
-    """Answers every method with a JSON description of what reached it (so tests see what the WAF let through)."""
+    """Answers every method with a JSON description of what reached it (so tests see what the WAF let through).
+
+    A request header `X-Echo-Status: <code>` sets the status of the answer, standing in for the API's own refusals
+    (an RBAC 403, a 500).
+    """
 
     protocol_version = "HTTP/1.1"
 
@@ -81,7 +85,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
                 "body_sha256": hashlib.sha256(body).hexdigest(),
             }
         ).encode()
-        self.send_response(200)
+        self.send_response(int(self.headers.get("X-Echo-Status") or 200))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -139,6 +143,20 @@ class Edge:
     def config_dir(self) -> Path:
         return self.root / "etc"
 
+    @property
+    def metrics_access_log(self) -> Path:
+        """The access log the WAF log tailer counts requests in (nginx_waf_metrics_access_log_path)."""
+        return self.root / "log" / "waf-requests.log"
+
+    @property
+    def metrics_state_dir(self) -> Path:
+        return self.root / "waf-metrics"
+
+    @property
+    def metrics_unit(self) -> Path:
+        """The rendered systemd service of the WAF log tailer."""
+        return self.root / "systemd" / "maestro-waf-metrics.service"
+
     def tls_context(self) -> ssl.SSLContext:
         """A client context that trusts exactly the edge's (self-signed) certificate."""
         ctx = ssl.create_default_context(cafile=str(self.certificate))
@@ -188,9 +206,16 @@ def render(root: Path, *, upstream_port: int, https_port: int, http_port: int, *
         "nginx_waf_tls_dir": str(root / "tls"),
         "nginx_waf_logrotate_dir": str(root / "etc"),
         "nginx_waf_manage_service": False,
+        "nginx_waf_metrics_access_log_path": str(root / "log" / "waf-requests.log"),
+        "nginx_waf_metrics_state_dir": str(root / "waf-metrics"),
+        "nginx_waf_metrics_textfile_dir": str(root / "textfile"),
+        "nginx_waf_metrics_script_path": str(root / "bin" / "maestro-waf-metrics"),
+        "nginx_waf_metrics_systemd_dir": str(root / "systemd"),
         **overrides,
     }
-    (root / "etc").mkdir(parents=True, exist_ok=True)
+    # Directories that exist on every Debian host (/usr/local/bin, /etc/systemd/system); the role does not create them.
+    for directory in ("etc", "bin", "systemd"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
     vars_file = root / "render-vars.json"
     vars_file.write_text(json.dumps(variables))
     env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import http.client
 import json
 import socket
@@ -356,7 +357,9 @@ def test_blocked_request_is_in_the_json_audit_log_without_secrets(edge: Edge) ->
     assert "949110" in rule_ids  # the anomaly threshold decided
     assert any(rule_id.startswith("941") for rule_id in rule_ids)  # an XSS rule scored it
     assert secret not in edge.audit_log.read_text(encoding="utf-8")
-    assert oct(edge.audit_log.stat().st_mode & 0o777) == "0o600"
+    # Readable by root and the log readers' group (the WAF log tailer), nobody else.
+    assert oct(edge.audit_log.stat().st_mode & 0o777) == "0o640"
+    assert grp.getgrgid(edge.audit_log.stat().st_gid).gr_name == "adm"
 
 
 def test_passed_request_is_not_in_the_audit_log(edge: Edge) -> None:
