@@ -69,6 +69,7 @@ def test_debian_default_postgresql_is_off(hosts: dict[str, Any], name: str) -> N
         ("app1", "haproxy_primary", "ip"),
         ("app1", "haproxy_replicas", "ip"),
         ("app1", "haproxy_stats", "ip"),
+        ("app1", "haproxy_redis", "ip"),
         ("app1", "mlflow", "ip"),
         ("mon1", "prometheus", "ip"),
         ("mon1", "alertmanager", "ip"),
@@ -233,6 +234,17 @@ def test_redis_requires_auth_and_sentinel_knows_the_master(
         "sentinel get-master-addr-by-name maestro-lab"
     )
     assert master.split()[0] in {lab.host_by_name(d).ip for d in DB}
+    # The API reaches Redis through HAProxy on app1, which routes to the member that reports role:master: the
+    # same member Sentinel names.
+    app1 = hosts["app1"]
+    via = app1.check_output(
+        f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -h {lab.host_by_name('app1').ip} "
+        f"-p {ports['haproxy_redis']} info replication"
+    )
+    assert "role:master" in via
+    # Only the part after the credentials is read, so a failure prints no password.
+    target = app1.check_output("sed -n 's/^MAESTRO_REDIS_URL=.*@//p' /etc/maestro-api/maestro-api.env")
+    assert target.startswith(f"{lab.host_by_name('app1').ip}:{ports['haproxy_redis']}/")
 
 
 @pytest.mark.parametrize("name", DB)
