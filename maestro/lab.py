@@ -290,7 +290,7 @@ def build_wheelhouse(name: str, requirements: str, extra_wheels: Sequence[Path] 
     """Download the wheels for `requirements` on the outer machine (hosts cannot reach PyPI over HTTPS)."""
     out = wheelhouse_dir(name)
     stamp = out / ".maestro-digest"
-    key = hashlib.sha256(("unmarked-v1\n" + requirements).encode()).hexdigest()
+    key = hashlib.sha256(("unmarked-v2\n" + requirements).encode()).hexdigest()
     tar = out.with_suffix(".tar")
     if stamp.exists() and stamp.read_text().strip() == key:
         console.print(f"    cached wheels for {name}")
@@ -324,13 +324,22 @@ def build_wheelhouse(name: str, requirements: str, extra_wheels: Sequence[Path] 
 
 
 def _unmarked(requirements: str) -> list[str]:
-    """Requirement lines without their environment markers, minus those only for other operating systems."""
+    """Requirement lines without their environment markers, keeping every line a Linux host needs.
+
+    A marker is evaluated for Linux twice, with this machine's Python and with the hosts' (Debian 12's 3.11.2),
+    and the line is kept when either needs it (async-timeout is only needed below 3.11.3, say); a line only for
+    other operating systems (`sys_platform == "win32"`) is dropped, one for all but them (`!= "win32"`) is kept.
+    """
+    from packaging.markers import Marker, default_environment
+
+    linux = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    envs = [linux, {**linux, "python_full_version": "3.11.2", "python_version": "3.11"}]
     lines = []
     for line in requirements.splitlines():
         spec, _, marker = line.partition(";")
         if not spec.strip() or spec.lstrip().startswith(("#", "-")):
             continue
-        if any(other in marker for other in ("win32", "darwin", "cygwin", "emscripten")) and "linux" not in marker:
+        if marker.strip() and not any(Marker(marker.strip()).evaluate(env) for env in envs):
             continue
         lines.append(spec.strip())
     return lines
@@ -822,7 +831,12 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_api_key_pepper": sec["api_key_pepper"],
         "redis_password": sec["redis_password"],
         "pgbackrest_cipher_pass": sec["pgbackrest_cipher_pass"],
-        # The lab is small and shares two cores: fewer workers, a tighter failover.
+        # The lab is small and shares two cores: fewer workers, a tighter failover. Patroni's leader lock lives
+        # 10 s instead of the role's 20 s (loop_wait + 2 * retry_timeout <= ttl still holds), which bounds
+        # the failover after a crashed leader; docs/benchmarks/lab.md reports what it measured.
+        "patroni_ttl": 10,
+        "patroni_loop_wait": 1,
+        "patroni_retry_timeout": 4,
         "mlflow_workers": 2,
         "maestro_api_workers": 2,
         "grafana_repository_reachable": False,
