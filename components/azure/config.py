@@ -88,7 +88,18 @@ class AzureConfig(_Model):
     appgw_max_capacity: int = Field(default=10, ge=2, le=125)
     """Application Gateway autoscale maximum."""
     log_retention_days: int = Field(default=90, ge=30, le=730)
-    """Days the Log Analytics workspace keeps WAF and cluster logs."""
+    """Days the Log Analytics workspace keeps WAF, cluster and storage access logs, and days the flow log account
+    keeps the VNet flow logs."""
+    tls_certificate_name: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z-]{1,127}$")
+    """Name of the API's TLS certificate in the Foundation's Key Vault (`<namePrefix>-<env>-kv`). The Application
+    Gateway serves it (a versionless reference: renewed versions are picked up) and redirects HTTP to HTTPS.
+    Required in prod; unset (dev only) serves plain HTTP. It must be in the vault before the gateway is created
+    (docs/clouds-gcp-azure.md). A name, not a secret: the key never leaves Key Vault."""
+    network_watcher_name: str | None = None
+    """Network Watcher that owns the VNet flow log; None uses the one Azure creates per region,
+    `NetworkWatcher_<location>`."""
+    network_watcher_resource_group: str = "NetworkWatcherRG"
+    """Resource group of that Network Watcher (Azure's automatic one lives in `NetworkWatcherRG`)."""
 
     @field_validator(
         "vnet_cidr",
@@ -145,6 +156,11 @@ class AzureConfig(_Model):
         """The cluster DNS address: the tenth address of the Service range."""
         return str(ipaddress.ip_network(self.service_cidr)[10])
 
+    @property
+    def watcher_name(self) -> str:
+        """The Network Watcher in effect."""
+        return self.network_watcher_name or f"NetworkWatcher_{self.location}"
+
 
 def check_environment(cfg: AzureConfig, environment: str) -> None:
     """Rules that depend on the environment; the message starts with the full key below `maestro:`."""
@@ -152,6 +168,10 @@ def check_environment(cfg: AzureConfig, environment: str) -> None:
         raise ValueError("azure.authorizedIpRanges: a public AKS API server in prod must be limited to CIDRs")
     if environment == "prod" and len(cfg.zones) < 2:
         raise ValueError("azure.zones: prod needs at least two availability zones")
+    if environment == "prod" and cfg.tls_certificate_name is None:
+        raise ValueError(
+            "azure.tlsCertificateName: prod serves the API over HTTPS only; name its certificate in the Key Vault"
+        )
 
 
 # Secure defaults per environment, merged under the stack's `maestro:azure` object.

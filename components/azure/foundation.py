@@ -4,6 +4,13 @@ on an Application Gateway (AGIC) and workload identity.
 The WAF reaches the API through the Application Gateway Ingress Controller add-on: the gateway carries the WAF policy
 as its default, and the API's Ingress names the same policy explicitly (`waf-policy-for-path`), so the API keeps its
 WAF even if other Ingresses on the gateway get a different one.
+
+TLS: the gateway reads the API's certificate from the Foundation's Key Vault with its own identity (allowed to read that
+one secret only) and the API's Ingress names it (`appgw-ssl-certificate`) and turns on `ssl-redirect`: HTTP on the
+gateway only redirects. The private key never passes through Pulumi or the stack config.
+
+Logs: storage access (blob reads, writes, deletes) and the gateway's WAF decisions go to the Log Analytics workspace;
+VNet flow logs go to a storage account of their own, written by Network Watcher with a managed identity.
 """
 
 from __future__ import annotations
@@ -42,10 +49,15 @@ ROLES = {
     "network_contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "key_vault_secrets_user": "4633458b-17de-408a-b874-0445c86b69e6",
 }
 KEY_PURPOSES = ("cluster", "storage")
 BLOB_DNS_ZONE = "privatelink.blob.core.windows.net"
 REDIS_DNS_ZONE = "privatelink.redis.cache.windows.net"
+# The gateway's name for the API's certificate (an sslCertificates entry), which the Ingress annotation references.
+APPGW_CERTIFICATE = "maestro-api-tls"
+# Blob service log categories sent to Log Analytics: who read, wrote or deleted what (MAESTRO-STO-006).
+BLOB_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
 
 
 @dataclass(frozen=True)
@@ -116,10 +128,7 @@ class AzureFoundation(pulumi.ComponentResource):
             kubeconfig=pulumi.Output.secret(self.kubeconfig),
             storage_class=STORAGE_CLASS,
             ingress_class=INGRESS_CLASS,
-            ingress_annotations={
-                "appgw.ingress.kubernetes.io/waf-policy-for-path": self.waf_policy.id,
-                "appgw.ingress.kubernetes.io/request-timeout": "60",
-            },
+            ingress_annotations=self._ingress_annotations(),
             # AGIC sends traffic from the gateway's instances, which live in the gateway subnet.
             ingress_peers=[{"ipBlock": {"cidr": cfg.appgw_subnet_cidr}}],
             service_cidrs=(cfg.endpoints_subnet_cidr,),
@@ -148,6 +157,16 @@ class AzureFoundation(pulumi.ComponentResource):
 
     # --- helpers -------------------------------------------------------------------------------------------
 
+    def _ingress_annotations(self) -> dict[str, pulumi.Input[str]]:
+        annotations: dict[str, pulumi.Input[str]] = {
+            "appgw.ingress.kubernetes.io/waf-policy-for-path": self.waf_policy.id,
+            "appgw.ingress.kubernetes.io/request-timeout": "60",
+        }
+        if self._cfg.tls_certificate_name is not None:
+            annotations["appgw.ingress.kubernetes.io/appgw-ssl-certificate"] = APPGW_CERTIFICATE
+            annotations["appgw.ingress.kubernetes.io/ssl-redirect"] = "true"
+        return annotations
+
     def _role_id(self, role: str) -> str:
         return (
             f"/subscriptions/{self._cfg.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
@@ -172,10 +191,34 @@ class AzureFoundation(pulumi.ComponentResource):
         name, cfg, ports = self._base_name, self._cfg, self._args.ports
         gateway_rules = [
             # Required by Application Gateway v2 for its own health and management traffic.
-            _nsg_rule("AllowGatewayManager", 100, "GatewayManager", "65200-65535"),
-            _nsg_rule("AllowAzureLoadBalancer", 110, "AzureLoadBalancer", "*"),
-            _nsg_rule("AllowHttpsFromInternet", 120, "Internet", str(ports.https)),
-            _nsg_rule("AllowHttpFromInternet", 130, "Internet", str(ports.http)),
+            _nsg_rule(
+                "AllowGatewayManager",
+                100,
+                "GatewayManager",
+                "65200-65535",
+                "Application Gateway v2 infrastructure: health and management traffic from GatewayManager",
+            ),
+            _nsg_rule(
+                "AllowAzureLoadBalancer",
+                110,
+                "AzureLoadBalancer",
+                "*",
+                "Azure load balancer health probes of the gateway instances",
+            ),
+            _nsg_rule(
+                "AllowHttpsFromInternet",
+                120,
+                "Internet",
+                str(ports.https),
+                "The API's public HTTPS listener (TLS terminated on the gateway, WAF in front)",
+            ),
+            _nsg_rule(
+                "AllowHttpFromInternet",
+                130,
+                "Internet",
+                str(ports.http),
+                "Plain HTTP to the gateway, which only redirects to HTTPS when a certificate is configured",
+            ),
         ]
         nsgs = {
             purpose: azure.network.NetworkSecurityGroup(
@@ -286,14 +329,24 @@ class AzureFoundation(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _diagnostics(self, resource: pulumi.CustomResource, suffix: str, target: pulumi.Input[str]) -> None:
-        azure.monitor.DiagnosticSetting(
+    def _diagnostics(
+        self,
+        resource: pulumi.Resource,
+        suffix: str,
+        target: pulumi.Input[str],
+        *,
+        logs: list[dict[str, Any]] | None = None,
+        metrics: list[dict[str, Any]] | None = None,
+    ) -> azure.monitor.DiagnosticSetting:
+        """Logs and metrics of `target` to the workspace; named `<base name>-<suffix>-diagnostics`, the pairing the
+        policy pack expects (the suffix starts with the monitored resource's own suffix)."""
+        return azure.monitor.DiagnosticSetting(
             f"{self._base_name}-{suffix}-diagnostics",
             name=f"{self._base}-{suffix}",
             resource_uri=target,
             workspace_id=self.workspace.id,
-            logs=[{"category_group": "allLogs", "enabled": True}],
-            metrics=[{"category": "AllMetrics", "enabled": True}],
+            logs=logs if logs is not None else [{"category_group": "allLogs", "enabled": True}],
+            metrics=metrics if metrics is not None else [{"category": "AllMetrics", "enabled": True}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[resource]),
         )
 
@@ -378,6 +431,7 @@ class AzureFoundation(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child,
         )
+        tls_options, tls_settings = self._gateway_tls()
         gateway_name = f"{self._base}-appgw"
         rg_name = f"{self._base}-rg"
         gw_id = (
@@ -400,6 +454,7 @@ class AzureFoundation(pulumi.ComponentResource):
             firewall_policy={"id": self.waf_policy.id},
             force_firewall_policy_association=True,
             ssl_policy={"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101S"},
+            **tls_settings,
             gateway_ip_configurations=[{"name": "gateway", "subnet": {"id": self.subnets["appgw"].id}}],
             frontend_ip_configurations=[{"name": "public", "public_ip_address": {"id": public_ip.id}}],
             frontend_ports=[{"name": "http", "port": args.ports.http}],
@@ -428,7 +483,9 @@ class AzureFoundation(pulumi.ComponentResource):
             tags=self._tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # AGIC owns the routing configuration from the first sync on.
+                depends_on=tls_options,
+                # AGIC owns the routing configuration from the first sync on. Not the certificates: AGIC only
+                # references the one declared here (by name), so Pulumi keeps it in step with the config.
                 ignore_changes=[
                     "backendAddressPools",
                     "backendHttpSettingsCollection",
@@ -437,7 +494,6 @@ class AzureFoundation(pulumi.ComponentResource):
                     "frontendPorts",
                     "probes",
                     "urlPathMaps",
-                    "sslCertificates",
                     "redirectConfigurations",
                     "rewriteRuleSets",
                     "tags",
@@ -445,6 +501,33 @@ class AzureFoundation(pulumi.ComponentResource):
             ),
         )
         self._diagnostics(self.gateway, "appgw", self.gateway.id)
+
+    def _gateway_tls(self) -> tuple[list[pulumi.Resource], dict[str, Any]]:
+        """The gateway's identity and its certificate from Key Vault (nothing without `tlsCertificateName`)."""
+        cfg, certificate = self._cfg, self._cfg.tls_certificate_name
+        if certificate is None:
+            return [], {}
+        identity = azure.managedidentity.UserAssignedIdentity(
+            f"{self._base_name}-appgw-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-appgw",
+            location=cfg.location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        # Read access to exactly the certificate's secret (Key Vault RBAC at secret scope), nothing else.
+        grant = self._assign(
+            "appgw-certificate",
+            "key_vault_secrets_user",
+            identity.principal_id,
+            self.vault.id.apply(lambda v: f"{v}/secrets/{certificate}"),
+        )
+        # Versionless: the gateway polls Key Vault and serves renewed versions of the certificate.
+        secret_id = self.vault.properties.apply(lambda p: f"{(p.vault_uri or '').rstrip('/')}/secrets/{certificate}")
+        return [grant], {
+            "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            "ssl_certificates": [{"name": APPGW_CERTIFICATE, "key_vault_secret_id": secret_id}],
+        }
 
     # --- cluster -------------------------------------------------------------------------------------------
 
@@ -585,53 +668,15 @@ class AzureFoundation(pulumi.ComponentResource):
             self.storage_identity.principal_id,
             self.keys["storage"].id,
         )
-        sku = "Standard_GZRS" if cfg.geo_redundant else "Standard_ZRS"
         self.accounts: dict[BucketPurpose, azure.storage.StorageAccount] = {}
         self.account_names: dict[BucketPurpose, pulumi.Output[str]] = {}
         self.containers: dict[BucketPurpose, azure.storage.BlobContainer] = {}
         for purpose in ("backup", "artifact"):
-            account_name = f"{cfg.name_prefix}{args.environment}{purpose}"
-            account = azure.storage.StorageAccount(
-                f"{name}-{purpose}",
-                resource_group_name=self._rg,
-                account_name=account_name,
-                location=cfg.location,
-                kind="StorageV2",
-                sku={"name": sku},
-                access_tier="Hot",
-                allow_blob_public_access=False,
-                minimum_tls_version="TLS1_2",
-                enable_https_traffic_only=True,
-                # Every reader and writer is a workload identity (Entra ID): no account keys, no SAS.
-                allow_shared_key_access=False,
-                default_to_o_auth_authentication=True,
-                allow_cross_tenant_replication=False,
-                public_network_access="Disabled",
-                network_rule_set={"default_action": "Deny", "bypass": "AzureServices"},
-                identity={"type": "UserAssigned", "user_assigned_identities": [self.storage_identity.id]},
-                encryption={
-                    "key_source": "Microsoft.Keyvault",
-                    "require_infrastructure_encryption": True,
-                    "identity": {"encryption_user_assigned_identity": self.storage_identity.id},
-                    "key_vault_properties": {
-                        "key_name": self.keys["storage"].id.apply(lambda _: "maestro-storage"),
-                        "key_vault_uri": self.vault.properties.apply(lambda p: p.vault_uri or ""),
-                    },
-                    "services": {"blob": {"enabled": True, "key_type": "Account"}},
-                },
-                tags={**self._tags, "purpose": purpose},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant], protect=args.deletion_protection),
-            )
-            service = azure.storage.BlobServiceProperties(
-                f"{name}-{purpose}-blob-service",
-                resource_group_name=self._rg,
-                account_name=account.name,
-                blob_services_name="default",
-                is_versioning_enabled=True,
-                delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
-                container_delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
-                change_feed={"enabled": True, "retention_in_days": max(cfg.soft_delete_days, 7)},
-                opts=self._child,
+            account, service = self._account(
+                purpose,
+                key_grant,
+                lifecycle={"version": {"delete": {"days_after_creation_greater_than": 30}}},
+                logs=BLOB_LOG_CATEGORIES,
             )
             immutable = purpose == "backup" and prod
             container = azure.storage.BlobContainer(
@@ -655,32 +700,136 @@ class AzureFoundation(pulumi.ComponentResource):
                     allow_protected_append_writes_all=False,
                     opts=self._child,
                 )
-            azure.storage.ManagementPolicy(
-                f"{name}-{purpose}-lifecycle",
-                resource_group_name=self._rg,
-                account_name=account.name,
-                management_policy_name="default",
-                policy={
-                    "rules": [
-                        {
-                            "name": "expire-old-versions",
-                            "enabled": True,
-                            "type": "Lifecycle",
-                            "definition": {
-                                "filters": {"blob_types": ["blockBlob"]},
-                                "actions": {
-                                    "version": {"delete": {"days_after_creation_greater_than": 30}},
-                                },
-                            },
-                        }
-                    ]
-                },
-                opts=self._child,
-            )
             self._private_endpoint(f"{purpose}-blob", account.id, "blob", BLOB_DNS_ZONE)
+            account_name = f"{cfg.name_prefix}{args.environment}{purpose}"
             self.accounts[purpose] = account
             self.account_names[purpose] = account.id.apply(lambda _, n=account_name: n)
             self.containers[purpose] = container
+        self._flow_log(key_grant)
+
+    def _account(
+        self,
+        purpose: str,
+        key_grant: pulumi.Resource,
+        *,
+        lifecycle: dict[str, Any],
+        logs: tuple[str, ...],
+        private: bool = True,
+    ) -> tuple[azure.storage.StorageAccount, azure.storage.BlobServiceProperties]:
+        """A storage account with the platform's baseline: no public blobs, TLS 1.2, Entra ID only, CMK, versioning,
+        soft delete, a lifecycle rule and blob access logs to the workspace. `private` closes the public endpoint
+        (clients use a private endpoint); otherwise its firewall admits trusted Azure services only."""
+        name, cfg, args = self._base_name, self._cfg, self._args
+        account = azure.storage.StorageAccount(
+            f"{name}-{purpose}",
+            resource_group_name=self._rg,
+            account_name=f"{cfg.name_prefix}{args.environment}{purpose}",
+            location=cfg.location,
+            kind="StorageV2",
+            sku={"name": "Standard_GZRS" if cfg.geo_redundant else "Standard_ZRS"},
+            access_tier="Hot",
+            allow_blob_public_access=False,
+            minimum_tls_version="TLS1_2",
+            enable_https_traffic_only=True,
+            # Every reader and writer is a managed or workload identity (Entra ID): no account keys, no SAS.
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            public_network_access="Disabled" if private else "Enabled",
+            network_rule_set={"default_action": "Deny", "bypass": "AzureServices"},
+            identity={"type": "UserAssigned", "user_assigned_identities": [self.storage_identity.id]},
+            encryption={
+                "key_source": "Microsoft.Keyvault",
+                "require_infrastructure_encryption": True,
+                "identity": {"encryption_user_assigned_identity": self.storage_identity.id},
+                "key_vault_properties": {
+                    "key_name": self.keys["storage"].id.apply(lambda _: "maestro-storage"),
+                    "key_vault_uri": self.vault.properties.apply(lambda p: p.vault_uri or ""),
+                },
+                "services": {"blob": {"enabled": True, "key_type": "Account"}},
+            },
+            tags={**self._tags, "purpose": purpose},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant], protect=args.deletion_protection),
+        )
+        service = azure.storage.BlobServiceProperties(
+            f"{name}-{purpose}-blob-service",
+            resource_group_name=self._rg,
+            account_name=account.name,
+            blob_services_name="default",
+            is_versioning_enabled=True,
+            delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
+            container_delete_retention_policy={"enabled": True, "days": cfg.soft_delete_days},
+            change_feed={"enabled": True, "retention_in_days": max(cfg.soft_delete_days, 7)},
+            opts=self._child,
+        )
+        azure.storage.ManagementPolicy(
+            f"{name}-{purpose}-lifecycle",
+            resource_group_name=self._rg,
+            account_name=account.name,
+            management_policy_name="default",
+            policy={
+                "rules": [
+                    {
+                        "name": "expire-old-versions" if "base_blob" not in lifecycle else "expire-old-logs",
+                        "enabled": True,
+                        "type": "Lifecycle",
+                        "definition": {"filters": {"blob_types": ["blockBlob"]}, "actions": lifecycle},
+                    }
+                ]
+            },
+            opts=self._child,
+        )
+        # Data access is logged by the blob service, not by the account: the diagnostic setting targets it.
+        self._diagnostics(
+            service,
+            f"{purpose}-blob",
+            account.id.apply(lambda i: f"{i}/blobServices/default"),
+            logs=[{"category": c, "enabled": True} for c in logs],
+            metrics=[{"category": "Transaction", "enabled": True}],
+        )
+        return account, service
+
+    def _flow_log(self, key_grant: pulumi.Resource) -> None:
+        """VNet flow logs (the successor of NSG flow logs) into an account of their own (MAESTRO-NET-004)."""
+        name, cfg = self._base_name, self._cfg
+        account, _ = self._account(
+            "flowlogs",
+            key_grant,
+            lifecycle={
+                "base_blob": {"delete": {"days_after_modification_greater_than": cfg.log_retention_days}},
+                "version": {"delete": {"days_after_creation_greater_than": cfg.soft_delete_days}},
+            },
+            # Network Watcher's own appends are not worth a log line each; reads and deletes of the evidence are.
+            logs=("StorageRead", "StorageDelete"),
+            # Network Watcher writes through the public endpoint as a trusted Azure service; nothing else passes.
+            private=False,
+        )
+        self.flow_log_account = account
+        identity = azure.managedidentity.UserAssignedIdentity(
+            f"{name}-flowlogs-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-flowlogs",
+            location=cfg.location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        grant = self._assign("flowlogs-blob", "blob_data_contributor", identity.principal_id, account.id)
+        # Named `<vnet resource name>-flow-log`: the policy pack pairs flow logs with their network by that prefix.
+        # Retention is the account's lifecycle rule (the flow log's own retention setting is being retired).
+        self.flow_log = azure.network.FlowLog(
+            f"{name}-vnet-flow-log",
+            resource_group_name=cfg.network_watcher_resource_group,
+            network_watcher_name=cfg.watcher_name,
+            flow_log_name=f"{self._base}-vnet",
+            location=cfg.location,
+            target_resource_id=self.vnet.id,
+            storage_id=account.id,
+            enabled=True,
+            format={"type": "JSON", "version": 2},
+            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+        )
 
     # --- redis ---------------------------------------------------------------------------------------------
 
@@ -742,9 +891,10 @@ class AzureFoundation(pulumi.ComponentResource):
         return result
 
 
-def _nsg_rule(name: str, priority: int, source: str, ports: str) -> dict[str, Any]:
+def _nsg_rule(name: str, priority: int, source: str, ports: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
+        "description": description,
         "priority": priority,
         "direction": "Inbound",
         "access": "Allow",

@@ -159,7 +159,9 @@ class Mlflow(pulumi.ComponentResource):
                 "selector": {"matchLabels": labels},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": labels},
+                    # The identity's pod labels (Azure Workload ID's webhook acts only on labelled pods) join the
+                    # selector's labels here only: the selector stays the same on every cloud.
+                    "metadata": {"labels": {**(dict(identity.pod_labels) if identity else {}), **labels}},
                     "spec": {
                         **pod_spec_base,
                         "topologySpreadConstraints": zone_spread(labels),

@@ -98,7 +98,7 @@ class Postgres(pulumi.ComponentResource):
             version=OPERATOR_CHART_VERSION,
             namespace=NAMES.system,
             repository_opts={"repo": OPERATOR_REPO},
-            values=self._operator_values(),
+            values=self._operator_values(args.identity),
             opts=child,
         )
 
@@ -114,6 +114,7 @@ class Postgres(pulumi.ComponentResource):
                 opts=child,
             )
 
+        pod_labels = dict(args.identity.pod_labels) if args.identity is not None else {}
         self.passwords: dict[str, pulumi.Output[str]] = {}
         secrets = []
         for role in ROLES:
@@ -138,7 +139,8 @@ class Postgres(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version="acid.zalan.do/v1",
             kind="postgresql",
-            metadata={"name": CLUSTER, "namespace": NAMES.data, "labels": {"team": "maestro"}},
+            # The identity's pod labels reach the Spilo pods through the operator's `inherited_labels`.
+            metadata={"name": CLUSTER, "namespace": NAMES.data, "labels": {**pod_labels, "team": "maestro"}},
             spec=self.manifest(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *secrets]),
         )
@@ -174,9 +176,12 @@ class Postgres(pulumi.ComponentResource):
             lambda pw: f"postgresql+{driver}://{role}:{pw}@{self.host}:{self.port}/{database}?sslmode=require"
         )
 
-    def _operator_values(self) -> dict[str, Any]:
+    def _operator_values(self, identity: WorkloadIdentity | None) -> dict[str, Any]:
         return {
             "configKubernetes": {
+                # Labels the Spilo pods copy from the cluster manifest: the workload identity's pod labels (Azure
+                # Workload ID mounts the federated token only into pods labelled azure.workload.identity/use).
+                "inherited_labels": sorted(identity.pod_labels) if identity is not None else [],
                 "watched_namespace": NAMES.data,
                 "enable_pod_antiaffinity": True,
                 "pod_antiaffinity_topology_key": "topology.kubernetes.io/zone",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from maestro import policycheck
+from maestro import mockrun, policycheck
+from tests.unit.stacks import evaluated
 
 from .engine import NO_EXCEPTIONS
 
@@ -101,34 +102,29 @@ def test_check_command_exits_non_zero_on_the_insecure_stack(tmp_path: Path) -> N
     assert '"ruleId": "MAESTRO-K8S-005"' in sarif.read_text()
 
 
-# Mandatory violations the Pulumi program still has (open work on the GCP and Azure Foundations). The rules stay as
-# they are; this ledger is exact both ways, so a new violation fails and so does a fixed one (remove it).
-KNOWN_PROGRAM_FINDINGS: dict[str, set[tuple[str, str]]] = {
-    "prod-azure": {
-        ("MAESTRO-EDGE-002", "maestro-workloads-api-ingress"),
-        ("MAESTRO-NET-003", "maestro-azure-nsg-appgw"),
-        ("MAESTRO-NET-004", "maestro-azure-vnet"),
-        ("MAESTRO-STO-006", "maestro-azure-artifact"),
-        ("MAESTRO-STO-006", "maestro-azure-backup"),
-    },
-}
+def test_every_shipped_stack_is_checked_and_prod_is_judged_as_prod() -> None:
+    """Guards the test below: it could pass trivially if a stack were missing or a prod stack judged as dev."""
+    stacks = policycheck.shipped_stacks()
+    assert {"prod-aws", "prod-gcp", "prod-azure"} <= set(stacks)
+    assert {policycheck.environment_of(s) for s in stacks if s.startswith("prod-")} == {"prod"}
+    config = policycheck.policy_config("prod")
+    assert config and all(level.get("enforcementLevel") == "mandatory" for level in config.values())
 
 
 @pytest.mark.parametrize("stack", policycheck.shipped_stacks())
-def test_shipped_stack_mandatory_findings_are_exactly_the_open_gaps(stack: str) -> None:
+def test_shipped_stack_passes_every_mandatory_rule(stack: str) -> None:
     """Judged as `make check` judges it: with the stack environment's policy config (prod: every rule mandatory).
 
-    Stacks absent from KNOWN_PROGRAM_FINDINGS must pass every mandatory rule. The ledger lists the program's
-    open gaps (prod-gcp, prod-azure) so that a new violation fails here, and so does a fixed one until it is
-    removed; `make check` itself still exits non-zero on those stacks until the program is fixed."""
-    resources, config = policycheck.evaluate(stack, None, None)
+    The resources are the evaluation tests/unit/ already made for this stack in this session (same program, same
+    stack file, same mocks as `policycheck.evaluate`), so the pack run is the only extra cost here."""
+    resources = evaluated(stack)
+    config, _ = mockrun.load_stack_config(mockrun.stack_file_for(stack))
     analyzer = policycheck.inprocess_analyzer(None)
-    found = policycheck.run_pack(analyzer, stack, resources, policycheck.environment_of(stack), config)
-    bad = {(f.rule, f.resource) for f in policycheck.mandatory_violations(found)}
-    report = "\n".join(
-        f"{f.rule} {f.resource}: {f.message.split(' Fix:')[0]}" for f in policycheck.mandatory_violations(found)
-    )
-    assert bad == KNOWN_PROGRAM_FINDINGS.get(stack, set()), report
+    found = policycheck.run_pack(analyzer, stack, list(resources), policycheck.environment_of(stack), config)
+    bad = policycheck.mandatory_violations(found)
+    report = "\n".join(f"{f.rule} {f.resource}: {f.message.split(' Fix:')[0]}" for f in bad)
+    assert not bad, report
+    assert not [f for f in found if f.status == "unknown"]
 
 
 def test_check_command_exits_2_when_the_program_fails(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ def test_environment_defaults_fill_what_the_stack_leaves_out() -> None:
         "tenantId": "00000000-0000-4000-8000-0000000000aa",
         "location": "northeurope",
         "namePrefix": "acme",
+        "tlsCertificateName": "maestro-api",  # prod refuses to run without one; there is no default
     }
     for env in ("dev", "prod"):
         cfg = load_config({**_raw(f"{env}-azure"), "azure": minimal}).azure
@@ -65,6 +66,8 @@ def test_environment_defaults_fill_what_the_stack_leaves_out() -> None:
         ({"privateCluster": False, "authorizedIpRanges": []}, "maestro:azure.authorizedIpRanges"),
         ({"keyVaultAllowedCidrs": ["0.0.0.0/0"]}, "maestro:azure.keyVaultAllowedCidrs"),
         ({"skuTier": "Gold"}, "maestro:azure.skuTier"),
+        ({"tlsCertificateName": None}, "maestro:azure.tlsCertificateName"),
+        ({"tlsCertificateName": "api/cert"}, "maestro:azure.tlsCertificateName"),
         ({"typo": True}, "maestro:azure.typo"),
     ],
 )
@@ -83,3 +86,19 @@ def test_azure_needs_its_object() -> None:
     raw = _raw("dev-azure")
     with pytest.raises(ConfigError, match=r"^maestro:azure: required when cloud is azure"):
         load_config({k: v for k, v in raw.items() if k != "azure"})
+
+
+def test_dev_may_serve_plain_http_prod_must_name_a_certificate() -> None:
+    dev = load_config(_with_azure("dev-azure", tlsCertificateName=None)).azure
+    assert dev is not None and dev.tls_certificate_name is None
+    prod = load_config(_raw("prod-azure")).azure
+    assert prod is not None and prod.tls_certificate_name == "maestro-api"
+    with pytest.raises(ConfigError, match=r"^maestro:azure\.tlsCertificateName: prod serves the API over HTTPS"):
+        load_config(_with_azure("prod-azure", tlsCertificateName=None))
+
+
+def test_the_network_watcher_defaults_to_azures_automatic_one() -> None:
+    cfg = load_config(_raw("prod-azure")).azure
+    assert cfg is not None and cfg.watcher_name == "NetworkWatcher_westeurope"
+    custom = load_config(_with_azure("prod-azure", networkWatcherName="nw-shared")).azure
+    assert custom is not None and custom.watcher_name == "nw-shared"

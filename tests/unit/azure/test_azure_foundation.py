@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from components.azure.foundation import INGRESS_CLASS, ROLES, WORKLOAD_IDENTITY_AUDIENCE
+from components.azure.foundation import (
+    APPGW_CERTIFICATE,
+    BLOB_LOG_CATEGORIES,
+    INGRESS_CLASS,
+    ROLES,
+    WORKLOAD_IDENTITY_AUDIENCE,
+)
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.unit.stacks import evaluated
@@ -59,12 +65,12 @@ def test_the_whole_program_evaluates_with_an_azure_foundation(stack: str) -> Non
 def test_storage_accounts_are_private_tls12_keyless_and_cmk_encrypted(stack: str) -> None:
     key = next(i for _, i in _all(stack, "azure-native:keyvault:Key") if i["keyName"] == "maestro-storage")
     accounts = _accounts(stack)
-    assert set(accounts) == {"backup", "artifact"}
+    assert set(accounts) == {"backup", "artifact", "flowlogs"}
     for resource, a in accounts.values():
         assert a["allowBlobPublicAccess"] is False, resource.urn
         assert a["minimumTlsVersion"] == "TLS1_2" and a["enableHttpsTrafficOnly"] is True, resource.urn
         assert a["allowSharedKeyAccess"] is False, resource.urn  # workload identity covers every reader/writer
-        assert a["publicNetworkAccess"] == "Disabled" and a["networkRuleSet"]["defaultAction"] == "Deny"
+        assert a["networkRuleSet"] == {"defaultAction": "Deny", "bypass": "AzureServices"}, resource.urn
         assert a["encryption"]["keySource"] == "Microsoft.Keyvault", resource.urn
         assert a["encryption"]["keyVaultProperties"]["keyName"] == key["keyName"]
         assert a["encryption"]["requireInfrastructureEncryption"] is True
@@ -73,9 +79,17 @@ def test_storage_accounts_are_private_tls12_keyless_and_cmk_encrypted(stack: str
     for _, s in _all(stack, "azure-native:storage:BlobServiceProperties"):
         assert s["isVersioningEnabled"] is True
         assert s["deleteRetentionPolicy"]["enabled"] and s["containerDeleteRetentionPolicy"]["enabled"]
-    # Each account is reachable only through a private endpoint in the VNet.
+    # The data accounts are reachable only through a private endpoint in the VNet; the flow log account only by
+    # trusted Azure services (Network Watcher) through its firewalled public endpoint.
+    assert {p: a["publicNetworkAccess"] for p, (_, a) in accounts.items()} == {
+        "backup": "Disabled",
+        "artifact": "Disabled",
+        "flowlogs": "Enabled",
+    }
     endpoints = [i for _, i in _all(stack, "azure-native:network:PrivateEndpoint")]
-    for resource, _ in accounts.values():
+    assert not [e for e in endpoints if accounts["flowlogs"][0].id in str(e)]
+    for purpose in ("backup", "artifact"):
+        resource = accounts[purpose][0]
         links = [e for e in endpoints if e["privateLinkServiceConnections"][0]["privateLinkServiceId"] == resource.id]
         assert len(links) == 1 and links[0]["privateLinkServiceConnections"][0]["groupIds"] == ["blob"]
 
@@ -207,7 +221,12 @@ def test_each_identity_reaches_exactly_its_own_container(stack: str) -> None:
         "oidcIssuerProfile"
     ]["issuerURL"]
     assert issuer["oidcIssuerProfile"]["enabled"]
-    blob_grants = [g for g in grants if g["roleDefinitionId"].endswith(_role("blob_data_contributor"))]
+    flow_logs_account = _accounts(stack)["flowlogs"][0].id
+    blob_grants = [
+        g
+        for g in grants
+        if g["roleDefinitionId"].endswith(_role("blob_data_contributor")) and g["scope"] != flow_logs_account
+    ]
     assert len(blob_grants) == len(IDENTITIES), "one data-plane grant per identity, nothing else"
     for key, request in IDENTITIES.items():
         resource, _ = next(v for name, v in identities.items() if name.endswith(f"-{key}"))
@@ -254,3 +273,145 @@ def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
     ]
     ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
     assert AZURE_REDIS_TLS_PORT in ports
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_gateway_security_rule_says_why_it_exists(stack: str) -> None:
+    for resource, nsg in _all(stack, "azure-native:network:NetworkSecurityGroup"):
+        for rule in nsg.get("securityRules", []):
+            assert rule.get("description", "").strip(), f"{resource.urn}: {rule['name']}"
+    appgw = next(n for r, n in _all(stack, "azure-native:network:NetworkSecurityGroup") if r.name.endswith("-appgw"))
+    assert [r["name"] for r in appgw["securityRules"]] == [
+        "AllowGatewayManager",
+        "AllowAzureLoadBalancer",
+        "AllowHttpsFromInternet",
+        "AllowHttpFromInternet",
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_vnet_has_a_flow_log_written_by_its_own_identity(stack: str) -> None:
+    resources = evaluated(stack)
+    vnet = next(r for r in resources if r.type == "azure-native:network:VirtualNetwork")
+    flow_logs = _all(stack, "azure-native:network:FlowLog")
+    assert len(flow_logs) == 1
+    resource, flow_log = flow_logs[0]
+    assert resource.name == f"{vnet.name}-flow-log"  # the name the policy pack pairs with the network
+    account = _accounts(stack)["flowlogs"][0]
+    assert flow_log["targetResourceId"] == vnet.id and flow_log["storageId"] == account.id
+    assert flow_log["enabled"] is True and flow_log["format"] == {"type": "JSON", "version": 2}
+    assert (flow_log["networkWatcherName"], flow_log["resourceGroupName"]) == (
+        "NetworkWatcher_westeurope",
+        "NetworkWatcherRG",
+    )
+    assert flow_log["location"] == "westeurope" and flow_log["tags"]["owner"]
+    # The account takes no keys, so the flow log writes with a managed identity that may write to that account only.
+    (identity_id,) = flow_log["identity"]["userAssignedIdentities"]
+    identity = next(r for r in resources if r.id == identity_id)
+    grants = [
+        g
+        for _, g in _all(stack, "azure-native:authorization:RoleAssignment")
+        if g["principalId"] == identity.outputs["principalId"]
+    ]
+    assert [(g["scope"], g["roleDefinitionId"].rsplit("/", 1)[1]) for g in grants] == [
+        (account.id, _role("blob_data_contributor"))
+    ]
+    lifecycle = next(
+        p for r, p in _all(stack, "azure-native:storage:ManagementPolicy") if r.name.endswith("-flowlogs-lifecycle")
+    )
+    actions = lifecycle["policy"]["rules"][0]["definition"]["actions"]
+    assert actions["baseBlob"]["delete"]["daysAfterModificationGreaterThan"] == 90  # logRetentionDays
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_blob_access_of_every_account_is_logged_to_the_workspace(stack: str) -> None:
+    workspace = next(r for r in evaluated(stack) if r.type == "azure-native:operationalinsights:Workspace")
+    settings = {d["resourceUri"]: (r, d) for r, d in _all(stack, "azure-native:monitor:DiagnosticSetting")}
+    for purpose, (account, _) in _accounts(stack).items():
+        resource, setting = settings[f"{account.id}/blobServices/default"]
+        assert resource.name.startswith(f"{account.name}-"), resource.urn  # the policy pack's pairing rule
+        assert setting["workspaceId"] == workspace.id
+        categories = {log["category"] for log in setting["logs"] if log["enabled"]}
+        expected = {"StorageRead", "StorageDelete"} if purpose == "flowlogs" else set(BLOB_LOG_CATEGORIES)
+        assert categories == expected, purpose
+    assert len(settings) == len(_accounts(stack)) + 2  # plus the gateway and the cluster
+
+
+def _api_ingress(stack: str) -> dict[str, Any]:
+    return next(
+        _inputs(i)
+        for i in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:Ingress")
+        if _inputs(i)["metadata"]["name"] == "maestro-api"
+    )
+
+
+def test_prod_serves_the_api_over_tls_from_key_vault_and_redirects_http() -> None:
+    resources = evaluated("prod-azure")
+    vault = next(r for r in resources if r.type == "azure-native:keyvault:Vault")
+    gateway = _one("prod-azure", "azure-native:network:ApplicationGateway")
+    assert gateway["sslCertificates"] == [
+        {
+            "name": APPGW_CERTIFICATE,
+            "keyVaultSecretId": "https://acmemaestro-prod-kv.vault.azure.net/secrets/maestro-api",
+        }
+    ]
+    assert "data" not in gateway["sslCertificates"][0] and "password" not in gateway["sslCertificates"][0]
+    (identity_id,) = gateway["identity"]["userAssignedIdentities"]
+    identity = next(r for r in resources if r.id == identity_id)
+    grants = [
+        g
+        for _, g in _all("prod-azure", "azure-native:authorization:RoleAssignment")
+        if g["principalId"] == identity.outputs["principalId"]
+    ]
+    assert [(g["scope"], g["roleDefinitionId"].rsplit("/", 1)[1]) for g in grants] == [
+        (f"{vault.id}/secrets/maestro-api", _role("key_vault_secrets_user"))
+    ]
+    annotations = _api_ingress("prod-azure")["metadata"]["annotations"]
+    assert annotations["appgw.ingress.kubernetes.io/appgw-ssl-certificate"] == APPGW_CERTIFICATE
+    assert annotations["appgw.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert resources.outputs["apiUrl"] == "https://api.maestro.example.com"
+
+
+def test_dev_without_a_certificate_serves_plain_http() -> None:
+    gateway = _one("dev-azure", "azure-native:network:ApplicationGateway")
+    assert "sslCertificates" not in gateway and "identity" not in gateway
+    annotations = _api_ingress("dev-azure")["metadata"]["annotations"]
+    assert not {k for k in annotations if k.endswith(("/appgw-ssl-certificate", "/ssl-redirect"))}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_pod_with_a_federated_identity_is_labelled_for_workload_identity(stack: str) -> None:
+    resources = evaluated(stack)
+    use = {"azure.workload.identity/use": "true"}
+    federated = {
+        tuple(_inputs(r)["subject"].split(":")[2:])
+        for r in resources.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    }
+    assert federated == {(req.namespace, req.service_account) for req in IDENTITIES.values()}
+    sas = {
+        (m["namespace"], m["name"]): m
+        for m in (_inputs(r)["metadata"] for r in resources.of_type("kubernetes:core/v1:ServiceAccount"))
+    }
+    for namespace, account in federated:
+        assert sas[(namespace, account)]["annotations"]["azure.workload.identity/client-id"].startswith("client-")
+    # Pods we template: every one running as a federated service account carries the label, and only those that
+    # need the token (the MLflow migration Job mounts no service account token at all).
+    running_as: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in resources:
+        if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+            spec = _inputs(r)["spec"]
+            key = (_inputs(r)["metadata"]["namespace"], spec["template"]["spec"].get("serviceAccountName", "default"))
+            running_as.setdefault(key, []).append(spec["template"]["metadata"]["labels"])
+    mlflow = running_as[("maestro", "mlflow")]
+    assert mlflow and all(labels.items() >= use.items() for labels in mlflow)
+    for key, labels in running_as.items():
+        if key not in federated:
+            assert all("azure.workload.identity/use" not in lab for lab in labels), key
+    # Spilo pods are created by the operator: the label is on the cluster manifest and inherited by its pods.
+    cluster = _one(stack, "kubernetes:acid.zalan.do/v1:postgresql")
+    assert cluster["metadata"]["labels"].items() >= use.items()
+    operator = next(
+        _inputs(r) for r in resources.of_type("kubernetes:helm.sh/v3:Release") if r.name.endswith("-operator")
+    )
+    assert operator["values"]["configKubernetes"]["inherited_labels"] == ["azure.workload.identity/use"]
+    assert operator["values"]["configKubernetes"]["pod_service_account_name"] == "postgres-pod"

@@ -378,3 +378,21 @@ def test_the_foundations_kubernetes_objects_carry_the_ownership_labels(stack: st
         if r.name.endswith("-ingress-nginx")
     )
     assert release["values"]["commonLabels"]["environment"] == environment
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gke_workload_identity_needs_only_the_service_account_annotation(stack: str) -> None:
+    resources = evaluated(stack)
+    mlflow = next(
+        _inputs(r)
+        for r in resources.of_type("kubernetes:apps/v1:Deployment")
+        if _inputs(r)["metadata"]["name"] == "mlflow"
+    )
+    assert mlflow["spec"]["template"]["metadata"]["labels"] == {"app.kubernetes.io/name": "mlflow"}
+    operator = next(
+        _inputs(r) for r in resources.of_type("kubernetes:helm.sh/v3:Release") if r.name.endswith("-operator")
+    )
+    assert operator["values"]["configKubernetes"]["inherited_labels"] == []
+    assert (
+        "azure.workload.identity/use" not in _one(stack, "kubernetes:acid.zalan.do/v1:postgresql")["metadata"]["labels"]
+    )
