@@ -343,3 +343,14 @@ def _argv(host: Host) -> list[str]:
         *("--access-log", str(c.access_log), "--audit-log", str(c.audit_log), "--rules-file", str(c.rules_file)),
         *("--state-file", str(c.state_file), "--output", str(c.output)),
     ]
+
+
+def test_lines_across_read_chunks(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logs are read in chunks; a line split between two chunks is still one line."""
+    monkeypatch.setattr(T, "READ_CHUNK", 7)
+    host.traffic(legitimate=5, attacks=3, api_403=1)
+    host.append(host.access, b"1795866206.100 20")  # partial, waits
+    parsed = host.run()
+    assert (value(parsed, "maestro_waf_requests_total"), value(parsed, "maestro_waf_blocked_requests_total")) == (9, 3)
+    assert value(parsed, "maestro_waf_log_lines_skipped_total", log="access") == 0
+    assert value(parsed, "maestro_waf_log_lines_skipped_total", log="audit") == 0

@@ -26,7 +26,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ from typing import Any
 STATE_VERSION = 1
 # How many bytes before the read offset identify a log file's content (enough to cover a request id).
 FINGERPRINT_BYTES = 64
+# Bytes read at a time from a log.
+READ_CHUNK = 1 << 20
 # The nginx log format the role defines for this tailer (log_format maestro_waf_metrics): "$msec $status $request_id".
 ACCESS_LINE = re.compile(rb"^\d+\.\d{3} \d{3} [0-9a-f]{32}$")
 # Rules whose action refuses the request in the role's configuration: CRS's inbound and outbound anomaly blocking
@@ -149,16 +151,23 @@ def _fingerprint_at(f: Any, offset: int) -> str:
     return bytes(f.read(offset - start)).hex()
 
 
-def _read_lines(f: Any, offset: int, *, to_eof: bool) -> tuple[list[bytes], int]:
-    """Complete lines from offset on, and the offset after the last one. to_eof also returns a final partial line
-    (the file will not grow any more: it was rotated away)."""
+def _read_lines(f: Any, offset: int, consume: Callable[[bytes], None], *, to_eof: bool) -> int:
+    """Pass each complete line from offset on to consume, in chunks (a day of audit log need not fit in memory);
+    returns the offset after the last one. to_eof also passes a final partial line (the file was rotated away and
+    will not grow any more)."""
     f.seek(offset)
-    data = f.read()
-    # Without to_eof: up to the last newline (0 when there is no complete line yet).
-    end = len(data) if to_eof else data.rfind(b"\n") + 1
-    chunk = data[:end]
-    lines = [line for line in chunk.split(b"\n") if line]
-    return lines, offset + end
+    pending = b""
+    position = offset
+    while chunk := f.read(READ_CHUNK):
+        position += len(chunk)
+        *complete, pending = (pending + chunk).split(b"\n")
+        for line in complete:
+            if line:
+                consume(line)
+    if to_eof and pending:
+        consume(pending)
+        return position
+    return position - len(pending)
 
 
 def _same_content(path: Path, position: Position, *, by_inode: bool) -> bool:
@@ -173,27 +182,27 @@ def _same_content(path: Path, position: Position, *, by_inode: bool) -> bool:
         return False
 
 
-def _rotated_remainder(path: Path, position: Position, *, by_inode: bool) -> list[bytes]:
-    """Lines the previous file gained after the last run, read from <log>.1 when that is the same file."""
+def _rotated_remainder(path: Path, position: Position, consume: Callable[[bytes], None], *, by_inode: bool) -> None:
+    """Pass on the lines the previous file gained after the last run, from <log>.1 when that is the same file."""
     rotated = path.with_name(path.name + ".1")
-    if position.inode is None or position.offset < 0 or not _same_content(rotated, position, by_inode=by_inode):
-        return []
+    if position.inode is None or not _same_content(rotated, position, by_inode=by_inode):
+        return
     with rotated.open("rb") as f:
-        lines, _ = _read_lines(f, position.offset, to_eof=True)
-    return lines
+        _read_lines(f, position.offset, consume, to_eof=True)
 
 
-def new_lines(path: Path, position: Position) -> tuple[list[bytes], Position]:
-    """Lines appended to the log at path since position (across a rotation), and the position after them.
+def follow(path: Path, position: Position, consume: Callable[[bytes], None]) -> Position:
+    """Pass each line appended to the log at path since position (across a rotation) to consume; returns the
+    position after them.
 
     Raises OSError when the log exists but cannot be read (the run must fail rather than report stale numbers).
     """
-    lines: list[bytes] = []
     try:
         f = path.open("rb")
     except FileNotFoundError:
         # Rotated away and not recreated yet: finish the old file if it is still there, start afresh next time.
-        return _rotated_remainder(path, position, by_inode=True), Position()
+        _rotated_remainder(path, position, consume, by_inode=True)
+        return Position()
     with f:
         stat = os.fstat(f.fileno())
         start = 0
@@ -202,13 +211,12 @@ def new_lines(path: Path, position: Position) -> tuple[list[bytes], Position]:
                 start = position.offset  # the same file, grown or unchanged
             else:
                 # Truncated in place (copytruncate): the copy is <log>.1, recognised by its bytes.
-                lines.extend(_rotated_remainder(path, position, by_inode=False))
+                _rotated_remainder(path, position, consume, by_inode=False)
         elif position.inode is not None:
             # Renamed away (logrotate create) and reopened by nginx: the old inode is <log>.1.
-            lines.extend(_rotated_remainder(path, position, by_inode=True))
-        current, offset = _read_lines(f, start, to_eof=False)
-        lines.extend(current)
-        return lines, Position(inode=stat.st_ino, offset=offset, fingerprint=_fingerprint_at(f, offset))
+            _rotated_remainder(path, position, consume, by_inode=True)
+        offset = _read_lines(f, start, consume, to_eof=False)
+        return Position(inode=stat.st_ino, offset=offset, fingerprint=_fingerprint_at(f, offset))
 
 
 # --- State and output -------------------------------------------------------------------------------------------
@@ -336,19 +344,22 @@ class Config:
 def run_once(config: Config, *, now: float | None = None) -> State:
     """One pass: read both logs, save the state, then write the metrics (a crash in between repeats nothing)."""
     state = State.load(config.state_file)
-    access_lines, state.access = new_lines(config.access_log, state.access)
-    audit_lines, state.audit = new_lines(config.audit_log, state.audit)
-    for line in access_lines:
+
+    def count_access(line: bytes) -> None:
         if parse_access_line(line):
             state.requests += 1
         else:
             state.skipped["access"] += 1
-    for line in audit_lines:
+
+    def count_audit(line: bytes) -> None:
         blocked = parse_audit_line(line, config.blocking_rule_ids)
         if blocked is None:
             state.skipped["audit"] += 1
         elif blocked:
             state.blocked += 1
+
+    state.access = follow(config.access_log, state.access, count_access)
+    state.audit = follow(config.audit_log, state.audit, count_audit)
     write_atomically(config.state_file, json.dumps(state.to_json(), sort_keys=True) + "\n", mode=0o600)
     text = render_metrics(
         state, engine_enabled=rule_engine_enabled(config.rules_file), now=time.time() if now is None else now
