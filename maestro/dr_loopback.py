@@ -13,6 +13,7 @@ binds 127.0.0.1 or a private Unix socket directory, on free ports, and stops whe
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -70,6 +71,8 @@ class S3Endpoint:
 def s3_endpoint(workdir: Path) -> Iterator[S3Endpoint]:
     from maestro.lab_s3 import build_server
 
+    # One log line per S3 request would bury the drill's output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     cert, key = workdir / "s3.crt", workdir / "s3.key"
     run(
         ["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",

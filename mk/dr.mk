@@ -1,0 +1,12 @@
+# Disaster recovery (issue 7): the operator CLI (maestro backup|backups|restore|drill), its playbooks, the loopback
+# point-in-time drill (tests/dr/, `servers` marker: run by `make test-servers`) and the DR benchmark.
+#   make bench-dr                             pgbench scale 70 (~1 GB), 150 s of writes before the loss
+#   make bench-dr BENCH_DR_ARGS="--scale 10"  a quicker, smaller run
+.PHONY: bench-dr
+
+BENCH_DR_ARGS ?=
+
+bench-dr: bootstrap-test ## DR benchmark on loopback: restore time of a ~1 GB pgbench database from S3, RPO; writes docs/benchmarks/dr.{md,json}.
+	timeout 5400 $(PY) -m bench.dr $(BENCH_DR_ARGS)
+
+BENCH_TARGETS += bench-dr
