@@ -1,5 +1,6 @@
-# The edge WAF (ansible/roles/nginx_waf): lint of the role, its corpus tests and the latency benchmark.
-# The tests need Debian's nginx, libnginx-mod-http-modsecurity and modsecurity-crs; the benchmark also wrk.
+# The edge WAF (ansible/roles/nginx_waf): lint of the role, its corpus, edge and metrics-tailer tests and the latency
+# benchmark. The tests need Debian's nginx, libnginx-mod-http-modsecurity and modsecurity-crs; the benchmark also wrk.
+# The tailer's unit tests (tests/waf/test_metrics_tailer.py) need no servers and run in `make test-fast`.
 
 WAF_ROLE := ansible/roles/nginx_waf
 

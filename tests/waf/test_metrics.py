@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -116,6 +117,18 @@ def test_the_unit_runs_the_installed_tailer_on_the_files_nginx_writes(metrics_ed
     assert "SupplementaryGroups=adm" in unit
     timer = metrics_edge.metrics_unit.with_suffix(".timer").read_text(encoding="utf-8")
     assert "OnUnitActiveSec=60s" in timer
+
+
+def test_systemd_accepts_the_rendered_units(metrics_edge: Edge) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = [metrics_edge.metrics_unit, metrics_edge.metrics_unit.with_suffix(".timer")]
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *map(str, units)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "maestro-waf-metrics" not in result.stderr, result.stderr  # warnings about our units
 
 
 def test_exact_counts_of_requests_and_blocks(metrics_edge: Edge) -> None:
