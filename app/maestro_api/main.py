@@ -20,6 +20,7 @@ from maestro_api.core.ratelimit import RateLimiter
 from maestro_api.core.security import Authenticator
 from maestro_api.core.telemetry import configure_logging, create_tracer_provider
 from maestro_api.metrics import DB_POOL_SIZE
+from maestro_api.registry.fastpath import CachedReadFastPath, cached_read_routes
 
 API_TITLE = "Maestro API"
 API_VERSION = "1.0.0"
@@ -73,10 +74,15 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         lifespan=lifespan,
         docs_url=None,  # the strict CSP forbids the Swagger UI's scripts; /openapi.json is served
         redoc_url=None,
+        # HttpHygieneMiddleware makes the request span and the HTTP metrics; FastAPI's own telemetry would
+        # duplicate them (and costs a provider check on every request even when nothing is configured).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.tracer_provider = provider
     install_error_handlers(app)
+    # Inner to outer: the fast path runs inside the hygiene middleware (headers, body limit, metrics, span).
+    app.add_middleware(CachedReadFastPath, routes=cached_read_routes())
     app.add_middleware(
         HttpHygieneMiddleware,
         settings=settings,

@@ -40,12 +40,14 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _bearer = HTTPBearer(auto_error=False, description="An API key (mst_...) or an OIDC access token.")
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are ``async def`` even when they do no I/O: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a thread hop per dependency per request that cost more than the rest of a cached read.
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     client: aioredis.Redis = request.app.state.redis
     return client
 
@@ -57,7 +59,13 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+async def _sessionmaker_dep(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_sessionmaker(request)
+
+
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker_dep)]
 
 
 async def get_current_principal(

@@ -142,7 +142,7 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-async def _problem_handler(request: Request, exc: Exception) -> Response:
+async def problem_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(
         exc.status,
@@ -179,15 +179,15 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _pool_timeout_handler(request: Request, exc: Exception) -> Response:
+async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
     # Wherever the connection was requested (authentication, SessionDep, a route, an audit write), same answer.
     log.warning("database pool exhausted on %s %s", request.method, request.url.path)
-    return await _problem_handler(request, pool_exhausted())
+    return await problem_handler(request, pool_exhausted())
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error the framework knows about as problem+json (500s are rendered by the middleware)."""
-    app.add_exception_handler(ProblemError, _problem_handler)
-    app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
+    app.add_exception_handler(ProblemError, problem_handler)
+    app.add_exception_handler(PoolTimeoutError, pool_timeout_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)

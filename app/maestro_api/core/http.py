@@ -69,6 +69,10 @@ class HttpHygieneMiddleware:
         self.headers = security_headers(settings)
         self.tracer = tracer
         self.log_requests = settings.log_requests
+        # Metric children by label values: ``labels()`` costs a lock and a dict build per call, and the label
+        # sets are bounded (route templates x methods x statuses), so each child is looked up once.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -160,8 +164,16 @@ class HttpHygieneMiddleware:
             route = route_template(scope)
             method = scope["method"]
             elapsed = time.perf_counter() - start
-            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-            HTTP_REQUEST_DURATION.labels(method=method, route=route).observe(elapsed)
+            counter = self._counters.get((method, route, status))
+            if counter is None:
+                counter = self._counters[(method, route, status)] = HTTP_REQUESTS.labels(
+                    method=method, route=route, status=str(status)
+                )
+            counter.inc()
+            histogram = self._histograms.get((method, route))
+            if histogram is None:
+                histogram = self._histograms[(method, route)] = HTTP_REQUEST_DURATION.labels(method=method, route=route)
+            histogram.observe(elapsed)
             if self.log_requests:
                 log.info(
                     "request",
@@ -181,6 +193,9 @@ class HttpHygieneMiddleware:
 
 def route_template(scope: Scope) -> str:
     """The matched route's full path template (``/v1/models/{name}``), or ``unmatched`` (bounded cardinality)."""
+    served = scope.get("maestro.route")  # set by a pure ASGI fast path that answered without FastAPI's router
+    if served:
+        return str(served)
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
     return str(path) if path else "unmatched"

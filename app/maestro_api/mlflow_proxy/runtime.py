@@ -52,7 +52,7 @@ async def mlflow_proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
 register_lifespan(mlflow_proxy_lifespan)
 
 
-def get_forwarder(request: Request) -> MlflowForwarder:
+async def get_forwarder(request: Request) -> MlflowForwarder:
     forwarder: MlflowForwarder = request.app.state.mlflow_proxy
     return forwarder
 

@@ -28,6 +28,8 @@ from redis.exceptions import RedisError
 from maestro_api.metrics import REGISTRY_CACHE_REQUESTS
 
 log = logging.getLogger("maestro_api.registry.cache")
+_HIT = REGISTRY_CACHE_REQUESTS.labels(result="hit")
+_MISS = REGISTRY_CACHE_REQUESTS.labels(result="miss")
 
 GEN_FIELD = "_gen"
 MAX_FIELD_LENGTH = 200
@@ -80,16 +82,16 @@ class RegistryCache:
                 generation = await self._redis.hget(cache_key(tenant_id), GEN_FIELD)  # type: ignore[misc]
             except (RedisError, OSError):
                 generation = None
-            REGISTRY_CACHE_REQUESTS.labels(result="miss").inc()
+            _MISS.inc()
             return Lookup(None, generation)
         try:
             # redis-py types hmget as "Awaitable | list" (sync and async clients share the stubs).
             value, generation = await self._redis.hmget(cache_key(tenant_id), [field, GEN_FIELD])  # type: ignore[misc]
         except (RedisError, OSError) as exc:
             log.warning("registry cache read failed: %s", type(exc).__name__)
-            REGISTRY_CACHE_REQUESTS.labels(result="miss").inc()
+            _MISS.inc()
             return Lookup(None, None)
-        REGISTRY_CACHE_REQUESTS.labels(result="hit" if value is not None else "miss").inc()
+        (_HIT if value is not None else _MISS).inc()
         return Lookup(value, generation)
 
     async def put(self, tenant_id: uuid.UUID, field: str, value: bytes, *, seen: Lookup) -> bool:

@@ -44,7 +44,7 @@ register_lifespan(registry_lifespan)
 register_readiness_check("mlflow", check_mlflow)
 
 
-def get_registry(request: Request) -> RegistryService:
+async def get_registry(request: Request) -> RegistryService:
     registry: RegistryService = request.app.state.registry
     return registry
 
@@ -52,7 +52,7 @@ def get_registry(request: Request) -> RegistryService:
 RegistryDep = Annotated[RegistryService, Depends(get_registry)]
 
 
-def wants_fresh(request: Request) -> bool:
+async def wants_fresh(request: Request) -> bool:
     """``Cache-Control: no-cache`` on a registry read: answer from MLflow, not from the cache (RFC 9111)."""
     return "no-cache" in request.headers.get("cache-control", "").lower()
 
