@@ -332,7 +332,8 @@ def _unmarked(requirements: str) -> list[str]:
     """
     from packaging.markers import Marker, default_environment
 
-    linux = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    linux = {k: str(v) for k, v in default_environment().items()}
+    linux.update(sys_platform="linux", platform_system="Linux", os_name="posix")
     envs = [linux, {**linux, "python_full_version": "3.11.2", "python_version": "3.11"}]
     lines = []
     for line in requirements.splitlines():
