@@ -15,7 +15,7 @@ from dashboards.model import Alert, RuleGroup, Scenario
 
 NODE = c.job("node")
 W = {"job": "node", "instance": "edge1:9100", "instance_name": "edge1"}
-AUDIT = "the ModSecurity audit log on the host (/var/log/nginx/modsec_audit.log)"
+AUDIT = "the ModSecurity JSON audit log on the host (/var/log/nginx/modsec_audit.json)"
 
 ALERTS = (
     Alert(
