@@ -82,6 +82,8 @@ class Repository:
 
     stanza: str
     data_dir: str
+    config: str | None
+    """pgBackRest configuration file when not the default /etc/pgbackrest.conf."""
     backups: list[pgbr.Backup]
     window: pgbr.Window | None
 
@@ -94,7 +96,8 @@ def read_repository(inventory: Path, group: str = "postgres") -> Repository:
         meta = json.loads((dest / "meta.json").read_text())
         found = pgbr.parse_info((dest / "info.json").read_text(), meta["stanza"])
         wal_end = pgbr.archive_end((dest / "archive.json").read_text())
-    return Repository(meta["stanza"], meta["data_dir"], found, pgbr.restorable_window(found, wal_end))
+    window = pgbr.restorable_window(found, wal_end)
+    return Repository(meta["stanza"], meta["data_dir"], meta.get("config"), found, window)
 
 
 def _stdin_is_tty() -> bool:
@@ -177,7 +180,9 @@ def restore_bare_metal(
         "restore_mode": mode,
         "restore_target": str(target),
         # The same builder the loopback drill runs; a copy on other hosts never archives into this stanza.
-        "restore_argv": pgbr.restore_command(repo.stanza, target, pg_path=repo.data_dir, archive_off=mode == "new"),
+        "restore_argv": pgbr.restore_command(
+            repo.stanza, target, config=repo.config, pg_path=repo.data_dir, archive_off=mode == "new"
+        ),
         "restore_data_dir": repo.data_dir,
         "restore_min_free_bytes": pgbr.room_needed(chosen.size),
         "restore_aside_path": pgbr.aside_path(repo.data_dir, now),
