@@ -464,7 +464,8 @@ def render_docs() -> str:
         "",
         f"{len(rules)} rules in `policies/` (Pulumi CrossGuard, Python). Run them with "
         "`pulumi preview --policy-pack policies --policy-pack-config policies/config/<env>.json`, or offline with "
-        "`make check [STACK=<name>]`.",
+        "`make check [STACK=<name>]`. `make test` runs the offline check over every shipped stack "
+        "(`make check-stacks`).",
         "",
         "- **Enforcement.** The level below is the default (no config). `policies/config/dev.json` makes every rule "
         "advisory; `staging.json` and `prod.json` make every rule mandatory and tell rules with per-environment "

@@ -3,9 +3,9 @@
 .PHONY: preview preview-all
 
 STACK ?= dev-kind
-PULUMI_STACKS := dev-kind dev-aws prod-aws
+PULUMI_STACKS := dev-kind dev-aws prod-aws dev-gcp prod-gcp dev-azure prod-azure
 
-preview: bootstrap ## Print a stack's resource tree and counts by type, offline (STACK=dev-kind|dev-aws|prod-aws).
+preview: bootstrap ## Print a stack's resource tree and counts by type, offline (STACK=<a stacks/Pulumi.<name>.yaml>).
 	$(PY) -m maestro.preview $(STACK)
 
 preview-all: bootstrap ## Evaluate every shipped Pulumi stack offline (fails on any program or config error).
