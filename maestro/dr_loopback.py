@@ -129,7 +129,8 @@ class Cluster:
                 [
                     "[global]",
                     "repo1-type=s3",
-                    "repo1-path=/drill",
+                    # moto's backend is global to the process: a path per cluster keeps repositories apart.
+                    f"repo1-path=/{self.base.name}",
                     f"repo1-s3-bucket={BUCKET}",
                     "repo1-s3-endpoint=localhost",
                     f"repo1-storage-port={self.s3.port}",

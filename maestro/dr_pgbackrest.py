@@ -208,7 +208,9 @@ def restore_command(
         argv.append(f"--process-max={process_max}")
     if target.time is not None:
         when = target.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
-        argv += ["--type=time", f"--target={when}", "--target-action=promote", "--target-timeline=current"]
+        # No --target-timeline: PostgreSQL follows the latest timeline, so a target after an earlier restore's
+        # branch point lands on the restored history, not on the abandoned one the older backup belongs to.
+        argv += ["--type=time", f"--target={when}", "--target-action=promote"]
     else:
         argv += ["--type=default"]
     if archive_off:

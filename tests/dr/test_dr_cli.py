@@ -60,7 +60,6 @@ def test_restore_command_for_time_and_latest() -> None:
         "--type=time",
         "--target=2026-11-27 01:00:00.000005+00",
         "--target-action=promote",
-        "--target-timeline=current",
         "restore",
     ]
     latest = pgbr.restore_command("s", pgbr.Target(None), config="/c", archive_off=True)
