@@ -8,6 +8,7 @@
    (ids and md5 checksums).
 5. More writes that never reach the archive, then whole-cluster loss and a restore to `latest`: everything up to
    the last archived segment is back; the unarchived commits are counted as lost, and nothing else is missing.
+6. A restore to a time on the restored timeline, from the backup of the first: the restored history is followed.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def test_point_in_time_then_latest_restore(tmp_path: Path) -> None:
         assert _checksum(restored) == _checksum(expected)
 
         # The restored cluster is on a new timeline and archives again; write, archive, then write unarchived.
-        _write(cluster, 30, "after-restore-archived")
+        _write(cluster, 15, "after-restore-archived-1")
+        time.sleep(1.5)
+        _write(cluster, 15, "after-restore-archived-2")
         cluster.wait_archived()
         _write(cluster, 20, "after-restore-unarchived")
         before_loss = _rows(cluster)
@@ -99,3 +102,11 @@ def test_point_in_time_then_latest_restore(tmp_path: Path) -> None:
         # Exactly the commits that never reached the archive are lost; everything archived is back, in order.
         assert [(i, m) for i, m, _ in after] == [(i, m) for i, m, _ in before_loss[:130]]
         assert lost == before_loss[130:] and len(lost) == 20
+
+        # A time on the restored timeline, from the only backup (taken on the first timeline): recovery must follow
+        # the restored history, not the abandoned one after the first target.
+        t2 = before_loss[114][2] + (before_loss[115][2] - before_loss[114][2]) / 2
+        assert before_loss[115][2] - before_loss[114][2] > timedelta(seconds=1)
+        cluster.stop("immediate")
+        cluster.restore(pgbr.Target(t2), now=datetime.now(UTC) + timedelta(seconds=1))
+        assert [(i, m) for i, m, _ in _rows(cluster)] == [(i, m) for i, m, _ in before_loss[:115]]
