@@ -180,6 +180,8 @@ class Mlflow(pulumi.ComponentResource):
                                     "--serve-artifacts",
                                     "--artifacts-destination",
                                     destination,
+                                    # The API scopes each tenant to its own workspace (docs/registry.md).
+                                    "--enable-workspaces",
                                     # Sync gunicorn workers: measured 2-4x the throughput of the uvicorn default.
                                     "--gunicorn-opts",
                                     f"--workers {args.config.workers} --timeout 60",

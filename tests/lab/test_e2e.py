@@ -54,13 +54,23 @@ def test_create_a_model_and_a_version_through_the_waf(api: httpx.Client, lab_end
     assert tenants.status_code == 200, tenants.text
     tenant_id = tenants.json()[0]["id"]
     name = f"lab-e2e-{uuid.uuid4().hex[:8]}"
+    # A run through the MLflow proxy (as the stock client makes one), so the version has a run and a source in
+    # the run's artifact location, under the tenant's root.
+    exp = api.post("/mlflow/api/2.0/mlflow/experiments/create", json={"name": name})
+    assert exp.status_code == 200, exp.text
+    run = api.post("/mlflow/api/2.0/mlflow/runs/create", json={"experiment_id": exp.json()["experiment_id"]})
+    assert run.status_code == 200, run.text
+    info = run.json()["run"]["info"]
+    source = f"{info['artifact_uri']}/model"
+    assert source.startswith(f"mlflow-artifacts:/tenants/{tenant_id}/")
     created = api.post(
         "/v1/models",
         json={"name": name, "description": "Churn model; it SELECTs the 'best' features from users -- really."},
     )
     assert created.status_code == 201, created.text
-    source = f"s3://maestro-artifacts/tenants/{tenant_id}/models/{name}/1"
-    version = api.post(f"/v1/models/{name}/versions", json={"source": source, "description": "first"})
+    version = api.post(
+        f"/v1/models/{name}/versions", json={"source": source, "run_id": info["run_id"], "description": "first"}
+    )
     assert version.status_code == 201, version.text
     got = api.get(f"/v1/models/{name}/versions/{version.json()['version']}")
     assert got.status_code == 200

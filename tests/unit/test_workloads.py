@@ -200,3 +200,17 @@ def test_workload_objects_carry_the_ownership_labels(stack: str) -> None:
         if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Service"):
             labels = mockrun.plain(r.inputs)["metadata"].get("labels", {})
             assert {"owner", "environment", "cost-center"} <= set(labels), r.urn
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_mlflow_serves_workspaces_and_proxies_artifacts(stack: str) -> None:
+    # The API scopes each tenant to an MLflow workspace and hands clients mlflow-artifacts:/ URIs, so the server
+    # must run with workspaces and its artifact proxy (the lab and tests/mlflow_server.py run it the same way).
+    servers = [
+        c
+        for _, spec in pod_specs(evaluated(stack))
+        for c in spec["containers"]
+        if c.get("command") == ["mlflow", "server"]
+    ]
+    assert len(servers) == 1
+    assert {"--enable-workspaces", "--serve-artifacts"} <= set(servers[0]["args"])
