@@ -10,9 +10,11 @@ PYTEST := .venv/bin/pytest
 
 # Each part of the platform adds its own targets in mk/<part>.mk and registers them here:
 #   TEST_TARGETS  run by `make test` after lint, the fast tests and the server tests
+#   LAB_TEST_TARGETS  run by `make test` last (they boot the lab)
 #   LINT_TARGETS  run by `make lint` after ruff and mypy
 #   BENCH_TARGETS run by `make bench`
 TEST_TARGETS :=
+LAB_TEST_TARGETS :=
 LINT_TARGETS :=
 BENCH_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
@@ -32,7 +34,7 @@ bootstrap-lab: ## Also install what the systemd-nspawn lab needs.
 	@scripts/bootstrap.sh test lab
 
 test: bootstrap-lab ## Run everything: lint, unit tests, server tests and every part's suite.
-	@$(MAKE) --no-print-directory lint test-fast test-stacks test-servers $(TEST_TARGETS)
+	@$(MAKE) --no-print-directory lint test-fast test-stacks test-servers $(TEST_TARGETS) $(LAB_TEST_TARGETS)
 
 test-fast: bootstrap ## Unit tests only: no servers, no whole-stack evaluations.
 	$(PYTEST) -q -m "not servers and not lab and not stacks" -p no:cacheprovider tests

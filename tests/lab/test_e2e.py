@@ -130,3 +130,21 @@ def test_backup_metrics_reach_prometheus(lab_endpoints: dict[str, Any]) -> None:
         time.sleep(5)
     assert len(result) == 1
     assert float(result[0]["value"][1]) > 0
+
+
+def test_waf_metrics_reach_prometheus(lab_endpoints: dict[str, Any]) -> None:
+    # The edge's log tailer (nginx_waf role) runs every minute; the requests and the blocked injection above
+    # show up in its counters, and the rule engine reports blocking mode.
+    def value(query: str) -> float | None:
+        result = _prom(lab_endpoints, f"/api/v1/query?query={query}")["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    deadline = time.monotonic() + 150
+    while True:
+        requests, blocked = value("maestro_waf_requests_total"), value("maestro_waf_blocked_requests_total")
+        if (requests and blocked) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert requests is not None and requests >= 1
+    assert blocked is not None and blocked >= 1
+    assert value("maestro_waf_rule_engine_enabled") == 1
