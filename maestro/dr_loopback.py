@@ -211,6 +211,9 @@ class Cluster:
                 row = conn.execute("select pg_is_in_recovery()").fetchone()
                 if row is not None and row[0] is False:
                     return
+            if not (self.data / "postmaster.pid").exists():  # recovery failed (FATAL) and the server exited
+                log = (self.base / "postgres.log").read_text(errors="replace").splitlines()[-5:]
+                raise pgbr.DrError("PostgreSQL stopped during recovery: " + " | ".join(log))
             time.sleep(0.2)
         raise TimeoutError(f"recovery did not finish in {timeout} s (see {self.base / 'postgres.log'})")
 
