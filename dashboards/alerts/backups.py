@@ -102,7 +102,8 @@ ALERTS = (
             "Backups that are never restored are not known to work. The monthly drill has not succeeded.",
             confirm=["The drill job's log; `maestro_restore_drill_last_success_timestamp_seconds` on Grafana."],
             fix=[
-                "Run the drill: `ansible-playbook ansible/restore.yml -e restore_drill=true` on the restore-drill host."
+                "Run the drill: `maestro drill --inventory <inventory>` (it restores into the `postgres_restore` "
+                "hosts; runbooks/restore-point-in-time.md)."
             ],
             verify=["The timestamp is recent and RTO/RPO panels show the new results."],
         ),
