@@ -134,10 +134,16 @@ def parse_info(info_json: str, stanza: str) -> list[Backup]:
 
 
 def archive_end(repo_ls_json: str) -> datetime | None:
-    """When the newest WAL segment reached the repository (`repo-ls --recurse --output=json archive/<stanza>`)."""
+    """When the newest WAL segment reached the repository (`repo-ls --recurse --output=json archive/<stanza>`).
+
+    Repository times have whole-second resolution (S3's LastModified), so the segment arrived before the end of
+    that second: the window ends there. A target in that last second that the WAL does not reach makes
+    PostgreSQL stop with "recovery ended before configured recovery target was reached", never a silent
+    partial restore.
+    """
     entries: dict[str, dict[str, Any]] = json.loads(repo_ls_json)
     times = [e["time"] for name, e in entries.items() if e.get("type") == "file" and _SEGMENT.search(name)]
-    return _ts(max(times)) if times else None
+    return _ts(max(times) + 1) if times else None
 
 
 def restorable_window(backups: Sequence[Backup], wal_end: datetime | None) -> Window | None:

@@ -39,10 +39,12 @@ def test_window_is_oldest_backup_end_to_newest_archived_segment() -> None:
     backups = pgbr.parse_info(info_json([("b1", T0, T0 + timedelta(minutes=5), 10)]), STANZA)
     end = pgbr.archive_end(archive_json([T0, T0 + timedelta(hours=8)]))
     window = pgbr.restorable_window(backups, end)
-    assert window == pgbr.Window(T0 + timedelta(minutes=5), T0 + timedelta(hours=8))
+    # Repository times are whole seconds: the newest segment arrived before the end of its second.
+    assert window == pgbr.Window(T0 + timedelta(minutes=5), T0 + timedelta(hours=8, seconds=1))
     pgbr.check_target(pgbr.Target(T0 + timedelta(hours=1)), window)
+    pgbr.check_target(pgbr.Target(T0 + timedelta(hours=8, milliseconds=500)), window)
     pgbr.check_target(pgbr.Target(None), window)
-    for outside in (T0 + timedelta(minutes=4), T0 + timedelta(hours=8, seconds=1)):
+    for outside in (T0 + timedelta(minutes=4), T0 + timedelta(hours=8, seconds=1, milliseconds=1)):
         with pytest.raises(pgbr.OutsideWindowError, match="outside the restorable window"):
             pgbr.check_target(pgbr.Target(outside), window)
     with pytest.raises(pgbr.OutsideWindowError, match="no usable backup"):
@@ -92,7 +94,7 @@ def test_backups_lists_the_window(fake_ansible: FakeAnsible) -> None:
     result = runner.invoke(app, ["backups", "--inventory", "inv/hosts.yml"])
     assert result.exit_code == 0, result.output
     assert "20261127-010000F" in result.output
-    assert "2026-11-27T01:05:00+00:00 .. 2026-11-27T09:00:00+00:00" in result.output
+    assert "2026-11-27T01:05:00+00:00 .. 2026-11-27T09:00:01+00:00" in result.output  # whole-second repo times
     assert fake_ansible.playbooks() == [("backup.yml", ["info"])]
 
 
@@ -108,7 +110,7 @@ def test_backup_runs_then_lists(fake_ansible: FakeAnsible) -> None:
 
 def test_restore_outside_the_window_runs_nothing(fake_ansible: FakeAnsible) -> None:
     _repo(fake_ansible)
-    for when in ("2026-11-27T01:04:00Z", "2026-11-27T09:00:01Z", "2026-11-26T00:00:00Z"):
+    for when in ("2026-11-27T01:04:00Z", "2026-11-27T09:00:02Z", "2026-11-26T00:00:00Z"):
         result = runner.invoke(app, ["restore", "--inventory", "i.yml", "--to", when, "--yes"])
         assert result.exit_code == 2, result.output
         assert "outside the restorable window" in result.output
