@@ -111,12 +111,20 @@ def test_prometheus_scrapes_every_target(lab_endpoints: dict[str, Any]) -> None:
 
 
 def test_prometheus_loaded_the_rules_from_dashboards(lab_endpoints: dict[str, Any]) -> None:
-    loaded = {g["name"] for g in _prom(lab_endpoints, "/api/v1/rules")["groups"]}
+    groups = _prom(lab_endpoints, "/api/v1/rules")["groups"]
+    loaded = {g["name"] for g in groups}
+    alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
     expected: set[str] = set()
+    expected_alerts: set[str] = set()
     for f in sorted((lab.REPO / "dashboards" / "rules").glob("*.yml")):
-        expected |= {g["name"] for g in (yaml.safe_load(f.read_text()) or {}).get("groups", [])}
+        for g in (yaml.safe_load(f.read_text()) or {}).get("groups", []):
+            expected.add(g["name"])
+            expected_alerts |= {r["alert"] for r in g["rules"] if "alert" in r}
     assert expected, "dashboards/rules/ has no rule groups"
     assert expected <= loaded
+    # The rules API lists every alert of dashboards/rules/.
+    assert len(expected_alerts) >= 40
+    assert expected_alerts <= alerts, sorted(expected_alerts - alerts)
 
 
 def test_backup_metrics_reach_prometheus(lab_endpoints: dict[str, Any]) -> None:
