@@ -60,20 +60,22 @@ def write_report(data: dict[str, Any]) -> None:
         "# Lab benchmarks",
         "",
         f"Measured {data['date']} on {data['machine']['cpus']} cores / {data['machine']['memory_gib']} GiB "
-        f"(load average at start {', '.join(f'{x:.1f}' for x in data['machine']['load_average_at_start'])}).",
-        f"Command: `{data['cases'][0]['command'] if data.get('cases') else 'python -m maestro.lab_bench'}`. Rerun: "
-        "`sudo make bench-lab` (or `python -m maestro.lab_bench --runs 5`; `--running` measures only the failover "
-        "on a lab that is up). Raw numbers: lab.json.",
+        "(load average at the failover runs' start "
+        f"{', '.join(f'{x:.1f}' for x in data['machine']['load_average_at_start'])}).",
+        "Each figure's command is in lab.json (and in the table for `make lab`). Rerun: `sudo make bench-lab` (or "
+        "`python -m maestro.lab_bench --runs 5`; `--running` measures only the failover on a lab that is up).",
         "",
         "## `make lab`",
         "",
-        "| run | seconds |",
-        "|---|---|",
+        "| run | seconds | command |",
+        "|---|---|---|",
     ]
+    commands = {c["name"]: c["command"] for c in data.get("cases", [])}
     for name, secs in data["lab_seconds"].items():
-        lines.append(f"| {name} | {secs} |")
+        how = commands.get(f"make lab: {name}")
+        lines.append(f"| {name} | {secs} | " + (f"`{how}` |" if how else "this run's command |"))
     if not data["lab_seconds"]:
-        lines.append("| not measured in this run (`--running`); `make test` prints each phase's time | - |")
+        lines.append("| not measured in this run (`--running`); `make test` prints each phase's time | - | - |")
     fo = data.get("failover")
     if fo:
         s, lost = fo["seconds_to_recovery"], fo["lost_writes"]
