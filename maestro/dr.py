@@ -258,6 +258,10 @@ def drill(
     ] = None,
     new_group: Annotated[str, typer.Option(help="Inventory group of the fresh hosts.")] = "postgres_restore",
     to: Annotated[str, typer.Option("--to", help="`latest` or an ISO 8601 time with offset.")] = pgbr.LATEST,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Leave the restored copy running (127.0.0.1 of the drill host) to inspect it."),
+    ] = False,
 ) -> None:
     """Restore the latest state into fresh hosts (never the live cluster), verify it, and record the drill."""
     try:
@@ -268,12 +272,17 @@ def drill(
         playbook_runner(
             "drill.yml",
             new_inventory or inventory,
-            {"restore_group": new_group, "drill_rto_seconds": round(elapsed)},
+            {"restore_group": new_group, "drill_rto_seconds": round(elapsed), "drill_keep_running": keep},
             [],
         )
     except pgbr.DrError as e:
         raise _fail(e) from None
     out.print(f"drill passed: restored to {parsed} into {new_group} in {elapsed:.0f} s")
+    if keep:
+        out.print(
+            f"the copy runs on 127.0.0.1 of the first {new_group} host; stop it (as postgres, `pg_ctl -D <its data "
+            "directory> -m fast stop`) before the next drill, which refuses to restore over a running server"
+        )
 
 
 def register(app: typer.Typer) -> None:
