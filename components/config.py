@@ -105,6 +105,10 @@ class PostgresConfig(_Model):
     """CPU request per member (the limit is twice this)."""
     memory: str = "1Gi"
     """Memory request and limit per member."""
+    endpoint: Literal["primary", "restore"] = "primary"
+    """Which cluster the platform's database URLs (API, MLflow) point at: `primary` (`maestro-pg`) or `restore`
+    (the point-in-time clone that `maestro:restore` creates next to it). `maestro restore --stack S --switch`
+    sets `restore` once the clone is verified; `restore` needs `maestro:restore`."""
 
     @field_validator("volume_size", "cpu", "memory")
     @classmethod
@@ -262,8 +266,17 @@ class KubernetesConfig(_Model):
     """IngressClass of the ingress controller (ingress-nginx with ModSecurity + OWASP CRS)."""
 
 
+# The live cluster's `postgresql` object; the operator wants cluster names prefixed with the team id.
+POSTGRES_CLUSTER = "maestro-pg"
+POSTGRES_TEAM = "maestro"
+# A DNS-1035 label, short enough that the operator's derived names (`<cluster>-repl`, `<cluster>-config`, our
+# `<cluster>-metrics`) stay within the 63 characters of a Service name.
+_CLUSTER_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
+
 class RestoreConfig(_Model):
-    """Disaster recovery: create the Postgres cluster as a point-in-time clone of a backed-up one."""
+    """Disaster recovery: a second Postgres cluster, created as a point-in-time clone of a backed-up one next to
+    the live cluster (which stays untouched); `postgres.endpoint` decides which of the two the platform uses."""
 
     source_cluster: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     """Name of the cluster whose backups to restore from (e.g. `maestro-pg`)."""
@@ -271,6 +284,9 @@ class RestoreConfig(_Model):
     """Kubernetes UID of the source `postgresql` object (WAL-G's backup path contains it)."""
     timestamp: str
     """Target time, ISO 8601 with a UTC offset, e.g. `2026-11-27T23:00:00+00:00`."""
+    cluster_name: str = Field(default="maestro-pg-restore", pattern=_CLUSTER_NAME, max_length=50)
+    """Name of the clone's `postgresql` object: a DNS label starting with `maestro-` (the operator's team
+    prefix), different from the live cluster `maestro-pg` and from `sourceCluster`."""
 
     @field_validator("timestamp")
     @classmethod
@@ -282,6 +298,18 @@ class RestoreConfig(_Model):
         if parsed.tzinfo is None:
             raise ValueError("the timestamp needs a UTC offset (e.g. +00:00)")
         return v
+
+    @model_validator(mode="after")
+    def _next_to_the_live_cluster(self) -> RestoreConfig:
+        if not self.cluster_name.startswith(f"{POSTGRES_TEAM}-"):
+            raise ValueError(f"clusterName: must start with {POSTGRES_TEAM}- (the operator's team prefix)")
+        if self.cluster_name == POSTGRES_CLUSTER:
+            raise ValueError(
+                f"clusterName: must differ from the live cluster {POSTGRES_CLUSTER} (the clone is created next to it)"
+            )
+        if self.cluster_name == self.source_cluster:
+            raise ValueError("clusterName: must differ from sourceCluster (the clone is created next to its source)")
+        return self
 
 
 class TagsConfig(_Model):
@@ -372,6 +400,11 @@ class MaestroConfig(_Model):
             raise ValueError("images.registry: required when images.build is false")
         if self.cloud == "kubernetes" and self.images.build:
             raise ValueError("images.build: plain Kubernetes has no registry to push to; set false and a registry")
+        if self.postgres.endpoint == "restore" and self.restore is None:
+            raise ValueError(
+                "postgres.endpoint: 'restore' points the platform at the restored clone, but maestro:restore is not "
+                "set (there is no clone); use 'primary' or set maestro:restore"
+            )
         if self.environment == "prod" and self.postgres.instances < 3:
             raise ValueError("postgres.instances: prod needs at least 3 members")
         return self
@@ -455,3 +488,12 @@ def load_config(raw: Mapping[str, Any], *, region: str | None = None) -> Maestro
         if loc and loc[0] == "region":
             raise ConfigError(f"aws:region: {first['msg']}") from None
         raise ConfigError(_key(loc, str(first["msg"]).removeprefix("Value error, "))) from None
+
+
+def load_restore(raw: Mapping[str, Any]) -> RestoreConfig:
+    """Validate a `maestro:restore` value alone (for the restore command, before it writes one)."""
+    try:
+        return RestoreConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(_key(("restore", *first["loc"]), str(first["msg"]).removeprefix("Value error, "))) from None

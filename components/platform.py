@@ -60,7 +60,8 @@ def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
 
 
 class MaestroPlatform(pulumi.ComponentResource):
-    """Exposes `foundation` (FoundationOutputs), `api_url`, `grafana_url`."""
+    """Exposes `foundation` (FoundationOutputs), `api_url`, `grafana_url`, and `stack_outputs` (the workloads'
+    stack outputs by name: `postgresCluster`, `postgresClusterUid`, and `postgresRestoreCluster` when restoring)."""
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("maestro:index:Platform", name, None, opts)
@@ -79,6 +80,11 @@ class MaestroPlatform(pulumi.ComponentResource):
         )
         self.api_url = self.workloads.api.url
         self.grafana_url = self.workloads.observability.grafana_url
+        self.stack_outputs = self.workloads.stack_outputs
+        # Exported here because __main__.py (which exports the other outputs) iterates no mapping of the
+        # workloads' outputs yet; `maestro restore --stack` reads these.
+        for key, value in self.stack_outputs.items():
+            pulumi.export(key, value)
         self.register_outputs({"api_url": self.api_url, "cluster_name": self.foundation.cluster_name})
 
     def _foundation(self, name: str, args: PlatformArgs) -> FoundationOutputs:
@@ -196,6 +202,7 @@ class Workloads(pulumi.ComponentResource):
                 artifact_bucket=artifact,
                 identity=foundation.identity("mlflow") if artifact is not None else None,
                 storage_class=foundation.storage_class,
+                database_cluster=postgres.cluster_name,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[postgres.cluster]),
         )
@@ -214,7 +221,16 @@ class Workloads(pulumi.ComponentResource):
                 otlp_endpoint=self.observability.otlp_endpoint,
                 ingress_class=foundation.ingress_class,
                 ingress_annotations=foundation.ingress_annotations,
+                database_cluster=postgres.cluster_name,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[postgres.cluster]),
         )
-        self.register_outputs({"api_url": self.api.url})
+        # The cluster the platform's database URLs point at (and its object's UID, which WAL-G's backup path holds,
+        # so a later restore needs no --source-uid), and the restore clone when there is one.
+        self.stack_outputs: dict[str, pulumi.Input[str | None]] = {
+            "postgresCluster": postgres.cluster_name,
+            "postgresClusterUid": postgres.cluster_uid,
+        }
+        if postgres.restore_cluster is not None:
+            self.stack_outputs["postgresRestoreCluster"] = postgres.restore_cluster
+        self.register_outputs({"api_url": self.api.url, **self.stack_outputs})

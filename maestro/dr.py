@@ -205,7 +205,9 @@ def restore_bare_metal(
 
 
 def restore(
-    to: Annotated[str, typer.Option("--to", help="`latest` or an ISO 8601 time with offset.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="`latest` or an ISO 8601 time with offset (not with --switch).")
+    ] = None,
     inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Bare metal: the inventory.")] = None,
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Kubernetes: the Pulumi stack.")] = None,
     target: Annotated[str, typer.Option("--target", help="in-place, or new (other hosts).")] = "in-place",
@@ -213,17 +215,42 @@ def restore(
     new_group: Annotated[
         str, typer.Option(help="--target new: inventory group of the fresh hosts.")
     ] = "postgres_restore",
-    source_uid: Annotated[str | None, typer.Option(help="--stack: UID of the source postgresql object.")] = None,
+    source_uid: Annotated[
+        str | None,
+        typer.Option(help="--stack: UID of the source postgresql object (default: the stack's postgresClusterUid)."),
+    ] = None,
     outputs: Annotated[Path | None, typer.Option(help="--stack: `pulumi stack output --json` saved to a file.")] = None,
     stack_file: Annotated[
         Path | None, typer.Option(help="--stack: the stack file to write (stacks/Pulumi.S.yaml).")
     ] = None,
+    switch: Annotated[
+        bool,
+        typer.Option(
+            "--switch",
+            help="--stack: point the platform's database endpoint at the verified restore clone "
+            "(writes maestro:postgres.endpoint: restore).",
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before dangerous steps.")] = False,
 ) -> None:
-    """Point-in-time restore: of the Patroni cluster (--inventory) or of the platform's database (--stack)."""
+    """Point-in-time restore: of the Patroni cluster (--inventory) or of the platform's database (--stack: a clone
+    next to the live cluster, then --switch to it)."""
     if (inventory is None) == (stack is None):
         raise _fail(pgbr.DrError("give exactly one of --inventory (bare metal) or --stack (Kubernetes)"))
+    if switch and (stack is None or to is not None):
+        raise _fail(
+            pgbr.DrError("--switch goes with --stack and without --to: it switches to the clone already written")
+        )
+    if to is None and not switch:
+        raise _fail(pgbr.DrError("--to is needed: `latest` or an ISO 8601 time with offset"))
     try:
+        if switch:
+            from maestro import dr_k8s
+
+            assert stack is not None
+            dr_k8s.switch_stack(stack, stack_file=stack_file, yes=yes, confirm=confirm, step=step)
+            return
+        assert to is not None
         parsed = pgbr.parse_target(to)
         if stack is not None:
             from maestro import dr_k8s

@@ -17,6 +17,7 @@ from components.config import ApiConfig, Ports
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import API, MIGRATIONS
 from components.kubernetes.observability import service_monitor
+from components.kubernetes.postgres import DATABASE_ANNOTATION
 from components.kubernetes.security import (
     container_security_context,
     pod_security_context,
@@ -52,6 +53,10 @@ class ApiArgs:
     """The Foundation's IngressClass."""
     ingress_annotations: Mapping[str, pulumi.Input[str]]
     """The Foundation's annotations (load balancer, WAF attachment)."""
+    database_cluster: str
+    """Name of the `postgresql` cluster the database URLs point at. It names the migration Job and annotates the pod
+    template, so switching the endpoint reruns the migration against that cluster and restarts the pods (they read
+    the URLs from their Secret only at start)."""
 
 
 class Api(pulumi.ComponentResource):
@@ -108,7 +113,9 @@ class Api(pulumi.ComponentResource):
             f"{name}-migrate",
             metadata={
                 "name": pulumi.Output.from_input(args.image).apply(
-                    lambda i: f"maestro-api-migrate-{hashlib.sha256(i.encode()).hexdigest()[:8]}"
+                    lambda i: (
+                        "maestro-api-migrate-" + hashlib.sha256(f"{i}@{args.database_cluster}".encode()).hexdigest()[:8]
+                    )
                 ),
                 "namespace": ns,
             },
@@ -116,7 +123,10 @@ class Api(pulumi.ComponentResource):
                 "backoffLimit": 3,
                 "ttlSecondsAfterFinished": 86400,
                 "template": {
-                    "metadata": {"labels": {"app.kubernetes.io/name": "maestro-api-migrate", **MIGRATIONS}},
+                    "metadata": {
+                        "labels": {"app.kubernetes.io/name": "maestro-api-migrate", **MIGRATIONS},
+                        "annotations": {DATABASE_ANNOTATION: args.database_cluster},
+                    },
                     "spec": {
                         **pod_base,
                         "restartPolicy": "Never",
@@ -143,7 +153,7 @@ class Api(pulumi.ComponentResource):
                 "replicas": cfg.min_replicas,
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": {DATABASE_ANNOTATION: args.database_cluster}},
                     "spec": {
                         **pod_base,
                         "topologySpreadConstraints": zone_spread(labels),

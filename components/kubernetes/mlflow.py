@@ -18,6 +18,7 @@ from components.foundation import BucketRef, WorkloadIdentity
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import MIGRATIONS, MLFLOW
 from components.kubernetes.observability import service_monitor
+from components.kubernetes.postgres import DATABASE_ANNOTATION
 from components.kubernetes.security import (
     container_security_context,
     pod_security_context,
@@ -45,6 +46,10 @@ class MlflowArgs:
     """Workload identity for `maestro/mlflow`, the only identity that reaches the artifact bucket."""
     storage_class: str
     """StorageClass for the artifact volume when there is no bucket."""
+    database_cluster: str
+    """Name of the `postgresql` cluster `database_url` points at. It names the migration Job and annotates the pod
+    template, so switching the endpoint reruns the migration against that cluster and restarts the pods (they read
+    the URL from their Secret only at start)."""
 
 
 def _suffix(image: str) -> str:
@@ -115,6 +120,7 @@ class Mlflow(pulumi.ComponentResource):
             volumes.append({"name": "artifacts", "persistentVolumeClaim": {"claimName": "mlflow-artifacts"}})
             mounts.append({"name": "artifacts", "mountPath": "/mlartifacts"})
 
+        db_annotation = {DATABASE_ANNOTATION: args.database_cluster}
         pod_spec_base: dict[str, Any] = {
             "serviceAccountName": SERVICE_ACCOUNT,
             "securityContext": pod_security_context(),
@@ -123,14 +129,16 @@ class Mlflow(pulumi.ComponentResource):
         migrate = k8s.batch.v1.Job(
             f"{name}-migrate",
             metadata={
-                "name": pulumi.Output.from_input(args.image).apply(lambda i: f"mlflow-migrate-{_suffix(i)}"),
+                "name": pulumi.Output.from_input(args.image).apply(
+                    lambda i: f"mlflow-migrate-{_suffix(f'{i}@{args.database_cluster}')}"
+                ),
                 "namespace": ns,
             },
             spec={
                 "backoffLimit": 3,
                 "ttlSecondsAfterFinished": 86400,
                 "template": {
-                    "metadata": {"labels": {**labels, **MIGRATIONS}},
+                    "metadata": {"labels": {**labels, **MIGRATIONS}, "annotations": db_annotation},
                     "spec": {
                         **pod_spec_base,
                         "restartPolicy": "Never",
@@ -161,7 +169,10 @@ class Mlflow(pulumi.ComponentResource):
                 "template": {
                     # The identity's pod labels (Azure Workload ID's webhook acts only on labelled pods) join the
                     # selector's labels here only: the selector stays the same on every cloud.
-                    "metadata": {"labels": {**(dict(identity.pod_labels) if identity else {}), **labels}},
+                    "metadata": {
+                        "labels": {**(dict(identity.pod_labels) if identity else {}), **labels},
+                        "annotations": db_annotation,
+                    },
                     "spec": {
                         **pod_spec_base,
                         "topologySpreadConstraints": zone_spread(labels),

@@ -8,7 +8,15 @@
 - Role passwords are generated here (pulumi-random, secret outputs) and handed to the operator by pre-creating
   its credential Secrets, which it adopts instead of generating its own; the same values build the connection
   URLs the API and MLflow receive through their own Secrets.
-- `restore` turns the manifest into a point-in-time clone of a backed-up cluster (the operator's `clone`).
+- `restore` adds a second `postgresql` object next to the live one: a point-in-time clone of a backed-up cluster
+  (the operator's `clone`, honoured only when an object is created), with its own credential Secrets. The live
+  cluster's resources keep their names and inputs. `config.endpoint` picks which cluster's Service and passwords
+  the URLs use, so switching to the clone is one config change, and switching back another.
+- Credentials of the clone: the restored data carries the source's roles with the source's password hashes, but
+  the operator syncs every manifest role's password to the role's Secret of *this* cluster (it alters a role whose
+  password differs from its Secret: postgres-operator pkg/util/users, "passwords get reset" on clones since
+  zalando/postgres-operator#974). So the clone's URLs use the clone's own generated passwords, and the live
+  cluster's passwords are never copied or shared.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import Ports, PostgresConfig, RestoreConfig
+from components.config import POSTGRES_CLUSTER, POSTGRES_TEAM, Ports, PostgresConfig, RestoreConfig
 from components.foundation import BucketRef, WorkloadIdentity
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import POSTGRES
@@ -32,8 +40,11 @@ OPERATOR_CHART = "postgres-operator"
 OPERATOR_CHART_VERSION = "1.14.0"
 OPERATOR_REPO = "https://opensource.zalando.com/postgres-operator/charts/postgres-operator"
 EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
-CLUSTER = "maestro-pg"
+CLUSTER = POSTGRES_CLUSTER
 SERVICE_ACCOUNT = "postgres-pod"
+# Pod-template annotation of the database's clients (API, MLflow) naming the cluster their URLs point at: a switch of
+# endpoint changes their pod templates, so they restart and read the new URL from their Secrets.
+DATABASE_ANNOTATION = "maestro.dev/database-cluster"
 # Spilo's postgres user and group inside the image.
 SPILO_UID, SPILO_GID = 101, 103
 # Roles: the API's table owner (migrations), the API's service role (no DDL, RLS applies), MLflow's owner.
@@ -54,7 +65,8 @@ class PostgresArgs:
     identity: WorkloadIdentity | None
     """The workload identity for `maestro-data/postgres-pod`; None when there is no bucket."""
     restore: RestoreConfig | None
-    """When set, the cluster is created as a point-in-time clone of `restore.source_cluster`."""
+    """When set, a second cluster `restore.cluster_name` is created as a point-in-time clone of
+    `restore.source_cluster`, next to the live one."""
 
 
 def walg_env(bucket: BucketRef, *, prefix: str = "") -> list[dict[str, Any]]:
@@ -77,18 +89,26 @@ def walg_env(bucket: BucketRef, *, prefix: str = "") -> list[dict[str, Any]]:
     return env
 
 
-def credentials_secret_name(role: str) -> str:
+def credentials_secret_name(role: str, cluster: str = CLUSTER) -> str:
     """The operator's naming for a role's Secret (underscores are not allowed in names)."""
-    return f"{role.replace('_', '-')}.{CLUSTER}.credentials.postgresql.acid.zalan.do"
+    return f"{role.replace('_', '-')}.{cluster}.credentials.postgresql.acid.zalan.do"
+
+
+def service_host(cluster: str) -> str:
+    """The cluster's primary Service (the operator names it after the cluster)."""
+    return f"{cluster}.{NAMES.data}.svc.cluster.local"
 
 
 class Postgres(pulumi.ComponentResource):
-    """Exposes `host`, `port`, `passwords` (secret outputs by role) and `url(role, database)`."""
+    """Exposes `host`, `port`, `passwords` (secret outputs by role) and `url(role, database)`, all for the cluster
+    `config.endpoint` selects (`cluster_name`, object `endpoint_object`, UID `cluster_uid`); `clusters` holds every
+    `postgresql` object by name, `restore_cluster` the clone's name or None."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("maestro:kubernetes:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.host = f"{CLUSTER}.{NAMES.data}.svc.cluster.local"
+        if args.config.endpoint == "restore" and args.restore is None:
+            raise ValueError("maestro:postgres.endpoint: 'restore' needs maestro:restore (there is no clone)")
         self.port = args.ports.postgres
 
         self.operator = k8s.helm.v3.Release(
@@ -114,51 +134,27 @@ class Postgres(pulumi.ComponentResource):
                 opts=child,
             )
 
-        pod_labels = dict(args.identity.pod_labels) if args.identity is not None else {}
-        self.passwords: dict[str, pulumi.Output[str]] = {}
-        secrets = []
-        for role in ROLES:
-            password = random.RandomPassword(
-                f"{name}-{role.replace('_', '-')}-password", length=40, special=False, opts=child
-            )
-            self.passwords[role] = password.result
-            secrets.append(
-                k8s.core.v1.Secret(
-                    f"{name}-{role.replace('_', '-')}-credentials",
-                    metadata={
-                        "name": credentials_secret_name(role),
-                        "namespace": NAMES.data,
-                        "labels": {"application": "spilo", "cluster-name": CLUSTER, "team": "maestro"},
-                    },
-                    string_data={"username": role, "password": password.result},
-                    opts=child,
-                )
-            )
+        # The live cluster keeps the child names it always had (same URNs: nothing is replaced); the clone's children
+        # carry `-restore` in their names.
+        live_passwords, live = self._cluster(name, CLUSTER, args, clone=None)
+        self.clusters: dict[str, k8s.apiextensions.CustomResource] = {CLUSTER: live}
+        self.restore_cluster: str | None = None
+        self.cluster_name: str = CLUSTER
+        passwords = live_passwords
+        if args.restore is not None:
+            self.restore_cluster = args.restore.cluster_name
+            clone_passwords, clone = self._cluster(f"{name}-restore", self.restore_cluster, args, clone=args.restore)
+            self.clusters[self.restore_cluster] = clone
+            if args.config.endpoint == "restore":
+                self.cluster_name, passwords = self.restore_cluster, clone_passwords
 
-        self.cluster = k8s.apiextensions.CustomResource(
-            f"{name}-cluster",
-            api_version="acid.zalan.do/v1",
-            kind="postgresql",
-            # The identity's pod labels reach the Spilo pods through the operator's `inherited_labels`.
-            metadata={"name": CLUSTER, "namespace": NAMES.data, "labels": {**pod_labels, "team": "maestro"}},
-            spec=self.manifest(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *secrets]),
-        )
+        self.endpoint_object = self.clusters[self.cluster_name]
+        # Kept for the components that wait for the database (API, MLflow): the cluster the endpoint points at.
+        self.cluster = self.endpoint_object
+        self.cluster_uid: pulumi.Output[str | None] = self.endpoint_object.metadata.apply(_uid)
+        self.host = service_host(self.cluster_name)
+        self.passwords: dict[str, pulumi.Output[str]] = passwords
 
-        k8s.core.v1.Service(
-            f"{name}-metrics",
-            metadata={
-                "name": f"{CLUSTER}-metrics",
-                "namespace": NAMES.data,
-                "labels": {"app.kubernetes.io/name": "postgres-exporter"},
-            },
-            spec={
-                "selector": {**POSTGRES, "cluster-name": CLUSTER},
-                "ports": [{"name": "metrics", "port": args.ports.postgres_exporter}],
-                "clusterIP": "None",
-            },
-            opts=child,
-        )
         service_monitor(
             f"{name}-monitor",
             "postgres",
@@ -167,13 +163,70 @@ class Postgres(pulumi.ComponentResource):
             "metrics",
             parent=self,
         )
-        self.register_outputs({"host": self.host, "port": self.port})
+        self.register_outputs(
+            {"host": self.host, "port": self.port, "cluster": self.cluster_name, "restoreCluster": self.restore_cluster}
+        )
+
+    def _cluster(
+        self, prefix: str, cluster: str, args: PostgresArgs, *, clone: RestoreConfig | None
+    ) -> tuple[dict[str, pulumi.Output[str]], k8s.apiextensions.CustomResource]:
+        """One `postgresql` object with its role Secrets (pre-created, so the operator adopts our passwords) and
+        its exporter's metrics Service; returns the passwords by role and the object."""
+        child = pulumi.ResourceOptions(parent=self)
+        pod_labels = dict(args.identity.pod_labels) if args.identity is not None else {}
+        passwords: dict[str, pulumi.Output[str]] = {}
+        secrets = []
+        for role in ROLES:
+            password = random.RandomPassword(
+                f"{prefix}-{role.replace('_', '-')}-password", length=40, special=False, opts=child
+            )
+            passwords[role] = password.result
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{prefix}-{role.replace('_', '-')}-credentials",
+                    metadata={
+                        "name": credentials_secret_name(role, cluster),
+                        "namespace": NAMES.data,
+                        "labels": {"application": "spilo", "cluster-name": cluster, "team": POSTGRES_TEAM},
+                    },
+                    string_data={"username": role, "password": password.result},
+                    opts=child,
+                )
+            )
+
+        obj = k8s.apiextensions.CustomResource(
+            f"{prefix}-cluster",
+            api_version="acid.zalan.do/v1",
+            kind="postgresql",
+            # The identity's pod labels reach the Spilo pods through the operator's `inherited_labels`.
+            metadata={"name": cluster, "namespace": NAMES.data, "labels": {**pod_labels, "team": POSTGRES_TEAM}},
+            spec=self.manifest(args, clone=clone),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.operator, *secrets]),
+        )
+
+        k8s.core.v1.Service(
+            f"{prefix}-metrics",
+            metadata={
+                "name": f"{cluster}-metrics",
+                "namespace": NAMES.data,
+                "labels": {"app.kubernetes.io/name": "postgres-exporter"},
+            },
+            spec={
+                "selector": {**POSTGRES, "cluster-name": cluster},
+                "ports": [{"name": "metrics", "port": args.ports.postgres_exporter}],
+                "clusterIP": "None",
+            },
+            opts=child,
+        )
+        return passwords, obj
 
     def url(self, role: str, database: str, *, driver: str = "psycopg") -> pulumi.Output[str]:
-        """A SQLAlchemy URL for `role` (a secret output); TLS is required (Spilo serves a certificate)."""
+        """A SQLAlchemy URL for `role` on the endpoint's cluster (a secret output); TLS is required (Spilo serves a
+        certificate)."""
         password: pulumi.Output[str] = pulumi.Output.secret(self.passwords[role])
+        host = self.host
         return password.apply(
-            lambda pw: f"postgresql+{driver}://{role}:{pw}@{self.host}:{self.port}/{database}?sslmode=require"
+            lambda pw: f"postgresql+{driver}://{role}:{pw}@{host}:{self.port}/{database}?sslmode=require"
         )
 
     def _operator_values(self, identity: WorkloadIdentity | None) -> dict[str, Any]:
@@ -202,8 +255,10 @@ class Postgres(pulumi.ComponentResource):
         }
 
     @staticmethod
-    def manifest(args: PostgresArgs) -> dict[str, Any]:
-        """The `postgresql` spec (a static method so tests can check it for any config)."""
+    def manifest(args: PostgresArgs, *, clone: RestoreConfig | None = None) -> dict[str, Any]:
+        """The `postgresql` spec, of the live cluster or (with `clone`) of the restore clone; a static method so
+        tests can check it for any config. The clone archives and backs up like the live cluster, under its own
+        path in the bucket (WAL-G's path holds the cluster's name and UID), so it can become the live one."""
         cfg = args.config
         env: list[dict[str, Any]] = []
         if args.backup_bucket is not None:
@@ -254,14 +309,10 @@ class Postgres(pulumi.ComponentResource):
                 }
             ],
         }
-        if args.restore is not None:
+        if clone is not None:
             if args.backup_bucket is None:
                 raise ValueError("maestro:restore: restoring needs a backup bucket (this Foundation has none)")
-            spec["clone"] = {
-                "cluster": args.restore.source_cluster,
-                "uid": args.restore.source_uid,
-                "timestamp": args.restore.timestamp,
-            }
+            spec["clone"] = {"cluster": clone.source_cluster, "uid": clone.source_uid, "timestamp": clone.timestamp}
             spec["env"] = env + walg_env(args.backup_bucket, prefix="CLONE_")
         return spec
 
@@ -272,3 +323,11 @@ def role_urls(pg: Postgres) -> Mapping[str, pulumi.Output[str]]:
         "MAESTRO_DATABASE_URL": pg.url("maestro_app", "maestro"),
         "MAESTRO_DATABASE_OWNER_URL": pg.url("maestro_owner", "maestro"),
     }
+
+
+def _uid(metadata: Any) -> str | None:
+    """metadata.uid of a Kubernetes object's state (None until the API server has assigned it)."""
+    if metadata is None:
+        return None
+    uid = metadata.get("uid") if isinstance(metadata, Mapping) else getattr(metadata, "uid", None)
+    return str(uid) if uid else None

@@ -5,12 +5,17 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import PORTS_FILE, ConfigError, load_config, load_ports
+from components.config import PORTS_FILE, ConfigError, load_config, load_ports, load_restore
 
 AWS: dict[str, Any] = {
     "environment": "prod",
     "cloud": "aws",
     "images": {"build": True, "apiTag": "0.1.0", "mlflowTag": "3.17.2-1"},
+}
+RESTORE: dict[str, Any] = {
+    "sourceCluster": "maestro-pg",
+    "sourceUid": "0c6e1a9e-5b8e-4c53-9d3b-3f0e8b7a2d11",
+    "timestamp": "2026-11-27T23:00:00+00:00",
 }
 KIND: dict[str, Any] = {
     "environment": "dev",
@@ -61,6 +66,16 @@ def test_stack_values_override_defaults_field_by_field() -> None:
             {"restore": {"sourceCluster": "maestro-pg", "sourceUid": "0" * 36, "timestamp": "2026-11-27T23:00:00"}},
             "maestro:restore.timestamp",
         ),
+        ({"restore": {**RESTORE, "clusterName": "Maestro-PG-Restore"}}, "maestro:restore.clusterName"),
+        ({"restore": {**RESTORE, "clusterName": "maestro-" + "x" * 50}}, "maestro:restore.clusterName"),
+        ({"restore": {**RESTORE, "clusterName": "maestro-pg"}}, "maestro:restore.clusterName"),
+        ({"restore": {**RESTORE, "clusterName": "other-pg-restore"}}, "maestro:restore.clusterName"),
+        (
+            {"restore": {**RESTORE, "sourceCluster": "maestro-pg-old", "clusterName": "maestro-pg-old"}},
+            "maestro:restore.clusterName",
+        ),
+        ({"postgres": {"endpoint": "restore"}}, "maestro:postgres.endpoint"),
+        ({"postgres": {"endpoint": "clone"}}, "maestro:postgres.endpoint"),
     ],
 )
 def test_invalid_config_names_the_key(override: dict[str, Any], key: str) -> None:
@@ -98,3 +113,23 @@ def test_ports_come_from_the_port_map() -> None:
     raw = yaml.safe_load(PORTS_FILE.read_text())
     ports = load_ports()
     assert (ports.api, ports.postgres, ports.redis) == (raw["api"], raw["postgres"], raw["redis"])
+
+
+def test_restore_is_a_clone_next_to_the_live_cluster_and_the_endpoint_follows_config() -> None:
+    cfg = load_config({**AWS, "restore": RESTORE}, region="us-east-1")
+    assert cfg.restore is not None and cfg.restore.cluster_name == "maestro-pg-restore"
+    assert cfg.postgres.endpoint == "primary"
+    switched = load_config({**AWS, "restore": RESTORE, "postgres": {"endpoint": "restore"}}, region="us-east-1")
+    assert switched.postgres.endpoint == "restore"
+    named = load_config({**AWS, "restore": {**RESTORE, "clusterName": "maestro-pg-1127"}}, region="us-east-1")
+    assert named.restore is not None and named.restore.cluster_name == "maestro-pg-1127"
+    with pytest.raises(ConfigError, match=r"^maestro:postgres.endpoint: 'restore' .* maestro:restore is not set"):
+        load_config({**AWS, "postgres": {"endpoint": "restore"}}, region="us-east-1")
+
+
+def test_load_restore_names_the_key() -> None:
+    assert load_restore(RESTORE).source_cluster == "maestro-pg"
+    with pytest.raises(ConfigError, match=r"^maestro:restore.clusterName: must differ from sourceCluster"):
+        load_restore({**RESTORE, "clusterName": "maestro-pg-x", "sourceCluster": "maestro-pg-x"})
+    with pytest.raises(ConfigError, match=r"^maestro:restore.sourceUid: "):
+        load_restore({**RESTORE, "sourceUid": "nope"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -154,23 +155,107 @@ def test_migrations_run_before_the_rollout(stack: str) -> None:
         assert deployment.urn not in job.dependencies
 
 
-def test_restore_turns_the_cluster_into_a_point_in_time_clone() -> None:
-    from maestro.mockrun import load_stack_config
+RESTORE = {
+    "sourceCluster": "maestro-pg",
+    "sourceUid": "0c6e1a9e-5b8e-4c53-9d3b-3f0e8b7a2d11",
+    "timestamp": "2026-11-27T23:00:00+00:00",
+}
 
-    config, _ = load_stack_config(mockrun.stack_file_for("prod-aws"))
-    restore = {
-        "sourceCluster": "maestro-pg",
-        "sourceUid": "0c6e1a9e-5b8e-4c53-9d3b-3f0e8b7a2d11",
-        "timestamp": "2026-11-27T23:00:00+00:00",
-    }
-    restored = mockrun.evaluate_config("prod-aws", {**config, "maestro:restore": json.dumps(restore)})
-    (pg,) = restored.of_type("kubernetes:acid.zalan.do/v1:postgresql")
-    spec = mockrun.plain(pg.inputs)["spec"]
-    assert spec["clone"] == {"cluster": "maestro-pg", "uid": restore["sourceUid"], "timestamp": restore["timestamp"]}
-    env = {e["name"]: e["value"] for e in spec["env"]}
-    assert env["CLONE_USE_WALG_RESTORE"] == "true" and env["CLONE_WAL_S3_BUCKET"] == env["WAL_S3_BUCKET"]
+
+@functools.cache
+def switched_prod() -> mockrun.RecordedResources:
+    """prod-aws with a restore clone and the endpoint switched to it (both steps of `maestro restore --stack`)."""
+    config, secret_keys = mockrun.load_stack_config(mockrun.stack_file_for("prod-aws"))
+    postgres = {**json.loads(config["maestro:postgres"]), "endpoint": "restore"}
+    config = {**config, "maestro:restore": json.dumps(RESTORE), "maestro:postgres": json.dumps(postgres)}
+    return mockrun.evaluate_config("prod-aws", config, secret_keys=secret_keys)
+
+
+def _named(resources: list[mockrun.RecordedResource], typ: str) -> dict[str, mockrun.RecordedResource]:
+    return {mockrun.plain(r.inputs)["metadata"]["name"]: r for r in resources if r.type == typ}
+
+
+def test_restore_adds_a_clone_next_to_the_untouched_live_cluster() -> None:
+    clusters = _named(switched_prod(), "kubernetes:acid.zalan.do/v1:postgresql")
+    assert set(clusters) == {"maestro-pg", "maestro-pg-restore"}
     (normal,) = evaluated("prod-aws").of_type("kubernetes:acid.zalan.do/v1:postgresql")
+    assert clusters["maestro-pg"].urn == normal.urn and clusters["maestro-pg"].inputs == normal.inputs
     assert "clone" not in mockrun.plain(normal.inputs)["spec"]
+    clone = mockrun.plain(clusters["maestro-pg-restore"].inputs)
+    assert clone["spec"]["clone"] == {
+        "cluster": "maestro-pg",
+        "uid": RESTORE["sourceUid"],
+        "timestamp": RESTORE["timestamp"],
+    }
+    env = {e["name"]: e["value"] for e in clone["spec"]["env"]}
+    assert env["CLONE_USE_WALG_RESTORE"] == "true" and env["CLONE_WAL_S3_BUCKET"] == env["WAL_S3_BUCKET"]
+    # The same members, volumes and labels as the live cluster: it is meant to become the live one.
+    live = mockrun.plain(normal.inputs)
+    assert {k: v for k, v in clone["spec"].items() if k not in ("clone", "env")} == {
+        k: v for k, v in live["spec"].items() if k != "env"
+    }
+    assert clone["metadata"]["labels"] == live["metadata"]["labels"]
+    # Its own credential Secrets (the operator syncs the cloned roles' passwords to them) and its own metrics Service.
+    secrets = _named(switched_prod(), "kubernetes:core/v1:Secret")
+    for role in ("maestro-owner", "maestro-app", "mlflow"):
+        for cluster in ("maestro-pg", "maestro-pg-restore"):
+            secret = secrets[f"{role}.{cluster}.credentials.postgresql.acid.zalan.do"]
+            assert mockrun.plain(secret.inputs)["metadata"]["labels"]["cluster-name"] == cluster
+    services = _named(switched_prod(), "kubernetes:core/v1:Service")
+    assert services["maestro-pg-restore-metrics"].inputs["spec"]["selector"]["cluster-name"] == "maestro-pg-restore"
+    assert switched_prod().outputs["postgresRestoreCluster"] == "maestro-pg-restore"
+
+
+def test_endpoint_picks_the_cluster_of_every_database_url() -> None:
+    for resources, cluster in ((evaluated("prod-aws"), "maestro-pg"), (switched_prod(), "maestro-pg-restore")):
+        secrets = _named(resources, "kubernetes:core/v1:Secret")
+        urls = [
+            *(
+                mockrun.unwrap_secret(secrets["maestro-api"].inputs["stringData"])[k]
+                for k in ("MAESTRO_DATABASE_URL", "MAESTRO_DATABASE_OWNER_URL")
+            ),
+            mockrun.unwrap_secret(secrets["mlflow-db"].inputs["stringData"])["uri"],
+        ]
+        assert all(f"@{cluster}.maestro-data.svc.cluster.local:" in url for url in urls), urls
+        # The passwords are the endpoint cluster's own: the URL Secrets depend on its generated passwords only.
+        passwords = {
+            r.urn for r in resources if r.type == "random:index/randomPassword:RandomPassword" and "-postgres-" in r.urn
+        }
+        used = passwords & {*secrets["maestro-api"].dependencies, *secrets["mlflow-db"].dependencies}
+        behind = {
+            d
+            for name, r in secrets.items()
+            if name.endswith(f".{cluster}.credentials.postgresql.acid.zalan.do")
+            for d in r.dependencies
+        }
+        assert used and used <= behind, (cluster, used)
+        assert resources.outputs["postgresCluster"] == cluster
+        deployments = _named(resources, "kubernetes:apps/v1:Deployment")
+        for name in ("maestro-api", "mlflow"):
+            template = mockrun.plain(deployments[name].inputs)["spec"]["template"]
+            assert template["metadata"]["annotations"]["maestro.dev/database-cluster"] == cluster
+
+
+def test_switched_stack_deletes_nothing_and_passes_the_policy_pack() -> None:
+    """The clone carries the same labels, pod security and NetworkPolicy coverage as the live cluster: prod-aws with
+    the clone and the switch passes every mandatory rule, as the shipped stacks do."""
+    from maestro import policycheck
+
+    assert {r.urn for r in evaluated("prod-aws")} <= {r.urn for r in switched_prod()}
+    config, _ = mockrun.load_stack_config(mockrun.stack_file_for("prod-aws"))
+    found = policycheck.run_pack(
+        policycheck.inprocess_analyzer(None), "prod-aws", list(switched_prod()), "prod", config
+    )
+    bad = policycheck.mandatory_violations(found)
+    assert not bad, "\n".join(f"{f.rule} {f.resource}: {f.message.split(' Fix:')[0]}" for f in bad)
+    assert not [f for f in found if f.status == "unknown"]
+
+
+def test_endpoint_restore_without_a_restore_is_refused() -> None:
+    config, _ = mockrun.load_stack_config(mockrun.stack_file_for("prod-aws"))
+    postgres = {**json.loads(config["maestro:postgres"]), "endpoint": "restore"}
+    with pytest.raises(ValueError, match=r"^maestro:postgres.endpoint: "):
+        mockrun.evaluate_config("prod-aws", {**config, "maestro:postgres": json.dumps(postgres)})
 
 
 def test_restore_needs_a_backup_bucket() -> None:
