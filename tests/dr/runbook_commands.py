@@ -11,6 +11,7 @@ RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 PAGES = (
     "restore-point-in-time.md",
     "restore-whole-cluster-loss.md",
+    "restore-kubernetes.md",
     "switchover.md",
     "failover-did-not-happen.md",
     "etcd-quorum-loss.md",
