@@ -68,6 +68,8 @@ HOSTS: tuple[Host, ...] = (
     Host("app1", "10.77.41.21", ("haproxy", "mlflow", "api")),
     Host("edge1", "10.77.41.31", ("edge",)),
     Host("mon1", "10.77.41.41", ("monitoring", "grafana")),
+    # Restores and drills go here (`maestro drill`): PostgreSQL and pgBackRest's configuration, no cluster.
+    Host("dr1", "10.77.41.51", ("postgres_restore",)),
 )
 
 # Base packages installed by debootstrap itself: enough to boot, log in over SSH and run Ansible.

@@ -87,7 +87,7 @@ def haproxy_primaries() -> int:
     )
 
 
-def _dsn() -> str:
+def dsn() -> str:
     sec = json.loads((lab.LAB_DIR / "secrets.json").read_text())
     app1 = lab.host_by_name("app1")
     ca = lab.LAB_DIR / "pki" / "ca.crt"
@@ -118,7 +118,7 @@ class Writer(threading.Thread):
         while not self.stop_event.is_set():
             try:
                 if conn is None:
-                    conn = psycopg2.connect(_dsn())
+                    conn = psycopg2.connect(dsn())
                     conn.autocommit = True
                 seq += 1
                 with conn.cursor() as cur:
@@ -149,7 +149,7 @@ class Writer(threading.Thread):
 def _prepare_table() -> None:
     import psycopg2
 
-    conn = psycopg2.connect(_dsn())
+    conn = psycopg2.connect(dsn())
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(
@@ -165,7 +165,7 @@ def _stored(run_id: str) -> set[int]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            conn = psycopg2.connect(_dsn())
+            conn = psycopg2.connect(dsn())
             with conn.cursor() as cur:
                 cur.execute(f"SELECT seq FROM {TABLE} WHERE run_id = %s", (run_id,))  # noqa: S608
                 rows = {int(r[0]) for r in cur.fetchall()}
