@@ -101,7 +101,7 @@ def service_host(cluster: str) -> str:
 
 class Postgres(pulumi.ComponentResource):
     """Exposes `host`, `port`, `passwords` (secret outputs by role) and `url(role, database)`, all for the cluster
-    `config.endpoint` selects (`cluster_name`, object `endpoint_object`, UID `cluster_uid`); `clusters` holds every
+    `config.endpoint` selects (name `cluster_name`, object `cluster`, its UID `cluster_uid`); `clusters` holds every
     `postgresql` object by name, `restore_cluster` the clone's name or None."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -148,10 +148,9 @@ class Postgres(pulumi.ComponentResource):
             if args.config.endpoint == "restore":
                 self.cluster_name, passwords = self.restore_cluster, clone_passwords
 
-        self.endpoint_object = self.clusters[self.cluster_name]
-        # Kept for the components that wait for the database (API, MLflow): the cluster the endpoint points at.
-        self.cluster = self.endpoint_object
-        self.cluster_uid: pulumi.Output[str | None] = self.endpoint_object.metadata.apply(_uid)
+        # The object the endpoint points at: the API and MLflow wait for it; its UID is the source of a later restore.
+        self.cluster = self.clusters[self.cluster_name]
+        self.cluster_uid: pulumi.Output[str | None] = self.cluster.metadata.apply(_uid)
         self.host = service_host(self.cluster_name)
         self.passwords: dict[str, pulumi.Output[str]] = passwords
 
