@@ -37,3 +37,6 @@ pulumi.export("artifactBucket", foundation.artifact_bucket.name if foundation.ar
 pulumi.export("wafId", foundation.waf_id)
 for key, value in foundation.extra_outputs.items():
     pulumi.export(key, value)
+# postgresCluster, postgresClusterUid (and postgresRestoreCluster when restoring): `maestro restore --stack` reads them.
+for key, value in platform.stack_outputs.items():
+    pulumi.export(key, value)

@@ -81,10 +81,6 @@ class MaestroPlatform(pulumi.ComponentResource):
         self.api_url = self.workloads.api.url
         self.grafana_url = self.workloads.observability.grafana_url
         self.stack_outputs = self.workloads.stack_outputs
-        # Exported here because __main__.py (which exports the other outputs) iterates no mapping of the
-        # workloads' outputs yet; `maestro restore --stack` reads these.
-        for key, value in self.stack_outputs.items():
-            pulumi.export(key, value)
         self.register_outputs({"api_url": self.api_url, "cluster_name": self.foundation.cluster_name})
 
     def _foundation(self, name: str, args: PlatformArgs) -> FoundationOutputs:

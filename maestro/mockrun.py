@@ -32,6 +32,7 @@ import contextvars
 import hashlib
 import json
 import runpy
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +207,11 @@ class MaestroMocks(pmocks.Mocks):
         state = dict(args.inputs)
         rid = f"{args.name}-{_fake_id(args.typ + args.name)}"
         typ = args.typ
+        if typ.startswith("kubernetes:"):
+            # A stable UID, as the API server would assign one (`postgresClusterUid` shows it in `make preview`).
+            meta = dict(state.get("metadata") or {})
+            meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, args.name)))
+            state["metadata"] = meta
         if typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             state.setdefault("arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.name}")

@@ -293,26 +293,12 @@ def test_cli_switch_refusals(tmp_path: Path) -> None:
     assert stack_file.read_text() == original
 
 
-@pytest.fixture
-def k8s_uids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mocks give Kubernetes objects a UID, as the API server does (derived from the logical name)."""
-    real = mockrun.MaestroMocks.new_resource
-
-    def new_resource(self: mockrun.MaestroMocks, args: Any) -> tuple[str | None, dict[str, Any]]:
-        rid, state = real(self, args)
-        if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
-            state["metadata"] = {**state["metadata"], "uid": _uid_of(args.name)}
-        return rid, state
-
-    monkeypatch.setattr(mockrun.MaestroMocks, "new_resource", new_resource)
-
-
 def _uid_of(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 @pytest.mark.stacks
-def test_restore_then_switch_under_mocks(tmp_path: Path, k8s_uids: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restore_then_switch_under_mocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """dev-aws: the clone comes next to the live cluster from the exported UID, then --switch moves the API's and
     MLflow's URLs to it; the live cluster's objects never change and nothing is deleted."""
     evaluations: list[mockrun.RecordedResources] = []
