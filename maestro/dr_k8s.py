@@ -29,11 +29,12 @@ a manual change (docs/dr.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -346,27 +347,40 @@ def restore_stack(
         edited = with_restore(original, restore)
         check_only_changed(original, edited, RESTORE_KEY)
         path.write_text(edited)
-    with step(4, 4, "evaluating the program under mocks and checking the clone"):
-        try:
-            before = mockrun.evaluate_config(stack, config, secret_keys=secret_keys)
-            after = mockrun.evaluate_stack(stack, stack_file=path)
-            verify_plan(
-                before,
-                after,
-                cluster=source_cluster,
-                uid=clone.source_uid,
-                timestamp=clone.timestamp,
-                bucket=bucket,
-                clone_name=clone.cluster_name,
-            )
-        except Exception:
-            path.write_text(original)  # never leave a config that failed verification
-            raise
+    with step(4, 4, "evaluating the program under mocks and checking the clone"), _reverting(path, original):
+        before, after = _evaluate(stack, path, config, secret_keys)
+        verify_plan(
+            before,
+            after,
+            cluster=source_cluster,
+            uid=clone.source_uid,
+            timestamp=clone.timestamp,
+            bucket=bucket,
+            clone_name=clone.cluster_name,
+        )
     console.print(
         f"next: commit {path}, run `pulumi up -s {stack}`, wait for {clone.cluster_name} to run and check its data; "
         f"then `maestro restore --stack {stack} --switch` points the platform at it"
     )
     return path
+
+
+@contextlib.contextmanager
+def _reverting(path: Path, original: str) -> Iterator[None]:
+    """Put the stack file back as it was when anything in the block fails: never leave an unverified config."""
+    try:
+        yield
+    except Exception:
+        path.write_text(original)
+        raise
+
+
+def _evaluate(stack: str, path: Path, config: dict[str, str], secret_keys: list[str]) -> tuple[Any, Any]:
+    """The program under mocks before (the old config) and after (the edited stack file)."""
+    from maestro import mockrun
+
+    before = mockrun.evaluate_config(stack, config, secret_keys=secret_keys)
+    return before, mockrun.evaluate_stack(stack, stack_file=path)
 
 
 def settings_cluster(settings: Any) -> str:
@@ -407,14 +421,9 @@ def switch_stack(stack: str, *, stack_file: Path | None, yes: bool, confirm: Con
         edited = with_endpoint(original, "restore")
         check_only_changed(original, edited, POSTGRES_KEY, "endpoint")
         path.write_text(edited)
-    with step(3, 3, "evaluating the program under mocks and checking the database URLs"):
-        try:
-            before = mockrun.evaluate_config(stack, config, secret_keys=secret_keys)
-            after = mockrun.evaluate_stack(stack, stack_file=path)
-            verify_switch(before, after, clone_name=clone)
-        except Exception:
-            path.write_text(original)  # never leave a config that failed verification
-            raise
+    with step(3, 3, "evaluating the program under mocks and checking the database URLs"), _reverting(path, original):
+        before, after = _evaluate(stack, path, config, secret_keys)
+        verify_switch(before, after, clone_name=clone)
     console.print(
         f"next: commit {path}, run `pulumi up -s {stack}`, check the API's /readyz; {CLUSTER} stays as it is "
         f"(switch back with endpoint: primary; retiring it is manual, docs/dr.md)"
