@@ -13,8 +13,8 @@ BENCH_TARGETS += bench-dr
 
 # The lab drill as a benchmark (needs root and the lab: `make lab` first): RTO from `maestro restore` to the API's
 # /readyz, and RPO on whole-cluster loss, with a pgbench database of about 1 GB.
-#   make bench-lab-dr BENCH_LAB_DR_ARGS="--scale 70 --writes-seconds 90"
+#   make bench-lab-dr BENCH_LAB_DR_ARGS="--scale 70 --writes-seconds 90 --runs 3"   (the default; medians of 3)
 .PHONY: bench-lab-dr
-BENCH_LAB_DR_ARGS ?= --scale 70 --writes-seconds 90
+BENCH_LAB_DR_ARGS ?= --scale 70 --writes-seconds 90 --runs 3
 bench-lab-dr: bootstrap-lab ## Lab restore drill with ~1 GB: RTO to the API serving, RPO; writes docs/benchmarks/lab-dr.{md,json}.
 	timeout 3600 $(PY) -m maestro.lab_drill $(BENCH_LAB_DR_ARGS)
