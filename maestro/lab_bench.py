@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-from maestro import lab
+from maestro import bench_report, lab
 from maestro.lab_failover import FailoverResult, run_failover
 
 OUT_DIR = lab.REPO / "docs" / "benchmarks"
@@ -122,27 +122,26 @@ def _patroni_timing() -> str:
 
 
 def _cases(data: dict[str, Any], command: str) -> list[dict[str, Any]]:
-    """One JSON case per figure: name, figures with units, the command, the date and the machine."""
-    base = {"command": command, "date": data["date"], "machine": data["machine"]}
+    """One JSON case per figure, in the shared shape (maestro/bench_report.py)."""
+    base: dict[str, Any] = {"command": command, "date": data["date"], "machine": data["machine"]}
     cases = [
-        {"name": f"make lab: {name}", "figures": {"seconds": secs}, **base}
+        bench_report.case(f"make lab: {name}", {"duration": (secs, "s")}, **base)
         for name, secs in data["lab_seconds"].items()
     ]
     fo = data.get("failover")
     if fo:
         cases.append(
-            {
-                "name": "failover under load (leader host crashed)",
-                "figures": {
-                    "runs": len(fo["runs"]),
-                    "seconds_to_recovery_median": fo["seconds_to_recovery"]["median"],
-                    "seconds_to_recovery_worst": fo["seconds_to_recovery"]["worst"],
-                    "acknowledged_writes_lost_median": fo["lost_writes"]["median"],
-                    "acknowledged_writes_lost_worst": fo["lost_writes"]["worst"],
-                    "units": {"seconds_to_recovery_*": "s", "acknowledged_writes_lost_*": "writes"},
+            bench_report.case(
+                "failover under load (leader host crashed)",
+                {
+                    "runs": (len(fo["runs"]), "runs"),
+                    "seconds_to_recovery_median": (fo["seconds_to_recovery"]["median"], "s"),
+                    "seconds_to_recovery_worst": (fo["seconds_to_recovery"]["worst"], "s"),
+                    "acknowledged_writes_lost_median": (fo["lost_writes"]["median"], "writes"),
+                    "acknowledged_writes_lost_worst": (fo["lost_writes"]["worst"], "writes"),
                 },
                 **base,
-            }
+            )
         )
     return cases
 

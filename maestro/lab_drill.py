@@ -37,7 +37,7 @@ from typing import Any
 
 import typer
 
-from maestro import lab
+from maestro import bench_report, lab
 from maestro.lab_failover import dsn, wait_healthy
 
 TABLE = "maestro_drill"
@@ -343,34 +343,31 @@ def _report(results: list[DrillResult], scale: int, writes_seconds: float, load:
     lost = _median([float(r.lost_on_cluster_loss) for r in results])
     committed = _median([float(r.committed_before_loss) for r in results])
     gib = round(results[0].pgbench_bytes / 2**30, 2)
-    cases: list[dict[str, Any]] = [
-        {
-            "name": "rto_in_place_restore_to_api_ready",
-            "figures": {
-                "rto_api_median": {"value": rto, "unit": "s"},
-                "restore_command_median": {"value": restore, "unit": "s"},
-                "pgbench_database": {"value": gib, "unit": "GiB"},
-            },
-            "per_run": {
+    common: dict[str, Any] = {"command": command, "date": now, "machine": machine, "runs": len(results)}
+    cases = [
+        bench_report.case(
+            "rto_in_place_restore_to_api_ready",
+            {"rto_api_median": (rto, "s"), "restore_command_median": (restore, "s"), "pgbench_database": (gib, "GiB")},
+            per_run={
                 "rto_api": [r.rto_api_seconds for r in results],
                 "restore_command": [r.restore_seconds for r in results],
             },
-            "target": {"rto_api": {"max": 300, "unit": "s"}},
-        },
-        {
-            "name": "rpo_whole_cluster_loss",
-            "figures": {
-                "rpo_median": {"value": rpo, "unit": "s"},
-                "lost_commits_median": {"value": lost, "unit": "transactions"},
-                "committed_median": {"value": committed, "unit": "transactions"},
-                "drill_restore_median": {"value": drill, "unit": "s"},
+            target={"rto_api": {"max": 300, "unit": "s"}},
+            **common,
+        ),
+        bench_report.case(
+            "rpo_whole_cluster_loss",
+            {
+                "rpo_median": (rpo, "s"),
+                "lost_commits_median": (lost, "transactions"),
+                "committed_median": (committed, "transactions"),
+                "drill_restore_median": (drill, "s"),
             },
-            "per_run": {"rpo": [r.rpo_seconds for r in results], "lost": [r.lost_on_cluster_loss for r in results]},
-            "target": {"rpo": {"max": 60, "unit": "s"}},
-        },
+            per_run={"rpo": [r.rpo_seconds for r in results], "lost": [r.lost_on_cluster_loss for r in results]},
+            target={"rpo": {"max": 60, "unit": "s"}},
+            **common,
+        ),
     ]
-    for case in cases:
-        case.update({"command": command, "date": now, "machine": machine, "runs": len(results)})
     checks = [r.as_dict() for r in results]
     (out / "lab-dr.json").write_text(json.dumps({"cases": cases, "runs": checks}, default=str, indent=2) + "\n")
 

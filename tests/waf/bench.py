@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from maestro import bench_report
 from tests.waf.edge import NGINX, REPO, Edge, free_port, running_edge, wait_for_port
 
 OUT_DIR = REPO / "docs" / "benchmarks"
@@ -355,6 +356,23 @@ def benchmark(*, runs: int, duration_s: int, concurrencies: list[int]) -> dict[s
     }
 
 
+def with_shared_shape(result: dict[str, Any]) -> dict[str, Any]:
+    """Give every case the fields all benchmark reports share (maestro/bench_report.py): figures with units, the
+    date and the machine; the case's `command` is the wrk line that measured it."""
+    for c in result["cases"]:
+        figures: dict[str, tuple[float | int | None, str]] = {
+            "p50": (c["p50_ms"], "ms"),
+            "p99": (c["p99_ms"], "ms"),
+            "throughput": (c["requests_per_second"], "requests/s"),
+            "cpu_per_request": (c.get("cpu_ms_per_request"), "ms"),
+        }
+        shaped = bench_report.case(
+            c["name"], figures, command=c["command"], date=result["date"], machine=result["machine"]
+        )
+        c.update({k: shaped[k] for k in ("figures", "date", "machine")})
+    return result
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -445,7 +463,7 @@ def main() -> None:
         raise SystemExit("bench-waf needs wrk (Debian package wrk): run `make bootstrap-test`")
     result = benchmark(runs=args.runs, duration_s=args.duration, concurrencies=args.concurrency or [1, 8])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "waf.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "waf.json").write_text(json.dumps(with_shared_shape(result), indent=2) + "\n")
     (args.out / "waf.md").write_text(markdown(result))
     print(f"wrote {args.out / 'waf.json'} and {args.out / 'waf.md'}")
 
