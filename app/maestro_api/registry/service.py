@@ -33,6 +33,11 @@ def _tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in (tags or {}).items()]
 
 
+def _query(required: Json, **optional: Any) -> Json:
+    """A search's parameters: `required` as given, each optional one only when set (not None, empty or [])."""
+    return {**required, **{key: value for key, value in optional.items() if value}}
+
+
 def _quote_filter_value(value: str) -> str:
     """A filter literal for a name the API itself puts in a filter (validated names never contain quotes)."""
     if "'" in value or '"' in value or "\\" in value:
@@ -92,6 +97,51 @@ class RegistryService:
         await self.cache.put(tenant_id, field, body, seen=seen)
         return body
 
+    async def _get(
+        self,
+        tenant_id: uuid.UUID,
+        field: str,
+        endpoint: str,
+        *,
+        operation: str,
+        params: Json,
+        key: str,
+        shape: Callable[[Json], Json],
+        fresh: bool,
+    ) -> bytes:
+        """A cached GET of one object: MLflow's `key` member of the answer, shaped for the public API."""
+
+        async def fetch() -> Json:
+            raw = await self._call(tenant_id, "GET", endpoint, operation=operation, params=params)
+            return shape(raw.get(key) or {})
+
+        return await self._cached(tenant_id, field, fetch, fresh=fresh)
+
+    async def _search(
+        self,
+        tenant_id: uuid.UUID,
+        kind: str,
+        method: str,
+        endpoint: str,
+        *,
+        operation: str,
+        query: Json,
+        key: str,
+        shape: Callable[[Json], Json],
+        fresh: bool,
+    ) -> bytes:
+        """A cached search: one page of MLflow's `key` list, shaped, keyed in the cache by the whole query."""
+
+        async def fetch() -> Json:
+            if method == "GET":
+                raw = await self._call(tenant_id, method, endpoint, operation=operation, params=query)
+            else:
+                raw = await self._call(tenant_id, method, endpoint, operation=operation, body=query)
+            return public_page([shape(item) for item in raw.get(key) or ()], raw.get("next_page_token"))
+
+        field = field_for(kind, orjson.dumps(query, option=orjson.OPT_SORT_KEYS))
+        return await self._cached(tenant_id, field, fetch, fresh=fresh)
+
     async def _write(
         self,
         tenant_id: uuid.UUID,
@@ -114,13 +164,16 @@ class RegistryService:
 
     # --- experiments --------------------------------------------------------------------------------------
     async def get_experiment(self, tenant_id: uuid.UUID, experiment_id: str, *, fresh: bool = False) -> bytes:
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id, "GET", "experiments/get", operation="get_experiment", params={"experiment_id": experiment_id}
-            )
-            return public_experiment(raw.get("experiment") or {})
-
-        return await self._cached(tenant_id, field_for("experiment", experiment_id), fetch, fresh=fresh)
+        return await self._get(
+            tenant_id,
+            field_for("experiment", experiment_id),
+            "experiments/get",
+            operation="get_experiment",
+            params={"experiment_id": experiment_id},
+            key="experiment",
+            shape=public_experiment,
+            fresh=fresh,
+        )
 
     async def search_experiments(
         self,
@@ -131,18 +184,16 @@ class RegistryService:
         page_token: str | None,
         fresh: bool = False,
     ) -> bytes:
-        query: Json = {"max_results": max_results}
-        if filter_:
-            query["filter"] = filter_
-        if page_token:
-            query["page_token"] = page_token
-
-        async def fetch() -> Json:
-            raw = await self._call(tenant_id, "POST", "experiments/search", operation="search_experiments", body=query)
-            return public_page([public_experiment(e) for e in raw.get("experiments") or ()], raw.get("next_page_token"))
-
-        return await self._cached(
-            tenant_id, field_for("experiments", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
+        return await self._search(
+            tenant_id,
+            "experiments",
+            "POST",
+            "experiments/search",
+            operation="search_experiments",
+            query=_query({"max_results": max_results}, filter=filter_, page_token=page_token),
+            key="experiments",
+            shape=public_experiment,
+            fresh=fresh,
         )
 
     async def create_experiment(self, tenant_id: uuid.UUID, *, name: str, tags: dict[str, str]) -> bytes:
@@ -185,11 +236,16 @@ class RegistryService:
 
     # --- runs ---------------------------------------------------------------------------------------------
     async def get_run(self, tenant_id: uuid.UUID, run_id: str, *, fresh: bool = False) -> bytes:
-        async def fetch() -> Json:
-            raw = await self._call(tenant_id, "GET", "runs/get", operation="get_run", params={"run_id": run_id})
-            return public_run(raw.get("run") or {})
-
-        return await self._cached(tenant_id, field_for("run", run_id), fetch, fresh=fresh)
+        return await self._get(
+            tenant_id,
+            field_for("run", run_id),
+            "runs/get",
+            operation="get_run",
+            params={"run_id": run_id},
+            key="run",
+            shape=public_run,
+            fresh=fresh,
+        )
 
     async def search_runs(
         self,
@@ -202,31 +258,35 @@ class RegistryService:
         page_token: str | None,
         fresh: bool = False,
     ) -> bytes:
-        query: Json = {"experiment_ids": experiment_ids, "max_results": max_results}
-        if filter_:
-            query["filter"] = filter_
-        if order_by:
-            query["order_by"] = order_by
-        if page_token:
-            query["page_token"] = page_token
-
-        async def fetch() -> Json:
-            raw = await self._call(tenant_id, "POST", "runs/search", operation="search_runs", body=query)
-            return public_page([public_run(r) for r in raw.get("runs") or ()], raw.get("next_page_token"))
-
-        return await self._cached(
-            tenant_id, field_for("runs", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
+        return await self._search(
+            tenant_id,
+            "runs",
+            "POST",
+            "runs/search",
+            operation="search_runs",
+            query=_query(
+                {"experiment_ids": experiment_ids, "max_results": max_results},
+                filter=filter_,
+                order_by=order_by,
+                page_token=page_token,
+            ),
+            key="runs",
+            shape=public_run,
+            fresh=fresh,
         )
 
     # --- registered models --------------------------------------------------------------------------------
     async def get_model(self, tenant_id: uuid.UUID, name: str, *, fresh: bool = False) -> bytes:
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id, "GET", "registered-models/get", operation="get_registered_model", params={"name": name}
-            )
-            return public_model(raw.get("registered_model") or {})
-
-        return await self._cached(tenant_id, field_for("model", name), fetch, fresh=fresh)
+        return await self._get(
+            tenant_id,
+            field_for("model", name),
+            "registered-models/get",
+            operation="get_registered_model",
+            params={"name": name},
+            key="registered_model",
+            shape=public_model,
+            fresh=fresh,
+        )
 
     async def search_models(
         self,
@@ -237,22 +297,16 @@ class RegistryService:
         page_token: str | None,
         fresh: bool = False,
     ) -> bytes:
-        query: Json = {"max_results": max_results}
-        if filter_:
-            query["filter"] = filter_
-        if page_token:
-            query["page_token"] = page_token
-
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id, "GET", "registered-models/search", operation="search_registered_models", params=query
-            )
-            return public_page(
-                [public_model(m) for m in raw.get("registered_models") or ()], raw.get("next_page_token")
-            )
-
-        return await self._cached(
-            tenant_id, field_for("models", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
+        return await self._search(
+            tenant_id,
+            "models",
+            "GET",
+            "registered-models/search",
+            operation="search_registered_models",
+            query=_query({"max_results": max_results}, filter=filter_, page_token=page_token),
+            key="registered_models",
+            shape=public_model,
+            fresh=fresh,
         )
 
     async def create_model(
@@ -301,17 +355,16 @@ class RegistryService:
 
     # --- model versions -----------------------------------------------------------------------------------
     async def get_version(self, tenant_id: uuid.UUID, name: str, version: str, *, fresh: bool = False) -> bytes:
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id,
-                "GET",
-                "model-versions/get",
-                operation="get_model_version",
-                params={"name": name, "version": version},
-            )
-            return public_version(raw.get("model_version") or {})
-
-        return await self._cached(tenant_id, field_for("version", name, version), fetch, fresh=fresh)
+        return await self._get(
+            tenant_id,
+            field_for("version", name, version),
+            "model-versions/get",
+            operation="get_model_version",
+            params={"name": name, "version": version},
+            key="model_version",
+            shape=public_version,
+            fresh=fresh,
+        )
 
     async def version_exists(self, tenant_id: uuid.UUID, name: str, version: str) -> bool:
         try:
@@ -325,19 +378,19 @@ class RegistryService:
     async def search_versions(
         self, tenant_id: uuid.UUID, name: str, *, max_results: int, page_token: str | None, fresh: bool = False
     ) -> bytes:
-        # The filter is built here from a validated name; clients never send MLflow filter text for versions.
-        query: Json = {"filter": f"name = {_quote_filter_value(name)}", "max_results": max_results}
-        if page_token:
-            query["page_token"] = page_token
-
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id, "GET", "model-versions/search", operation="search_model_versions", params=query
-            )
-            return public_page([public_version(v) for v in raw.get("model_versions") or ()], raw.get("next_page_token"))
-
-        return await self._cached(
-            tenant_id, field_for("versions", orjson.dumps(query, option=orjson.OPT_SORT_KEYS)), fetch, fresh=fresh
+        return await self._search(
+            tenant_id,
+            "versions",
+            "GET",
+            "model-versions/search",
+            operation="search_model_versions",
+            # The filter is built here from a validated name; clients never send MLflow filter text for versions.
+            query=_query(
+                {"filter": f"name = {_quote_filter_value(name)}", "max_results": max_results}, page_token=page_token
+            ),
+            key="model_versions",
+            shape=public_version,
+            fresh=fresh,
         )
 
     async def create_version(
@@ -398,17 +451,16 @@ class RegistryService:
 
     # --- aliases ------------------------------------------------------------------------------------------
     async def get_alias(self, tenant_id: uuid.UUID, name: str, alias: str, *, fresh: bool = False) -> bytes:
-        async def fetch() -> Json:
-            raw = await self._call(
-                tenant_id,
-                "GET",
-                "registered-models/alias",
-                operation="get_model_version_by_alias",
-                params={"name": name, "alias": alias},
-            )
-            return public_version(raw.get("model_version") or {})
-
-        return await self._cached(tenant_id, field_for("alias", name, alias), fetch, fresh=fresh)
+        return await self._get(
+            tenant_id,
+            field_for("alias", name, alias),
+            "registered-models/alias",
+            operation="get_model_version_by_alias",
+            params={"name": name, "alias": alias},
+            key="model_version",
+            shape=public_version,
+            fresh=fresh,
+        )
 
     async def set_alias(self, tenant_id: uuid.UUID, name: str, alias: str, *, version: str) -> None:
         await self._write(
