@@ -9,25 +9,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from components.cloud_common import CloudConfig, check_public_control_plane, cidr, closed_cidrs
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-def _cidr(v: str) -> str:
-    try:
-        ipaddress.ip_network(v, strict=True)
-    except ValueError as e:
-        raise ValueError(f"{v!r} is not a CIDR block") from e
-    return v
-
-
-class AzureConfig(_Model):
+class AzureConfig(CloudConfig):
     """The Azure Foundation: resource group, VNet, private AKS, Key Vault, storage, Azure Cache, WAF + App Gateway."""
 
     subscription_id: str = Field(pattern=_GUID)
@@ -63,15 +53,13 @@ class AzureConfig(_Model):
     node_vm_size: str = "Standard_D4s_v5"
     """VM size of the node pool."""
     node_min: int = Field(ge=1)
-    """Autoscaler minimum nodes (dev 2, prod 3)."""
-    node_max: int = Field(ge=1)
-    """Autoscaler maximum nodes."""
+    """Autoscaler minimum nodes (dev 2, prod 3); the AKS autoscaler needs at least one (nodeMax: CloudConfig)."""
     zones: tuple[Literal["1", "2", "3"], ...]
     """Availability zones of nodes, App Gateway and Redis (dev none, prod all three)."""
     sku_tier: Literal["Free", "Standard", "Premium"]
     """AKS control-plane tier (dev Free, prod Standard: the financially backed SLA)."""
     key_rotation_days: int = Field(default=90, ge=7, le=365)
-    """Key Vault keys rotate automatically after this many days."""
+    """Key Vault keys rotate automatically after this many days (a Key Vault rotation policy needs at least 7)."""
     key_vault_allowed_cidrs: tuple[str, ...] = ()
     """CIDRs (the operators' or CI's egress) allowed through the Key Vault firewall, which denies everything
     else except trusted Azure services."""
@@ -112,14 +100,12 @@ class AzureConfig(_Model):
     )
     @classmethod
     def _is_cidr(cls, v: str) -> str:
-        return _cidr(v)
+        return cidr(v)
 
     @field_validator("authorized_ip_ranges", "key_vault_allowed_cidrs")
     @classmethod
     def _are_cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if "0.0.0.0/0" in v:
-            raise ValueError("0.0.0.0/0 opens the endpoint to the internet")
-        return tuple(_cidr(c) for c in v)
+        return closed_cidrs(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> AzureConfig:
@@ -141,8 +127,6 @@ class AzureConfig(_Model):
             raise ValueError("podCidr: must not overlap vnetCidr")
         if services.overlaps(vnet) or services.overlaps(pods):
             raise ValueError("serviceCidr: must not overlap vnetCidr or podCidr")
-        if self.node_min > self.node_max:
-            raise ValueError("nodeMin: must not exceed nodeMax")
         if self.appgw_min_capacity > self.appgw_max_capacity:
             raise ValueError("appgwMinCapacity: must not exceed appgwMaxCapacity")
         if self.redis_sku == "Premium" and self.redis_capacity < 1:
@@ -164,8 +148,13 @@ class AzureConfig(_Model):
 
 def check_environment(cfg: AzureConfig, environment: str) -> None:
     """Rules that depend on the environment; the message starts with the full key below `maestro:`."""
-    if environment == "prod" and not cfg.private_cluster and not cfg.authorized_ip_ranges:
-        raise ValueError("azure.authorizedIpRanges: a public AKS API server in prod must be limited to CIDRs")
+    check_public_control_plane(
+        environment,
+        private=cfg.private_cluster,
+        allowed=cfg.authorized_ip_ranges,
+        key="azure.authorizedIpRanges",
+        endpoint="AKS API server",
+    )
     if environment == "prod" and len(cfg.zones) < 2:
         raise ValueError("azure.zones: prod needs at least two availability zones")
     if environment == "prod" and cfg.tls_certificate_name is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
@@ -26,7 +26,8 @@ import pulumi_kubernetes as k8s
 
 from components.azure.config import AzureConfig
 from components.azure.waf import custom_rules, managed_rules, policy_settings
-from components.config import MaestroConfig, Ports, PostgresConfig, WafConfig
+from components.cloud_common import CloudFoundation, CloudFoundationArgs, foundation_args
+from components.config import MaestroConfig, Ports
 from components.foundation import (
     BucketPurpose,
     BucketRef,
@@ -61,38 +62,17 @@ BLOB_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
 
 
 @dataclass(frozen=True)
-class AzureFoundationArgs:
-    config: AzureConfig
-    """Validated Azure settings."""
-    environment: Literal["dev", "prod"]
-    """dev or prod: picks immutability, zone redundancy and sizes."""
-    deletion_protection: bool
-    """Protect the cluster, vault, keys, storage and Redis from deletion (Pulumi `protect`)."""
-    postgres: PostgresConfig
-    """Backup retention days: the backup container's immutability period in prod."""
-    waf: WafConfig
-    """WAF mode (`block` = Prevention, `count` = Detection) and the per-client rate limit."""
-    ports: Ports
-    """The port map (the gateway's HTTP and HTTPS listener ports)."""
-    identities: Mapping[str, IdentityRequest]
-    """The Kubernetes service accounts that need a bucket, by key."""
-    tags: Mapping[str, str]
-    """owner / environment / cost-center (`MaestroConfig.common_tags`), on every resource that takes tags."""
+class AzureFoundationArgs(CloudFoundationArgs[AzureConfig]):
+    """The common Foundation args (components/cloud_common.py), nothing more. On Azure the WAF mode `block` is
+    Prevention and `count` Detection, and the backup retention is the backup container's immutability period."""
 
 
-class AzureFoundation(pulumi.ComponentResource):
+class AzureFoundation(CloudFoundation[AzureFoundationArgs]):
     """Exposes `outputs: FoundationOutputs`."""
 
     def __init__(self, name: str, args: AzureFoundationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("maestro:azure:Foundation", name, None, opts)
-        cfg = args.config
-        unknown = sorted({r.bucket for r in args.identities.values()} - {"backup", "artifact"})
-        if unknown:
-            raise ValueError(f"identities: unknown bucket purpose {unknown[0]!r}")
-        self._base_name, self._args, self._cfg = name, args, cfg
-        self._tags = {**args.tags, "managed-by": "pulumi"}
-        self._child = pulumi.ResourceOptions(parent=self)
-        self._protected = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
+        super().__init__("maestro:azure:Foundation", name, args, opts)
+        self._cfg = cfg = args.config
         self._base = f"{cfg.name_prefix}-{args.environment}"
 
         self.resource_group = azure.resources.ResourceGroup(
@@ -182,6 +162,20 @@ class AzureFoundation(pulumi.ComponentResource):
             principal_type="ServicePrincipal",
             role_definition_id=self._role_id(role),
             scope=scope,
+            opts=self._child,
+        )
+
+    def _identity(
+        self, suffix: str, *, resource_name: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> azure.managedidentity.UserAssignedIdentity:
+        """A user-assigned managed identity: `<base name>-<suffix>-identity` in Pulumi, `<prefix>-<env>-<resource_name
+        or suffix>` in Azure, in the Foundation's resource group and location."""
+        return azure.managedidentity.UserAssignedIdentity(
+            f"{self._base_name}-{suffix}-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{self._base}-{resource_name or suffix}",
+            location=self._cfg.location,
+            tags=dict(tags) if tags is not None else self._tags,
             opts=self._child,
         )
 
@@ -331,19 +325,20 @@ class AzureFoundation(pulumi.ComponentResource):
 
     def _diagnostics(
         self,
-        resource: pulumi.Resource,
+        resource: pulumi.CustomResource,
         suffix: str,
-        target: pulumi.Input[str],
+        target: pulumi.Input[str] | None = None,
         *,
         logs: list[dict[str, Any]] | None = None,
         metrics: list[dict[str, Any]] | None = None,
     ) -> azure.monitor.DiagnosticSetting:
-        """Logs and metrics of `target` to the workspace; named `<base name>-<suffix>-diagnostics`, the pairing the
-        policy pack expects (the suffix starts with the monitored resource's own suffix)."""
+        """Logs and metrics of `target` (default: `resource` itself) to the workspace, after `resource` exists; named
+        `<base name>-<suffix>-diagnostics`, the pairing the policy pack expects (the suffix starts with the monitored
+        resource's own suffix). Without `logs`/`metrics`: every log category group and every metric."""
         return azure.monitor.DiagnosticSetting(
             f"{self._base_name}-{suffix}-diagnostics",
             name=f"{self._base}-{suffix}",
-            resource_uri=target,
+            resource_uri=target if target is not None else resource.id,
             workspace_id=self.workspace.id,
             logs=logs if logs is not None else [{"category_group": "allLogs", "enabled": True}],
             metrics=metrics if metrics is not None else [{"category": "AllMetrics", "enabled": True}],
@@ -500,21 +495,14 @@ class AzureFoundation(pulumi.ComponentResource):
                 ],
             ),
         )
-        self._diagnostics(self.gateway, "appgw", self.gateway.id)
+        self._diagnostics(self.gateway, "appgw")
 
     def _gateway_tls(self) -> tuple[list[pulumi.Resource], dict[str, Any]]:
         """The gateway's identity and its certificate from Key Vault (nothing without `tlsCertificateName`)."""
-        cfg, certificate = self._cfg, self._cfg.tls_certificate_name
+        certificate = self._cfg.tls_certificate_name
         if certificate is None:
             return [], {}
-        identity = azure.managedidentity.UserAssignedIdentity(
-            f"{self._base_name}-appgw-identity",
-            resource_group_name=self._rg,
-            resource_name_=f"{self._base}-appgw",
-            location=cfg.location,
-            tags=self._tags,
-            opts=self._child,
-        )
+        identity = self._identity("appgw")
         # Read access to exactly the certificate's secret (Key Vault RBAC at secret scope), nothing else.
         grant = self._assign(
             "appgw-certificate",
@@ -533,14 +521,7 @@ class AzureFoundation(pulumi.ComponentResource):
 
     def _cluster(self) -> None:
         name, cfg, args = self._base_name, self._cfg, self._args
-        self.cluster_identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-cluster-identity",
-            resource_group_name=self._rg,
-            resource_name_=f"{self._base}-aks",
-            location=cfg.location,
-            tags=self._tags,
-            opts=self._child,
-        )
+        self.cluster_identity = self._identity("cluster", resource_name="aks")
         principal = self.cluster_identity.principal_id
         grants = [
             self._assign("cluster-kms", "crypto_user", principal, self.keys["cluster"].id),
@@ -629,7 +610,7 @@ class AzureFoundation(pulumi.ComponentResource):
         )
         # Our name for it (deterministic), derived from the id so it carries the dependency on the cluster.
         self.cluster_name: pulumi.Output[str] = self.cluster.id.apply(lambda _: f"{self._base}-aks")
-        self._diagnostics(self.cluster, "aks", self.cluster.id)
+        self._diagnostics(self.cluster, "aks")
         # The AGIC add-on's own identity must manage the gateway and join its subnet.
         agic = self.cluster.addon_profiles.apply(_agic_object_id)
         self._assign("agic-gateway", "contributor", agic, self.gateway.id)
@@ -654,14 +635,7 @@ class AzureFoundation(pulumi.ComponentResource):
     def _storage(self) -> None:
         name, cfg, args = self._base_name, self._cfg, self._args
         prod = args.environment == "prod"
-        self.storage_identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-storage-identity",
-            resource_group_name=self._rg,
-            resource_name_=f"{self._base}-storage",
-            location=cfg.location,
-            tags=self._tags,
-            opts=self._child,
-        )
+        self.storage_identity = self._identity("storage")
         key_grant = self._assign(
             "storage-cmk",
             "crypto_service_encryption_user",
@@ -805,14 +779,7 @@ class AzureFoundation(pulumi.ComponentResource):
             private=False,
         )
         self.flow_log_account = account
-        identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-flowlogs-identity",
-            resource_group_name=self._rg,
-            resource_name_=f"{self._base}-flowlogs",
-            location=cfg.location,
-            tags=self._tags,
-            opts=self._child,
-        )
+        identity = self._identity("flowlogs")
         grant = self._assign("flowlogs-blob", "blob_data_contributor", identity.principal_id, account.id)
         # Named `<vnet resource name>-flow-log`: the policy pack pairs flow logs with their network by that prefix.
         # Retention is the account's lifecycle rule (the flow log's own retention setting is being retired).
@@ -856,18 +823,11 @@ class AzureFoundation(pulumi.ComponentResource):
     # --- workload identity ---------------------------------------------------------------------------------
 
     def _identities(self) -> dict[str, WorkloadIdentity]:
-        name, cfg = self._base_name, self._cfg
+        name = self._base_name
         issuer = self.cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p is not None else "") or "")
         result: dict[str, WorkloadIdentity] = {}
         for key, request in self._args.identities.items():
-            identity = azure.managedidentity.UserAssignedIdentity(
-                f"{name}-{key}-identity",
-                resource_group_name=self._rg,
-                resource_name_=f"{self._base}-{key}",
-                location=cfg.location,
-                tags={**self._tags, "bucket": request.bucket},
-                opts=self._child,
-            )
+            identity = self._identity(key, tags={**self._tags, "bucket": request.bucket})
             azure.managedidentity.FederatedIdentityCredential(
                 f"{name}-{key}-federation",
                 resource_group_name=self._rg,
@@ -922,19 +882,5 @@ def build_azure_foundation(
     opts: pulumi.ResourceOptions | None = None,
 ) -> FoundationOutputs:
     """The Azure Foundation for a validated stack config (what `MaestroPlatform` calls when cloud is azure)."""
-    if config.azure is None:
-        raise ValueError("maestro:azure: required when cloud is azure")
-    return AzureFoundation(
-        name,
-        AzureFoundationArgs(
-            config=config.azure,
-            environment=config.environment,
-            deletion_protection=config.deletion_protection,
-            postgres=config.postgres,
-            waf=config.waf,
-            ports=ports,
-            identities=identities,
-            tags=config.common_tags,
-        ),
-        opts=opts,
-    ).outputs
+    args = foundation_args(AzureFoundationArgs, "azure", config, ports, identities)
+    return AzureFoundation(name, args, opts=opts).outputs

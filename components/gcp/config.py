@@ -10,26 +10,16 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from components.cloud_common import CloudConfig, check_public_control_plane, cidr, closed_cidrs
 
 # GCS multi-region codes that can hold a configurable dual-region, by the region names' prefix.
 DUAL_REGION_CONTINENTS = {"us-": "US", "northamerica-": "US", "europe-": "EU", "asia-": "ASIA"}
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-def _cidr(v: str) -> str:
-    try:
-        ipaddress.ip_network(v, strict=True)
-    except ValueError as e:
-        raise ValueError(f"{v!r} is not a CIDR block") from e
-    return v
-
-
-class GcpConfig(_Model):
+class GcpConfig(CloudConfig):
     """The GCP Foundation: VPC, private GKE, KMS, GCS buckets, Memorystore and Cloud Armor."""
 
     project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -65,16 +55,12 @@ class GcpConfig(_Model):
     """GKE release channel (dev REGULAR, prod STABLE)."""
     machine_type: str = "e2-standard-4"
     """Node machine type."""
-    node_min: int = Field(ge=0)
-    """Autoscaler minimum nodes per zone (dev 1, prod 1: three zones)."""
-    node_max: int = Field(ge=1)
-    """Autoscaler maximum nodes per zone."""
+    # nodeMin (>= 0), nodeMax and keyRotationDays (default 90) come from CloudConfig. On GKE the node counts are per
+    # zone (dev 1-2, prod 1-3 in each of three zones) and every Cloud KMS key rotates after keyRotationDays.
     node_zones: tuple[str, ...] | None = None
     """Zones of the node pool; None lets GKE use the region's default zones (three)."""
     flow_log_sampling: float = Field(ge=0.0, le=1.0)
     """Share of VPC flows logged (dev 0.1, prod 0.5)."""
-    key_rotation_days: int = Field(default=90, ge=1, le=365)
-    """Rotation period of every Cloud KMS key."""
     redis_memory_gb: int = Field(ge=1, le=300)
     """Memorystore size (dev 1, prod 5)."""
     redis_version: str = "REDIS_7_2"
@@ -88,12 +74,12 @@ class GcpConfig(_Model):
     @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr", "redis_cidr")
     @classmethod
     def _is_cidr(cls, v: str) -> str:
-        return _cidr(v)
+        return cidr(v)
 
     @field_validator("master_authorized_cidrs")
     @classmethod
     def _are_cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_cidr(c) for c in v)
+        return closed_cidrs(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> GcpConfig:
@@ -110,8 +96,6 @@ class GcpConfig(_Model):
             for b in names[i + 1 :]:
                 if nets[a].overlaps(nets[b]):
                     raise ValueError(f"{to_camel(b)}: overlaps {to_camel(a)} ({nets[a]})")
-        if self.node_min > self.node_max:
-            raise ValueError("nodeMin: must not exceed nodeMax")
         if self.turbo_replication and self.dual_region is None:
             raise ValueError("turboReplication: needs dualRegion")
         if self.dual_region is not None:
@@ -120,8 +104,6 @@ class GcpConfig(_Model):
                 raise ValueError("dualRegion: the two regions must differ")
             if dual_region_location(a) is None or dual_region_location(a) != dual_region_location(b):
                 raise ValueError("dualRegion: both regions must be on one continent (US, EU or ASIA)")
-        if "0.0.0.0/0" in self.master_authorized_cidrs:
-            raise ValueError("masterAuthorizedCidrs: 0.0.0.0/0 opens the control plane to the internet")
         return self
 
     @property
@@ -142,8 +124,13 @@ def dual_region_location(region: str) -> str | None:
 
 def check_environment(cfg: GcpConfig, environment: str) -> None:
     """Rules that depend on the environment; the message starts with the full key below `maestro:`."""
-    if environment == "prod" and not cfg.private_endpoint_only and not cfg.master_authorized_cidrs:
-        raise ValueError("gcp.masterAuthorizedCidrs: a public GKE endpoint in prod must be limited to CIDRs")
+    check_public_control_plane(
+        environment,
+        private=cfg.private_endpoint_only,
+        allowed=cfg.master_authorized_cidrs,
+        key="gcp.masterAuthorizedCidrs",
+        endpoint="GKE endpoint",
+    )
 
 
 # Secure defaults per environment, merged under the stack's `maestro:gcp` object.

@@ -25,13 +25,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.config import MaestroConfig, Ports, PostgresConfig, WafConfig
+from components.cloud_common import CloudFoundation, CloudFoundationArgs, foundation_args
+from components.config import MaestroConfig, Ports
 from components.foundation import (
     BucketPurpose,
     BucketRef,
@@ -76,40 +77,20 @@ NODE_ROLE = "roles/container.defaultNodeServiceAccount"  # logging, monitoring, 
 
 
 @dataclass(frozen=True)
-class GcpFoundationArgs:
-    config: GcpConfig
-    """Validated GCP settings."""
-    environment: Literal["dev", "prod"]
-    """dev or prod: picks retention policies, deletion protection and zone redundancy."""
-    deletion_protection: bool
-    """Protect the cluster, buckets, keys and Memorystore from deletion."""
-    postgres: PostgresConfig
-    """Backup retention days: the backup bucket's retention policy (prod) and lifecycle follow them."""
-    waf: WafConfig
-    """Cloud Armor mode (`block` enforces, `count` previews) and the per-IP rate limit."""
-    ports: Ports
-    """The port map (the ingress controller's HTTP port)."""
-    identities: Mapping[str, IdentityRequest]
-    """The Kubernetes service accounts that need a bucket, by key."""
-    labels: Mapping[str, str]
-    """owner / environment / cost-center (`MaestroConfig.common_tags`), on every resource that takes labels."""
+class GcpFoundationArgs(CloudFoundationArgs[GcpConfig]):
+    """The common Foundation args (components/cloud_common.py) plus the API's host name. On GCP the tags are labels,
+    the WAF is Cloud Armor (`count` previews its rules) and the backup retention is the bucket's retention policy."""
+
     api_hostname: str | None = None
     """The API's public host name: gets a Google-managed certificate and HTTPS only; None serves HTTP (dev)."""
 
 
-class GcpFoundation(pulumi.ComponentResource):
+class GcpFoundation(CloudFoundation[GcpFoundationArgs]):
     """Exposes `outputs: FoundationOutputs`, plus `network`, `cluster`, `buckets`, `keys`, `armor` for tests."""
 
     def __init__(self, name: str, args: GcpFoundationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("maestro:gcp:Foundation", name, None, opts)
-        cfg = args.config
-        unknown = sorted({r.bucket for r in args.identities.values()} - {"backup", "artifact"})
-        if unknown:
-            raise ValueError(f"identities: unknown bucket purpose {unknown[0]!r}")
-        self._base_name, self._args, self._cfg = name, args, cfg
-        self._labels = {**args.labels, "managed-by": "pulumi"}
-        self._child = pulumi.ResourceOptions(parent=self)
-        self._protected = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
+        super().__init__("maestro:gcp:Foundation", name, args, opts)
+        self._cfg = cfg = args.config
 
         self._network()
         self._keys()
@@ -227,7 +208,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 purpose="ENCRYPT_DECRYPT",
                 rotation_period=f"{cfg.key_rotation_days * 86400}s",
                 version_template={"algorithm": "GOOGLE_SYMMETRIC_ENCRYPTION", "protection_level": "SOFTWARE"},
-                labels=self._labels,
+                labels=self._tags,
                 opts=self._protected,
             )
             grant = gcp.kms.CryptoKeyIAMMember(
@@ -290,7 +271,7 @@ class GcpFoundation(pulumi.ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             deletion_protection=args.deletion_protection,
-            resource_labels=self._labels,
+            resource_labels=self._tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._grants),
         )
         self.node_pool = gcp.container.NodePool(
@@ -314,7 +295,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
                 "metadata": {"disable-legacy-endpoints": "true"},
-                "resource_labels": self._labels,
+                "resource_labels": self._tags,
             },
             opts=self._child,
         )
@@ -368,7 +349,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 soft_delete_policy={"retention_duration_seconds": 7 * 86400},
                 lifecycle_rules=lifecycle,
                 force_destroy=False,
-                labels={**self._labels, "purpose": purpose},
+                labels={**self._tags, "purpose": purpose},
                 opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection, depends_on=self._grants),
             )
         # Access logging for both buckets (MAESTRO-STO-006). Project-wide and authoritative for this one service:
@@ -403,7 +384,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 "weekly_maintenance_windows": [{"day": "SUNDAY", "start_time": {"hours": 3, "minutes": 0}}]
             },
             deletion_protection=args.deletion_protection,
-            labels=self._labels,
+            labels=self._tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._grants),
         )
 
@@ -423,7 +404,7 @@ class GcpFoundation(pulumi.ComponentResource):
         k8s_child = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
         k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata={"name": STORAGE_CLASS, "labels": self._labels},
+            metadata={"name": STORAGE_CLASS, "labels": self._tags},
             provisioner="pd.csi.storage.gke.io",
             parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.keys["disk"].id},
             volume_binding_mode="WaitForFirstConsumer",
@@ -462,7 +443,7 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-ingress-ip",
             project=cfg.project,
             name=f"maestro-{args.environment}-ingress",
-            labels=self._labels,
+            labels=self._tags,
             opts=self._child,
         )
 
@@ -471,7 +452,7 @@ class GcpFoundation(pulumi.ComponentResource):
             # The controller drops all capabilities but binds port 80 in the pod: baseline, not restricted.
             metadata={
                 "name": INGRESS_NAMESPACE,
-                "labels": {**self._labels, "pod-security.kubernetes.io/enforce": "baseline"},
+                "labels": {**self._tags, "pod-security.kubernetes.io/enforce": "baseline"},
             },
             opts=k8s_child,
         )
@@ -481,7 +462,7 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-backend-config",
             api_version="cloud.google.com/v1",
             kind="BackendConfig",
-            metadata={"name": WAF_BACKEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
+            metadata={"name": WAF_BACKEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._tags},
             spec={
                 "securityPolicy": {"name": self.armor.name},
                 "logging": {"enable": True, "sampleRate": 1.0},
@@ -497,7 +478,7 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-frontend-config",
             api_version="networking.gke.io/v1beta1",
             kind="FrontendConfig",
-            metadata={"name": FRONTEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
+            metadata={"name": FRONTEND_CONFIG, "namespace": INGRESS_NAMESPACE, "labels": self._tags},
             spec=frontend_spec,
             opts=in_ns,
         )
@@ -509,7 +490,7 @@ class GcpFoundation(pulumi.ComponentResource):
             namespace=INGRESS_NAMESPACE,
             repository_opts={"repo": INGRESS_NGINX_REPO},
             values={
-                "commonLabels": self._labels,
+                "commonLabels": self._tags,
                 "controller": {
                     "ingressClassResource": {"name": INGRESS_CLASS, "default": False},
                     "admissionWebhooks": {"port": INGRESS_WEBHOOK_PORT},
@@ -545,7 +526,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 f"{name}-certificate",
                 api_version="networking.gke.io/v1",
                 kind="ManagedCertificate",
-                metadata={"name": "maestro-api", "namespace": INGRESS_NAMESPACE, "labels": self._labels},
+                metadata={"name": "maestro-api", "namespace": INGRESS_NAMESPACE, "labels": self._tags},
                 spec={"domains": [args.api_hostname]},
                 opts=in_ns,
             )
@@ -556,7 +537,7 @@ class GcpFoundation(pulumi.ComponentResource):
             metadata={
                 "name": "maestro-edge",
                 "namespace": INGRESS_NAMESPACE,
-                "labels": self._labels,
+                "labels": self._tags,
                 "annotations": annotations,
             },
             spec={
@@ -612,7 +593,7 @@ class GcpFoundation(pulumi.ComponentResource):
         for suffix, (pods, spec) in policies.items():
             self.ingress_policies[suffix] = k8s.networking.v1.NetworkPolicy(
                 f"{name}-ingress-{suffix}",
-                metadata={"name": suffix, "namespace": INGRESS_NAMESPACE, "labels": self._labels},
+                metadata={"name": suffix, "namespace": INGRESS_NAMESPACE, "labels": self._tags},
                 spec={"podSelector": {"matchLabels": dict(pods)} if pods else {}, **spec},
                 opts=in_ns,
             )
@@ -708,20 +689,5 @@ def build_gcp_foundation(
     opts: pulumi.ResourceOptions | None = None,
 ) -> FoundationOutputs:
     """The GCP Foundation for a validated stack config (what `MaestroPlatform` calls when cloud is gcp)."""
-    if config.gcp is None:
-        raise ValueError("maestro:gcp: required when cloud is gcp")
-    return GcpFoundation(
-        name,
-        GcpFoundationArgs(
-            config=config.gcp,
-            environment=config.environment,
-            deletion_protection=config.deletion_protection,
-            postgres=config.postgres,
-            waf=config.waf,
-            ports=ports,
-            identities=identities,
-            labels=config.common_tags,
-            api_hostname=config.api.hostname,
-        ),
-        opts=opts,
-    ).outputs
+    args = foundation_args(GcpFoundationArgs, "gcp", config, ports, identities, api_hostname=config.api.hostname)
+    return GcpFoundation(name, args, opts=opts).outputs
