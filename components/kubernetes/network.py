@@ -1,9 +1,15 @@
-"""Default-deny NetworkPolicies in every namespace, then one explicit allow per conversation."""
+"""Default-deny NetworkPolicies in every namespace, then one explicit allow per conversation.
+
+`NetworkPolicies` covers the platform's own namespaces. The public ingress controller's namespace belongs to the
+Foundation that installs the controller; `ingress_controller_policies` gives any such Foundation the same baseline
+(default deny, DNS, the API server) plus only the controller's flows, so each Foundation states its peers and ports
+and none writes its own copy of the policies.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -20,6 +26,12 @@ POSTGRES = {"application": "spilo"}
 MIGRATIONS = {"maestro.dev/role": "migration"}
 OPERATOR = {"app.kubernetes.io/name": "postgres-operator"}
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+# Pod labels the ingress-nginx chart gives the controller.
+INGRESS_CONTROLLER_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+# The ingress-nginx chart's validating admission webhook port (its default; Foundations may set it explicitly).
+INGRESS_WEBHOOK_PORT = 8443
+# The Kubernetes API server's address is not a pod; 443 (managed clusters) and 6443 (kind, kubeadm).
+KUBE_API_PORTS = (443, 6443)
 
 
 def ns_peer(namespace: str, pods: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -31,6 +43,115 @@ def ns_peer(namespace: str, pods: Mapping[str, str] | None = None) -> dict[str, 
 
 def tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def dns_egress() -> dict[str, Any]:
+    """Cluster DNS (kube-dns / CoreDNS in kube-system), UDP and TCP."""
+    return {
+        "to": [ns_peer("kube-system", {"k8s-app": "kube-dns"})],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def network_policy(
+    resource_name: str,
+    namespace: str,
+    suffix: str,
+    pods: Mapping[str, str],
+    *,
+    ingress: list[dict[str, Any]] | None = None,
+    egress: list[dict[str, Any]] | None = None,
+    types: list[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """One NetworkPolicy named `suffix` in `namespace`, selecting `pods` (all pods when empty).
+
+    `policyTypes` is `types`, or else every direction given (an empty list denies that direction)."""
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(pods)} if pods else {}}
+    spec["policyTypes"] = types or [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    metadata: dict[str, Any] = {"name": suffix, "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
+    return k8s.networking.v1.NetworkPolicy(resource_name, metadata=metadata, spec=spec, opts=opts)
+
+
+@dataclass(frozen=True)
+class IngressControllerFlows:
+    """Who may talk to an ingress controller in its own namespace, and whom it may talk to."""
+
+    namespace: str
+    """The controller's namespace (it gets a default deny in both directions)."""
+    public_from: Sequence[Mapping[str, Any]]
+    """Peers the public traffic arrives from: `ANYWHERE` behind a plain load balancer or host ports, the load
+    balancer's own ranges where the cloud documents them."""
+    public_ports: Sequence[int]
+    """The controller's HTTP (and HTTPS, where it terminates TLS itself) ports."""
+    api_port: int
+    """The API's container port: the controller proxies straight to the API's pods (it balances over endpoints)."""
+    kube_api: Sequence[Mapping[str, Any]]
+    """Peers of the Kubernetes API server (the controller's watches and leader election, the chart's webhook
+    certificate jobs): `ANYWHERE` when its address is not known to the program, the private endpoint's CIDR when it
+    is."""
+    kube_api_ports: Sequence[int] = KUBE_API_PORTS
+    """The API server's ports."""
+    webhook_from: Sequence[Mapping[str, Any]] = ()
+    """Peers of the API server calling the controller's validating admission webhook; empty: no webhook allowed."""
+    webhook_port: int = INGRESS_WEBHOOK_PORT
+    """The admission webhook's port (the chart's `controller.admissionWebhooks.port`)."""
+    controller_pods: Mapping[str, str] = field(default_factory=lambda: dict(INGRESS_CONTROLLER_POD))
+    """Pod labels of the controller."""
+
+    def __post_init__(self) -> None:
+        if not self.namespace:
+            raise ValueError("IngressControllerFlows.namespace must not be empty")
+        if not self.public_from or not self.public_ports:
+            raise ValueError(f"IngressControllerFlows({self.namespace}): public_from and public_ports must be given")
+        if not self.kube_api or not self.kube_api_ports:
+            raise ValueError(f"IngressControllerFlows({self.namespace}): kube_api and kube_api_ports must be given")
+        if not self.controller_pods:
+            raise ValueError(f"IngressControllerFlows({self.namespace}): controller_pods must select the controller")
+
+
+def ingress_controller_policies(
+    prefix: str,
+    flows: IngressControllerFlows,
+    *,
+    opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, k8s.networking.v1.NetworkPolicy]:
+    """Default deny in the controller's namespace, then exactly the controller's flows, as `f"{prefix}-<name>"`
+    children of `opts`' parent: `default-deny`, `allow-dns`, `allow-kube-api` (every pod: the chart's jobs need it
+    too) and `controller` (public traffic and the webhook in; the API's pods out)."""
+    ns = flows.namespace
+
+    def policy(suffix: str, pods: Mapping[str, str], **rules: Any) -> k8s.networking.v1.NetworkPolicy:
+        return network_policy(f"{prefix}-{suffix}", ns, suffix, pods, labels=labels, opts=opts, **rules)
+
+    controller_in: list[dict[str, Any]] = [
+        {"from": [dict(p) for p in flows.public_from], "ports": tcp(*flows.public_ports)}
+    ]
+    if flows.webhook_from:
+        controller_in.append({"from": [dict(p) for p in flows.webhook_from], "ports": tcp(flows.webhook_port)})
+    return {
+        "default-deny": policy("default-deny", {}, ingress=[], egress=[], types=["Ingress", "Egress"]),
+        "allow-dns": policy("allow-dns", {}, egress=[dns_egress()]),
+        "allow-kube-api": policy(
+            "allow-kube-api",
+            {},
+            egress=[{"to": [dict(p) for p in flows.kube_api], "ports": tcp(*flows.kube_api_ports)}],
+        ),
+        "controller": policy(
+            "controller",
+            flows.controller_pods,
+            ingress=controller_in,
+            egress=[{"to": [ns_peer(NAMES.app, API)], "ports": tcp(flows.api_port)}],
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -59,12 +180,8 @@ class NetworkPolicies(pulumi.ComponentResource):
         self.policies: list[k8s.networking.v1.NetworkPolicy] = []
         p = args.ports
         monitoring = ns_peer(NAMES.monitoring)
-        dns = {
-            "to": [ns_peer("kube-system", {"k8s-app": "kube-dns"})],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        }
-        # The Kubernetes API server's address is not a pod; 443 (managed clusters) and 6443 (kind, kubeadm).
-        kube_api = {"to": ANYWHERE, "ports": tcp(443, 6443)}
+        dns = dns_egress()
+        kube_api = {"to": ANYWHERE, "ports": tcp(*KUBE_API_PORTS)}
         otlp = {"to": [ns_peer(NAMES.monitoring, {"app.kubernetes.io/name": "jaeger"})], "ports": tcp(p.otlp_grpc)}
 
         for ns in (NAMES.app, NAMES.data, NAMES.system, NAMES.monitoring):
@@ -180,20 +297,15 @@ class NetworkPolicies(pulumi.ComponentResource):
         egress: list[dict[str, Any]] | None = None,
         types: list[str] | None = None,
     ) -> None:
-        spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(pods)} if pods else {}}
-        policy_types = types or [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
-        spec["policyTypes"] = policy_types
-        if ingress is not None:
-            spec["ingress"] = ingress
-        if egress is not None:
-            spec["egress"] = egress
-        resource_name = f"{self._name}-{namespace}-{suffix}"
-        metadata: Any = {"name": suffix, "namespace": namespace}
         self.policies.append(
-            k8s.networking.v1.NetworkPolicy(
-                resource_name,
-                metadata=metadata,
-                spec=spec,
+            network_policy(
+                f"{self._name}-{namespace}-{suffix}",
+                namespace,
+                suffix,
+                pods,
+                ingress=ingress,
+                egress=egress,
+                types=types,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         )

@@ -21,6 +21,7 @@ from components.kubernetes.security import container_security_context, pod_secur
 REDIS_IMAGE = "redis:7.2.7-alpine"
 EXPORTER_IMAGE = "oliver006/redis_exporter:v1.74.0-alpine"
 REDIS_UID = 999  # the `redis` user of the official image
+EXPORTER_PROBE_PATH = "/"  # redis_exporter's index page (see the exporter container's probes)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,17 @@ class Redis(pulumi.ComponentResource):
                                 "ports": [{"name": "metrics", "containerPort": args.ports.redis_exporter}],
                                 "resources": resources("25m", "32Mi"),
                                 "securityContext": container_security_context(),
+                                # "/" is the exporter's static index page: it answers without touching Redis, so
+                                # the probes follow the exporter alone (/metrics would scrape Redis on every probe,
+                                # and the redis container's own probes already cover Redis).
+                                "livenessProbe": {
+                                    "httpGet": {"path": EXPORTER_PROBE_PATH, "port": "metrics"},
+                                    "periodSeconds": 10,
+                                },
+                                "readinessProbe": {
+                                    "httpGet": {"path": EXPORTER_PROBE_PATH, "port": "metrics"},
+                                    "periodSeconds": 10,
+                                },
                             },
                         ],
                     },

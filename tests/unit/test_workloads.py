@@ -299,3 +299,30 @@ def test_mlflow_serves_workspaces_and_proxies_artifacts(stack: str) -> None:
     ]
     assert len(servers) == 1
     assert {"--enable-workspaces", "--serve-artifacts"} <= set(servers[0]["args"])
+
+
+def test_redis_exporter_has_cheap_http_probes_on_its_metrics_port() -> None:
+    from dataclasses import replace
+
+    from components.config import load_ports
+    from maestro import policycheck
+
+    statefulset = by_suffix(evaluated("dev-kind").of_type("kubernetes:apps/v1:StatefulSet"), "-redis-statefulset")
+    props = mockrun.plain(statefulset.inputs)
+    exporter = next(c for c in props["spec"]["template"]["spec"]["containers"] if c["name"] == "exporter")
+    named = {p["name"]: p["containerPort"] for p in exporter["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        # "/" is redis_exporter's static index page; /metrics would scrape Redis on every probe.
+        assert exporter[probe]["httpGet"]["path"] == "/"
+        assert named[exporter[probe]["httpGet"]["port"]] == load_ports().redis_exporter
+
+    def probe_findings(inputs: dict[str, Any]) -> list[str]:
+        found = policycheck.run_pack(
+            policycheck.inprocess_analyzer(None), "dev-kind", [replace(statefulset, inputs=inputs)], "dev"
+        )
+        return [f.message.split(" Fix:")[0] for f in found if f.rule == "MAESTRO-K8S-008"]
+
+    assert probe_findings(props) == []
+    # The same StatefulSet without the exporter's probes is what the pack flagged before.
+    del exporter["livenessProbe"], exporter["readinessProbe"]
+    assert probe_findings(props) == ["container exporter: missing readinessProbe, livenessProbe."]
