@@ -1,5 +1,7 @@
 """The Azure Foundation under mocks, for dev-azure and prod-azure: security per resource type, workload identity
-wiring, the WAF attached to the API's Application Gateway, prod versus dev defaults."""
+wiring, the WAF attached to the API's Application Gateway, prod versus dev defaults. What both clouds do alike (the
+program evaluates with the Foundation, the API reaches managed Redis over TLS) is tested once in
+tests/unit/test_cloud_foundations.py."""
 
 from __future__ import annotations
 
@@ -45,20 +47,6 @@ def _containers(stack: str) -> dict[str, mockrun.RecordedResource]:
 
 def _role(name: str) -> str:
     return ROLES[name]
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_whole_program_evaluates_with_an_azure_foundation(stack: str) -> None:
-    resources = evaluated(stack)
-    foundations = resources.of_type("maestro:azure:Foundation")
-    assert len(foundations) == 1
-    provider = next(r for r in resources if r.type == "pulumi:providers:kubernetes" and r.parent == foundations[0].urn)
-    deployments = resources.of_type("kubernetes:apps/v1:Deployment")
-    assert deployments and all(d.provider.startswith(provider.urn) for d in deployments)
-    assert mockrun.is_secret(resources.outputs["kubeconfig"])
-    assert resources.outputs["backupBucket"] == "backup" and resources.outputs["artifactBucket"] == "artifact"
-    waf = next(r for r in resources if r.type == "azure-native:network:WebApplicationFirewallPolicy")
-    assert resources.outputs["wafId"] == waf.id
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -155,9 +143,7 @@ def test_redis_is_tls_only(stack: str) -> None:
     assert redis["enableNonSslPort"] is False
     assert redis["minimumTlsVersion"] == "1.2"
     assert redis["publicNetworkAccess"] == "Disabled"
-    secrets = [_inputs(s) for s in evaluated(stack).of_type("kubernetes:core/v1:Secret")]
-    urls = [v for s in secrets for k, v in (s.get("stringData") or {}).items() if k == "MAESTRO_REDIS_URL"]
-    assert urls and all(u.startswith("rediss://") and ":6380/" in u for u in urls)
+    # The API's rediss:// URL on Azure Cache's port: tests/unit/test_cloud_foundations.py.
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -259,20 +245,6 @@ def test_prod_and_dev_defaults_differ_as_documented() -> None:
         for s in STACKS
     }
     assert retention == {"prod-azure": {30}, "dev-azure": {7}}
-
-
-@pytest.mark.parametrize("stack", ("dev-azure", "prod-azure"))
-def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
-    from components.azure.foundation import AZURE_REDIS_TLS_PORT
-
-    egress = [
-        rule
-        for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        for rule in _inputs(r)["spec"].get("egress", [])
-        if any("ipBlock" in peer for peer in rule.get("to", []))
-    ]
-    ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
-    assert AZURE_REDIS_TLS_PORT in ports
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,5 +1,6 @@
 """The GCP Foundation under mocks, for dev-gcp and prod-gcp: security per resource type, workload identity wiring,
-the WAF in front of the API, prod versus dev defaults."""
+the WAF in front of the API, prod versus dev defaults. What both clouds do alike (the program evaluates with the
+Foundation, the API reaches managed Redis over TLS) is tested once in tests/unit/test_cloud_foundations.py."""
 
 from __future__ import annotations
 
@@ -50,22 +51,6 @@ def _keys(stack: str) -> dict[str, mockrun.RecordedResource]:
     return {
         _inputs(k)["name"].removeprefix("maestro-"): k for k in evaluated(stack).of_type("gcp:kms/cryptoKey:CryptoKey")
     }
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_whole_program_evaluates_with_a_gcp_foundation(stack: str) -> None:
-    resources = evaluated(stack)
-    foundations = resources.of_type("maestro:gcp:Foundation")
-    assert len(foundations) == 1
-    assert not resources.of_type("maestro:aws:Foundation") and not resources.of_type("maestro:kubernetes:Foundation")
-    # Every workload resource uses the provider the Foundation built for the GKE cluster.
-    provider = next(r for r in resources if r.type == "pulumi:providers:kubernetes" and r.parent == foundations[0].urn)
-    deployments = resources.of_type("kubernetes:apps/v1:Deployment")
-    assert deployments and all(d.provider.startswith(provider.urn) for d in deployments)
-    outputs = resources.outputs
-    assert mockrun.is_secret(outputs["kubeconfig"])
-    assert outputs["backupBucket"].endswith("-backup") and outputs["artifactBucket"].endswith("-artifact")
-    assert outputs["wafId"] == next(r for r in resources if r.type == "gcp:compute/securityPolicy:SecurityPolicy").id
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -151,10 +136,7 @@ def test_memorystore_is_ha_with_auth_tls_and_cmek(stack: str) -> None:
     assert redis["authEnabled"] is True
     assert redis["transitEncryptionMode"] == "SERVER_AUTHENTICATION"
     assert redis["customerManagedKey"] == _keys(stack)["redis"].id
-    # The API reaches Memorystore over TLS (its fixed port 6378) with the AUTH string.
-    secrets = [_inputs(s) for s in evaluated(stack).of_type("kubernetes:core/v1:Secret")]
-    urls = [v for s in secrets for k, v in (s.get("stringData") or {}).items() if k == "MAESTRO_REDIS_URL"]
-    assert urls and all(u.startswith("rediss://") and ":6378/" in u for u in urls)
+    # The API's rediss:// URL on Memorystore's port: tests/unit/test_cloud_foundations.py.
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -268,20 +250,6 @@ def test_prod_and_dev_defaults_differ_as_documented() -> None:
         s: _one(s, "gcp:compute/subnetwork:Subnetwork")["logConfig"]["flowSampling"] for s in ("prod-gcp", "dev-gcp")
     }
     assert sampling == {"prod-gcp": 0.5, "dev-gcp": 0.1}
-
-
-@pytest.mark.parametrize("stack", ("dev-gcp", "prod-gcp"))
-def test_the_api_may_reach_managed_redis_on_its_tls_port(stack: str) -> None:
-    from components.gcp.foundation import MEMORYSTORE_TLS_PORT
-
-    egress = [
-        rule
-        for r in evaluated(stack).of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        for rule in _inputs(r)["spec"].get("egress", [])
-        if any("ipBlock" in peer for peer in rule.get("to", []))
-    ]
-    ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
-    assert MEMORYSTORE_TLS_PORT in ports
 
 
 @pytest.mark.parametrize("stack", STACKS)
