@@ -138,26 +138,35 @@ def start_mlflow(
     return MlflowServer(url=url, artifact_root=artifact_root, database_url=database_url, process=proc, log=log)
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
-    """One MLflow server for the session, on its own database of ``pg_server``.
+@contextlib.contextmanager
+def session_mlflow(
+    pg_server: PgServer, *, name: str = "mlflow", serve_artifacts: bool = False
+) -> Iterator[MlflowServer]:
+    """An MLflow server on its own new database of ``pg_server``; on exit it is stopped and its data removed.
 
-    For quick local iterations only, ``MAESTRO_TEST_MLFLOW_URL`` (+ ``MAESTRO_TEST_MLFLOW_ARTIFACT_ROOT``) reuse an
-    already running, workspace-enabled MLflow instead of starting one; CI never sets them.
+    Args:
+        pg_server: the PostgreSQL server that holds the backend store.
+        name: names the database (``{name}_<random>``), the work directory (``maestro-{name}-...``, underscores as
+            dashes) and the variables that reuse a running server instead (``MAESTRO_TEST_{NAME}_URL``).
+        serve_artifacts: also serve MLflow's artifact proxy (see ``start_mlflow``).
+
+    For quick local iterations only, ``MAESTRO_TEST_{NAME}_URL`` (+ ``MAESTRO_TEST_{NAME}_ARTIFACT_ROOT``) reuse an
+    already running, workspace-enabled MLflow (artifact-serving if ``serve_artifacts``); CI never sets them.
     """
-    external = os.environ.get("MAESTRO_TEST_MLFLOW_URL")
+    variable = f"MAESTRO_TEST_{name.upper()}"
+    external = os.environ.get(f"{variable}_URL")
     if external:
-        root = os.environ["MAESTRO_TEST_MLFLOW_ARTIFACT_ROOT"]
+        root = os.environ[f"{variable}_ARTIFACT_ROOT"]
         yield MlflowServer(url=external, artifact_root=root, database_url="", process=None, log=Path("/dev/null"))
         return
-    dbname = f"mlflow_{secrets.token_hex(4)}"
-    workdir = Path(tempfile.mkdtemp(prefix="maestro-mlflow-"))
+    dbname = f"{name}_{secrets.token_hex(4)}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"maestro-{name.replace('_', '-')}-"))
     janitor = DatabaseJanitor(
         user=pg_server.superuser, password=pg_server.password, host=pg_server.host, port=pg_server.port, dbname=dbname
     )
     janitor.init()
     database_url = pg_server.url(dbname).replace("postgresql+psycopg://", "postgresql+psycopg2://")
-    server = start_mlflow(database_url=database_url, workdir=workdir)
+    server = start_mlflow(database_url=database_url, workdir=workdir, serve_artifacts=serve_artifacts)
     try:
         yield server
     finally:
@@ -166,3 +175,11 @@ def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
         with contextlib.suppress(Exception):
             janitor.drop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(pg_server: PgServer) -> Iterator[MlflowServer]:
+    """One MLflow server for the session, on its own database of ``pg_server`` (``MAESTRO_TEST_MLFLOW_URL`` and
+    ``MAESTRO_TEST_MLFLOW_ARTIFACT_ROOT`` reuse a running one, see ``session_mlflow``)."""
+    with session_mlflow(pg_server) as server:
+        yield server

@@ -7,21 +7,17 @@ on a free loopback port in front of a real ``mlflow server`` on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from maestro_api.core.config import Settings
-from pytest_postgresql.janitor import DatabaseJanitor
 
 from tests.app.conftest import LiveServer, start_server
 from tests.app.registry.conftest import Tenant, database_of, make_tenant
-from tests.mlflow_server import MlflowServer, start_mlflow, stop_process_group
+from tests.mlflow_server import MlflowServer, session_mlflow
 from tests.servers import PgServer
 
 # Tenants' artifact roots are proxied URIs: the client sends artifacts through Maestro to MLflow's artifact proxy.
@@ -35,27 +31,8 @@ def artifact_mlflow(pg_server: PgServer) -> Iterator[MlflowServer]:
     For quick local iterations only, ``MAESTRO_TEST_MLFLOW_PROXY_URL`` (+ ``..._ARTIFACT_ROOT``) reuse a running,
     workspace-enabled, artifact-serving MLflow; CI never sets them.
     """
-    external = os.environ.get("MAESTRO_TEST_MLFLOW_PROXY_URL")
-    if external:
-        root = os.environ["MAESTRO_TEST_MLFLOW_PROXY_ARTIFACT_ROOT"]
-        yield MlflowServer(url=external, artifact_root=root, database_url="", process=None, log=Path("/dev/null"))
-        return
-    dbname = f"mlflow_proxy_{secrets.token_hex(4)}"
-    workdir = Path(tempfile.mkdtemp(prefix="maestro-mlflow-proxy-"))
-    janitor = DatabaseJanitor(
-        user=pg_server.superuser, password=pg_server.password, host=pg_server.host, port=pg_server.port, dbname=dbname
-    )
-    janitor.init()
-    database_url = pg_server.url(dbname).replace("postgresql+psycopg://", "postgresql+psycopg2://")
-    server = start_mlflow(database_url=database_url, workdir=workdir, serve_artifacts=True)
-    try:
+    with session_mlflow(pg_server, name="mlflow_proxy", serve_artifacts=True) as server:
         yield server
-    finally:
-        assert server.process is not None
-        stop_process_group(server.process)
-        with contextlib.suppress(Exception):
-            janitor.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -93,24 +70,40 @@ class Maestro:
         return Path(self.mlflow.artifact_root.removeprefix("file://"))
 
 
-@pytest.fixture
-def maestro(proxy_settings: Settings, artifact_mlflow: MlflowServer) -> Iterator[Maestro]:
+@contextlib.contextmanager
+def serve_maestro(
+    settings: Settings, mlflow: MlflowServer, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Maestro]:
+    """``maestro-api serve`` in front of ``mlflow`` with proxied artifact roots, stopped on exit.
+
+    Args:
+        settings: the API's settings (``proxy_settings``).
+        mlflow: the artifact-serving MLflow behind the proxy.
+        extra_env: more ``MAESTRO_*`` variables for this server, e.g. a smaller artifact limit.
+    """
     proc, server = start_server(
-        proxy_settings,
+        settings,
         extra_env={
-            "MAESTRO_MLFLOW_URL": artifact_mlflow.url,
+            "MAESTRO_MLFLOW_URL": mlflow.url,
             "MAESTRO_ARTIFACT_ROOT": PROXIED_ROOT,
             "MAESTRO_MLFLOW_TIMEOUT_SECONDS": "20",
+            **(extra_env or {}),
         },
     )
     try:
-        yield Maestro(server=server, mlflow=artifact_mlflow)
+        yield Maestro(server=server, mlflow=mlflow)
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except Exception:
             proc.kill()
+
+
+@pytest.fixture
+def maestro(proxy_settings: Settings, artifact_mlflow: MlflowServer) -> Iterator[Maestro]:
+    with serve_maestro(proxy_settings, artifact_mlflow) as served:
+        yield served
 
 
 @pytest.fixture
