@@ -1,8 +1,7 @@
-# ruff: noqa: S603, S607 - a benchmark driver: it starts fixed local programs (postgres, redis, mlflow, maestro-api)
 """Benchmark: overhead of Maestro's MLflow proxy over MLflow direct, for log_batch and get_registered_model.
 
-Starts PostgreSQL, Redis, MLflow (workspaces, artifact proxy) and the API on loopback (the API benchmark's
-helpers), then sends the same REST calls the stock client sends, one at a time (closed loop, one connection),
+Starts PostgreSQL, Redis, MLflow (workspaces, artifact proxy) and the API on loopback (``bench.servers.platform``),
+then sends the same REST calls the stock client sends, one at a time (closed loop, one connection),
 interleaving direct and proxied calls so that load from the shared machine hits both alike. Writes
 docs/benchmarks/mlflow-proxy.{md,json}: P50 and P99 per call and path, and the overhead (proxy minus direct).
 
@@ -12,14 +11,9 @@ docs/benchmarks/mlflow-proxy.{md,json}: P50 and P99 per call and path, and the o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import os
-import secrets
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,12 +23,11 @@ import httpx
 from maestro_api.registry.scoping import workspace_for
 
 from bench.api.openloop import percentile
-from bench.api.run import ApiConfig, loadavg, machine, postgres, psql, redis_server, start_api
-from tests.mlflow_server import start_mlflow, stop_process_group
+from bench.api.run import loadavg, machine
+from bench.servers import ApiConfig, MlflowConfig, platform
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks"
-VENV_BIN = Path(sys.executable).parent
 BATCH = 100  # metrics per log_batch call
 
 
@@ -47,70 +40,21 @@ def _batch(run_id: str, step: int) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    base = Path(tempfile.mkdtemp(prefix="maestro-bench-proxy-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    with contextlib.ExitStack() as stack:
-        pg_port, pg_pw = stack.enter_context(postgres())
-        redis_port, _ = stack.enter_context(redis_server(base))
-        owner_pw, service_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-        for sql in (
-            f"CREATE ROLE maestro_owner LOGIN PASSWORD '{owner_pw}'",
-            f"CREATE ROLE maestro_app LOGIN PASSWORD '{service_pw}'",
-            "CREATE DATABASE maestro OWNER maestro_owner",
-            "CREATE DATABASE mlflow",
-        ):
-            psql(pg_port, pg_pw, sql)
-        psql(pg_port, pg_pw, "ALTER SCHEMA public OWNER TO maestro_owner", db="maestro")
-        mlflow = start_mlflow(
-            database_url=f"postgresql+psycopg2://postgres:{pg_pw}@127.0.0.1:{pg_port}/mlflow",
-            workdir=base / "mlflow",
-            workers=2,
-            serve_artifacts=True,
-        )
-        assert mlflow.process is not None
-        procs.append(mlflow.process)
-        limits = {
-            t: {"per_key": 10**9, "per_tenant": 10**9, "window_seconds": 60}
-            for t in ("free", "standard", "premium", "enterprise")
-        }
-        env = {
-            **os.environ,
-            "MAESTRO_ENVIRONMENT": "dev",
-            "MAESTRO_DATABASE_URL": f"postgresql+psycopg://maestro_app:{service_pw}@127.0.0.1:{pg_port}/maestro",
-            "MAESTRO_DATABASE_OWNER_URL": f"postgresql+psycopg://maestro_owner:{owner_pw}@127.0.0.1:{pg_port}/maestro",
-            "MAESTRO_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "MAESTRO_MLFLOW_URL": mlflow.url,
-            "MAESTRO_ARTIFACT_ROOT": "mlflow-artifacts:/tenants",
-            "MAESTRO_API_KEY_PEPPER": secrets.token_urlsafe(40),
-            "MAESTRO_RATE_LIMITS": json.dumps(limits),
-            "MAESTRO_LOG_LEVEL": "WARNING",
-        }
-        cli = str(VENV_BIN / "maestro-api")
-        subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True, timeout=300)
-        out = subprocess.run(
-            [cli, "bootstrap", "--tenant", "bench", "--tier", "enterprise"],
-            env=env, check=True, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        key = out.stdout.strip().splitlines()[-1]
-        api_proc, api = start_api(env, ApiConfig(workers=1), base / "api.log")
-        procs.append(api_proc)
-        try:
-            return run_cases(api, mlflow.url, key, pg_port, pg_pw, args.requests)
-        finally:
-            for proc in reversed(procs):
-                stop_process_group(proc)
+    with platform(
+        prefix="maestro-bench-proxy-",
+        mlflow=MlflowConfig(workers=2, serve_artifacts=True),
+        artifact_root="mlflow-artifacts:/tenants",
+        api=ApiConfig(workers=1),
+    ) as p:
+        assert p.mlflow is not None and p.api_url
+        return run_cases(p.api_url, p.mlflow.url, p.key, p.tenant_id, args.requests)
 
 
-def run_cases(api: str, mlflow_url: str, key: str, pg_port: int, pg_pw: str, n: int) -> dict[str, Any]:
-    tenant_id = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "maestro", "-tAc",
-         "SELECT id FROM tenants WHERE name = 'bench'"],
-        env={**os.environ, "PGPASSWORD": pg_pw}, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+def run_cases(api: str, mlflow_url: str, key: str, tenant_id: uuid.UUID, n: int) -> dict[str, Any]:
     proxy: dict[str, Any] = {"base": f"{api}/mlflow", "headers": {"Authorization": f"Bearer {key}"}}
     direct: dict[str, Any] = {
         "base": mlflow_url,
-        "headers": {"X-MLFLOW-WORKSPACE": workspace_for(uuid.UUID(tenant_id))},
+        "headers": {"X-MLFLOW-WORKSPACE": workspace_for(tenant_id)},
     }
     samples: dict[str, list[float]] = {
         f"{c}/{p}": [] for c in ("log_batch", "get_registered_model") for p in ("direct", "proxy")

@@ -1,9 +1,9 @@
 """Profile the API's hot path: a cached model read, driven in-process straight into the ASGI app.
 
-Real PostgreSQL and Redis (started here, as ``bench.api.run`` does); no MLflow: the cached body is put in the
-tenant's Redis hash first, so every request is a cache hit. Requests are sent one at a time by calling the ASGI
-app directly (no HTTP client or server in the measurement), and the CPU time of this process per request is
-printed. With ``--profile`` the same loop runs under cProfile and the top functions are printed.
+Real PostgreSQL and Redis (``bench.servers.platform``, which ``bench.api.run`` uses too); no MLflow: the cached
+body is put in the tenant's Redis hash first, so every request is a cache hit. Requests are sent one at a time by
+calling the ASGI app directly (no HTTP client or server in the measurement), and the CPU time of this process per
+request is printed. With ``--profile`` the same loop runs under cProfile and the top functions are printed.
 
     .venv/bin/python -m bench.api.profile [--requests 3000] [--profile] [--sort tottime] [--top 40]
 
@@ -11,48 +11,26 @@ A tuning aid, not the benchmark: its CPU per request excludes uvicorn's HTTP par
 ``bench.api.run``'s CPU column includes, so compare it only with itself.
 """
 
-# ruff: noqa: S603, S607 - starts fixed local programs (postgres, redis)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import os
 import pstats
-import secrets
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench.api.run import postgres, psql, redis_server
+from bench.servers import platform
 
-VENV_BIN = Path(sys.executable).parent
 MODEL = "bench-model"
-
-
-def _env(pg_port: int, service_pw: str, owner_pw: str, redis_port: int) -> dict[str, str]:
-    limits = {
-        t: {"per_key": 10**9, "per_tenant": 10**9, "window_seconds": 60}
-        for t in ("free", "standard", "premium", "enterprise")
-    }
-    return {
-        "MAESTRO_ENVIRONMENT": "dev",
-        "MAESTRO_DATABASE_URL": f"postgresql+psycopg://maestro_app:{service_pw}@127.0.0.1:{pg_port}/maestro",
-        "MAESTRO_DATABASE_OWNER_URL": f"postgresql+psycopg://maestro_owner:{owner_pw}@127.0.0.1:{pg_port}/maestro",
-        "MAESTRO_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "MAESTRO_MLFLOW_URL": "http://127.0.0.1:9",  # never reached: every read is a cache hit
-        "MAESTRO_API_KEY_PEPPER": secrets.token_urlsafe(40),
-        "MAESTRO_RATE_LIMITS": orjson.dumps(limits).decode(),
-        "MAESTRO_LOG_LEVEL": "WARNING",
-        "MAESTRO_REGISTRY_CACHE_TTL_SECONDS": "3600",  # a profiled run is slow: the entry must outlive it
-    }
+PROFILE_ENV = {
+    "MAESTRO_MLFLOW_URL": "http://127.0.0.1:9",  # never reached: every read is a cache hit
+    "MAESTRO_REGISTRY_CACHE_TTL_SECONDS": "3600",  # a profiled run is slow: the entry must outlive it
+}
 
 
 async def drive(app: Any, key: str, n: int) -> float:
@@ -136,34 +114,10 @@ def main() -> int:
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="maestro-profile-"))
-    with contextlib.ExitStack() as stack:
-        pg_port, pg_pw = stack.enter_context(postgres())
-        redis_port, _ = stack.enter_context(redis_server(base))
-        owner_pw, service_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-        for sql in (
-            f"CREATE ROLE maestro_owner LOGIN PASSWORD '{owner_pw}'",
-            f"CREATE ROLE maestro_app LOGIN PASSWORD '{service_pw}'",
-            "CREATE DATABASE maestro OWNER maestro_owner",
-        ):
-            psql(pg_port, pg_pw, sql)
-        psql(pg_port, pg_pw, "ALTER SCHEMA public OWNER TO maestro_owner", db="maestro")
-        env = _env(pg_port, service_pw, owner_pw, redis_port)
-        full = {**os.environ, **env}
-        cli = str(VENV_BIN / "maestro-api")
-        subprocess.run([cli, "migrate"], env=full, check=True, capture_output=True, timeout=300)
-        key = subprocess.run(
-            [cli, "bootstrap", "--tenant", "bench", "--tier", "enterprise"],
-            env=full, check=True, capture_output=True, text=True, timeout=120,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
-        tenant_id = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "maestro", "-tAc",
-             "SELECT id FROM tenants WHERE name = 'bench'"],
-            env={**os.environ, "PGPASSWORD": pg_pw}, check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+    with platform(prefix="maestro-profile-", extra_env=PROFILE_ENV) as p:
         import uvloop
 
-        uvloop.run(run(env, key, uuid.UUID(tenant_id), args))
+        uvloop.run(run(p.settings_env, p.key, p.tenant_id, args))
     return 0
 
 

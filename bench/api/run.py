@@ -11,7 +11,7 @@ requests/s and P50/P95/P99 at a fixed concurrency (wrk, closed loop) and latenci
 Writes docs/benchmarks/api.json and docs/benchmarks/api.md (the tuning log is bench/api/tuning.md).
 """
 
-# ruff: noqa: S603, S607 - a benchmark driver: it starts fixed local programs (postgres, redis, mlflow, wrk)
+# ruff: noqa: S603 - a benchmark driver: it runs a fixed local program (wrk); bench/servers.py starts the servers
 from __future__ import annotations
 
 import argparse
@@ -21,16 +21,12 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,141 +34,17 @@ from typing import Any
 import httpx
 from maestro_api.registry.scoping import workspace_for
 
+from bench import servers
 from bench.api.openloop import open_loop
-from tests.mlflow_server import start_mlflow, stop_process_group
-from tests.servers import PG_BIN, REDIS_SERVER, _as_postgres, free_port
+from bench.servers import ApiConfig, MlflowConfig, start_api
+from tests.mlflow_server import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 LUA = Path(__file__).with_name("wrk.lua")
 DOCS = ROOT / "docs" / "benchmarks"
 TUNING = Path(__file__).with_name("tuning.md")
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
-
-
-# --- servers -------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def postgres() -> Iterator[tuple[int, str]]:
-    password = secrets.token_urlsafe(18)
-    base = Path(tempfile.mkdtemp(prefix="maestro-bench-pg-"))  # its own directory: chowned to postgres
-    (base / "pw").write_text(password)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(base / "pw", "postgres", "postgres")
-    port = free_port()
-    data = base / "data"
-    subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=scram-sha-256",
-                f"--pwfile={base / 'pw'}",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    opts = (
-        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
-        "-c max_connections=300 -c shared_buffers=256MB -c synchronous_commit=off"
-    )
-    subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield port, password
-    finally:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def redis_server(base: Path) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis did not start")
-            time.sleep(0.1)
-        yield port, proc.pid
-    finally:
-        stop_process_group(proc)
-
-
-def psql(port: int, password: str, sql: str, db: str = "postgres") -> None:
-    env = {**os.environ, "PGPASSWORD": password}
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qc", sql],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-
-
-def wait_http(url: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready after {timeout}s")
-
-
-@dataclass
-class ApiConfig:
-    """How the API is served (the knobs the tuning log compares)."""
-
-    workers: int = 2
-    loop: str = "uvloop"
-    http: str = "httptools"
-    auth_cache_ttl: float = 5.0
-
-
-def start_api(env: dict[str, str], cfg: ApiConfig, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "python"), "-m", "uvicorn", "maestro_api.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(cfg.workers),
-        "--loop", cfg.loop, "--http", cfg.http, "--no-access-log", "--no-server-header", "--log-level", "warning",
-    ]  # fmt: skip
-    env = {**env, "MAESTRO_AUTH_CACHE_TTL_SECONDS": str(cfg.auth_cache_ttl)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/readyz")
-    except BaseException:
-        stop_process_group(proc)
-        raise
-    return proc, url
 
 
 # --- load ----------------------------------------------------------------------------------------------------
@@ -328,7 +200,6 @@ def main() -> int:
     args = ap.parse_args()
     cfg = ApiConfig(workers=args.api_workers, loop=args.loop, http=args.http, auth_cache_ttl=args.auth_cache_ttl)
 
-    base = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
     started = time.monotonic()
     report = Report(
         label=args.label,
@@ -346,60 +217,12 @@ def main() -> int:
             "rate_limits": "raised far above the load (the limiter still runs: one Redis round trip per request)",
         },
     )
-    stack = contextlib.ExitStack()
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        pg_port, pg_pw = stack.enter_context(postgres())
-        redis_port, redis_pid = stack.enter_context(redis_server(base))
-        redis_pgid = [redis_pid]
-        owner_pw, service_pw = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-        for sql in (
-            f"CREATE ROLE maestro_owner LOGIN PASSWORD '{owner_pw}'",
-            f"CREATE ROLE maestro_app LOGIN PASSWORD '{service_pw}'",
-            "CREATE DATABASE maestro OWNER maestro_owner",
-            "CREATE DATABASE mlflow",
-        ):
-            psql(pg_port, pg_pw, sql)
-        psql(pg_port, pg_pw, "ALTER SCHEMA public OWNER TO maestro_owner", db="maestro")
-        mlflow = start_mlflow(
-            database_url=f"postgresql+psycopg2://postgres:{pg_pw}@127.0.0.1:{pg_port}/mlflow",
-            workdir=base / "mlflow",
-            workers=args.mlflow_workers,
-            preload=True,
-        )
-        assert mlflow.process is not None
-        procs.append(mlflow.process)
-        limits = {
-            t: {"per_key": 10**9, "per_tenant": 10**9, "window_seconds": 60}
-            for t in ("free", "standard", "premium", "enterprise")
-        }
-        env = {
-            **os.environ,
-            "MAESTRO_ENVIRONMENT": "dev",
-            "MAESTRO_DATABASE_URL": f"postgresql+psycopg://maestro_app:{service_pw}@127.0.0.1:{pg_port}/maestro",
-            "MAESTRO_DATABASE_OWNER_URL": f"postgresql+psycopg://maestro_owner:{owner_pw}@127.0.0.1:{pg_port}/maestro",
-            "MAESTRO_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "MAESTRO_MLFLOW_URL": mlflow.url,
-            "MAESTRO_ARTIFACT_ROOT": mlflow.artifact_root,
-            "MAESTRO_API_KEY_PEPPER": secrets.token_urlsafe(40),
-            "MAESTRO_RATE_LIMITS": json.dumps(limits),
-            "MAESTRO_LOG_LEVEL": "WARNING",
-        }
-        cli = str(VENV_BIN / "maestro-api")
-        subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True, timeout=300)
-        key = subprocess.run(
-            [cli, "bootstrap", "--tenant", "bench", "--tier", "enterprise"],
-            env=env, check=True, capture_output=True, text=True, timeout=120,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
-        api_proc, api = start_api(env, cfg, base / "api.log")
-        procs.append(api_proc)
-        CPU_GROUPS.update({"api": api_proc.pid, "mlflow": mlflow.process.pid, "redis": redis_pgid[0]})
-        tenant_id = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-d", "maestro", "-tAc",
-             "SELECT id FROM tenants WHERE name = 'bench'"],
-            env={**os.environ, "PGPASSWORD": pg_pw}, check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-        ws = workspace_for(uuid.UUID(tenant_id))
+    mlflow_cfg = MlflowConfig(workers=args.mlflow_workers, preload=True)
+    with servers.platform(prefix="maestro-bench-", mlflow=mlflow_cfg, api=cfg) as p:
+        assert p.mlflow is not None and p.mlflow.process is not None and p.api_proc is not None and p.api_url
+        mlflow, api_proc, api, key = p.mlflow, p.api_proc, p.api_url, p.key
+        CPU_GROUPS.update({"api": api_proc.pid, "mlflow": p.mlflow.process.pid, "redis": p.redis_pid})
+        ws = workspace_for(p.tenant_id)
         version_body, _ = setup_data(api, mlflow.url, key, ws)
         auth = {"Authorization": f"Bearer {key}"}
         cases = {
@@ -493,7 +316,7 @@ def main() -> int:
             for spec in args.variants.split(","):
                 w, loop, http, ttl = spec.split(":")
                 vcfg = ApiConfig(workers=int(w), loop=loop, http=http, auth_cache_ttl=float(ttl))
-                vproc, vapi = start_api(env, vcfg, base / "api.log")
+                vproc, vapi = start_api(p.env, vcfg, p.base / "api.log")
                 CPU_GROUPS["api"] = vproc.pid
                 try:
                     vcase = Case(**{**asdict(cases["a"]), "url": f"{vapi}/v1/models/bench-model"})
@@ -515,11 +338,6 @@ def main() -> int:
                 }
                 report.tuning.append(entry)
                 print(f"variant {spec}: {entry['rps']} req/s p99 {entry['p99_ms']} ms", flush=True)
-    finally:
-        for proc in reversed(procs):
-            stop_process_group(proc)
-        stack.close()
-        shutil.rmtree(base, ignore_errors=True)
     report.config["elapsed_s"] = round(time.monotonic() - started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(asdict(report), indent=2) + "\n")
