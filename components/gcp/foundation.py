@@ -43,8 +43,11 @@ from components.foundation import (
 )
 from components.gcp.config import GcpConfig, dual_region_location
 from components.gcp.waf import armor_rules
-from components.kubernetes.namespaces import NAMES
-from components.kubernetes.network import API, ns_peer, tcp
+from components.kubernetes.network import (
+    INGRESS_WEBHOOK_PORT,
+    IngressControllerFlows,
+    ingress_controller_policies,
+)
 
 # Memorystore serves TLS on 6378, a port fixed by the service (config/ports.yaml's redis port is ours, not theirs).
 MEMORYSTORE_TLS_PORT = 6378
@@ -54,10 +57,6 @@ INGRESS_NAMESPACE = "ingress-nginx"
 INGRESS_CLASS = "nginx"
 INGRESS_NGINX_CHART_VERSION = "4.13.3"
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
-# Pod labels the chart gives the controller (the NetworkPolicies select on them).
-INGRESS_CONTROLLER_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
-# The controller's validating admission webhook; the control plane calls it (set explicitly in the chart values).
-INGRESS_WEBHOOK_PORT = 8443
 # Cloud Audit Logs Data Access for Cloud Storage: every object read and write in the project is logged.
 STORAGE_AUDIT_LOG_TYPES = ("DATA_READ", "DATA_WRITE")
 WAF_BACKEND_CONFIG = "maestro-waf"
@@ -553,50 +552,20 @@ class GcpFoundation(CloudFoundation[GcpFoundationArgs]):
         """Default deny in the controller's namespace, then the flows the controller needs (module docstring)."""
         name, cfg, ports = self._base_name, self._cfg, self._args.ports
         control_plane = [{"ipBlock": {"cidr": cfg.master_cidr}}]
-        everyone: dict[str, Any] = {}
-        policies: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-            "default-deny": (everyone, {"policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}),
-            "allow-dns": (
-                everyone,
-                {
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [ns_peer("kube-system", {"k8s-app": "kube-dns"})],
-                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                        }
-                    ],
-                },
-            ),
-            # The controller watches Ingresses and endpoints; the chart's webhook-certificate jobs patch the
-            # webhook. In a private cluster the API server is the private endpoint in `masterCidr`.
-            "allow-kube-api": (
-                everyone,
-                {"policyTypes": ["Egress"], "egress": [{"to": control_plane, "ports": tcp(443)}]},
-            ),
-            "controller": (
-                INGRESS_CONTROLLER_POD,
-                {
-                    "policyTypes": ["Ingress", "Egress"],
-                    "ingress": [
-                        # The load balancer (NEG: GFE to pod) and its health checks.
-                        {"from": [{"ipBlock": {"cidr": c}} for c in GFE_RANGES], "ports": tcp(ports.http)},
-                        # The control plane validating Ingresses through the admission webhook.
-                        {"from": control_plane, "ports": tcp(INGRESS_WEBHOOK_PORT)},
-                    ],
-                    # Proxied requests go straight to the API's pods (ingress-nginx balances over endpoints).
-                    "egress": [{"to": [ns_peer(NAMES.app, API)], "ports": tcp(ports.api)}],
-                },
-            ),
-        }
-        self.ingress_policies: dict[str, k8s.networking.v1.NetworkPolicy] = {}
-        for suffix, (pods, spec) in policies.items():
-            self.ingress_policies[suffix] = k8s.networking.v1.NetworkPolicy(
-                f"{name}-ingress-{suffix}",
-                metadata={"name": suffix, "namespace": INGRESS_NAMESPACE, "labels": self._tags},
-                spec={"podSelector": {"matchLabels": dict(pods)} if pods else {}, **spec},
-                opts=in_ns,
-            )
+        flows = IngressControllerFlows(
+            namespace=INGRESS_NAMESPACE,
+            # The load balancer (NEG: GFE to pod) and its health checks.
+            public_from=[{"ipBlock": {"cidr": c}} for c in GFE_RANGES],
+            public_ports=(ports.http,),
+            api_port=ports.api,
+            # In a private cluster the API server is the private endpoint in `masterCidr`, on 443 only.
+            kube_api=control_plane,
+            kube_api_ports=(443,),
+            # The control plane validating Ingresses through the admission webhook (set explicitly in the chart).
+            webhook_from=control_plane,
+            webhook_port=INGRESS_WEBHOOK_PORT,
+        )
+        self.ingress_policies = ingress_controller_policies(f"{name}-ingress", flows, opts=in_ns, labels=self._tags)
         # GKE's own firewall rules let the control plane reach nodes on 443 and 10250 only; the admission webhook
         # listens on INGRESS_WEBHOOK_PORT.
         gcp.compute.Firewall(

@@ -15,7 +15,6 @@ from components.gcp.foundation import (
     FRONTEND_CONFIG,
     GFE_RANGES,
     INGRESS_CLASS,
-    INGRESS_CONTROLLER_POD,
     INGRESS_NAMESPACE,
     INGRESS_WEBHOOK_PORT,
     KEY_PURPOSES,
@@ -24,7 +23,7 @@ from components.gcp.foundation import (
 )
 from components.gcp.waf import OWASP_RULE_SETS
 from components.kubernetes.namespaces import NAMES
-from components.kubernetes.network import API
+from components.kubernetes.network import API, INGRESS_CONTROLLER_POD
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.unit.stacks import evaluated
