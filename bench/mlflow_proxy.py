@@ -25,6 +25,7 @@ from maestro_api.registry.scoping import workspace_for
 from bench.api.openloop import percentile
 from bench.api.run import loadavg, machine
 from bench.servers import ApiConfig, MlflowConfig, platform
+from maestro import bench_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks"
@@ -137,6 +138,21 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def shared_cases(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures in the shape every benchmark report shares (maestro/bench_report.py): one case per call and path
+    (direct, proxy, and the overhead between them)."""
+    return [
+        bench_report.case(
+            name,
+            {key.removesuffix("_ms"): (value, "ms" if key.endswith("_ms") else "requests") for key, value in f.items()},
+            command=report["command"],
+            date=report["date"],
+            machine=report["machine"],
+        )
+        for name, f in report["figures"].items()
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=300)
@@ -154,6 +170,7 @@ def main() -> int:
         "units": "milliseconds",
         "figures": figures,
     }
+    report["cases"] = shared_cases(report)
     DOCS.mkdir(parents=True, exist_ok=True)
     (DOCS / "mlflow-proxy.json").write_text(json.dumps(report, indent=2) + "\n")
     (DOCS / "mlflow-proxy.md").write_text(render(report))

@@ -37,6 +37,7 @@ from maestro_api.registry.scoping import workspace_for
 from bench import servers
 from bench.api.openloop import open_loop
 from bench.servers import ApiConfig, MlflowConfig, start_api
+from maestro import bench_report
 from tests.mlflow_server import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,29 @@ class Report:
     runs: list[dict[str, Any]] = field(default_factory=list)
     medians: dict[str, Any] = field(default_factory=dict)
     tuning: list[dict[str, Any]] = field(default_factory=list)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    """The medians in the shape every benchmark report shares (maestro/bench_report.py)."""
+
+
+def shared_cases(report: Report, command: str) -> list[dict[str, Any]]:
+    """One case per measured request kind (a-d): closed-loop throughput and latency, errors and CPU per request."""
+    out = []
+    for key, m in report.medians.items():
+        cpu = m.get("cpu_ms_per_request") or {}
+        figures: dict[str, tuple[float | int | None, str]] = {
+            "throughput": (m["rps"], "requests/s"),
+            "p50": (m["p50_ms"], "ms"),
+            "p95": (m["p95_ms"], "ms"),
+            "p99": (m["p99_ms"], "ms"),
+            "errors": (m["errors"], "requests"),
+            **{f"cpu_per_request_{proc}": (v, "ms") for proc, v in cpu.items()},
+        }
+        out.append(
+            bench_report.case(
+                f"({key}) {m['title']}", figures, command=command, date=report.date, machine=report.machine
+            )
+        )
+    return out
 
 
 def setup_data(api: str, mlflow: str, key: str, tenant_ws: str) -> tuple[str, str]:
@@ -340,6 +364,7 @@ def main() -> int:
                 print(f"variant {spec}: {entry['rps']} req/s p99 {entry['p99_ms']} ms", flush=True)
     report.config["elapsed_s"] = round(time.monotonic() - started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    report.cases = shared_cases(report, "python -m bench.api.run " + " ".join(sys.argv[1:]))
     args.output.write_text(json.dumps(asdict(report), indent=2) + "\n")
     if not args.no_markdown:
         args.output.with_suffix(".md").write_text(render_markdown(report, " ".join(sys.argv[1:])))

@@ -18,8 +18,7 @@ import requests
 from maestro_api.core.config import Settings
 from mlflow.tracking import MlflowClient
 
-from tests.app.conftest import start_server
-from tests.app.mlflow_proxy.conftest import PROXIED_ROOT, Maestro, use_key
+from tests.app.mlflow_proxy.conftest import Maestro, serve_maestro, use_key
 from tests.app.registry.conftest import Tenant
 from tests.mlflow_server import MlflowServer
 
@@ -32,23 +31,8 @@ LIMIT = 3 * MiB
 @pytest.fixture
 def maestro(proxy_settings: Settings, artifact_mlflow: MlflowServer) -> Iterator[Maestro]:
     """Maestro in front of MLflow with a 3 MiB artifact limit (overrides the package fixture)."""
-    proc, server = start_server(
-        proxy_settings,
-        extra_env={
-            "MAESTRO_MLFLOW_URL": artifact_mlflow.url,
-            "MAESTRO_ARTIFACT_ROOT": PROXIED_ROOT,
-            "MAESTRO_MLFLOW_TIMEOUT_SECONDS": "20",
-            "MAESTRO_MLFLOW_PROXY_MAX_ARTIFACT_BYTES": str(LIMIT),
-        },
-    )
-    try:
-        yield Maestro(server=server, mlflow=artifact_mlflow)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
+    with serve_maestro(proxy_settings, artifact_mlflow, {"MAESTRO_MLFLOW_PROXY_MAX_ARTIFACT_BYTES": str(LIMIT)}) as m:
+        yield m
 
 
 def _stored(maestro: Maestro, name: str) -> list[Path]:
