@@ -43,6 +43,7 @@ from components.foundation import (
 )
 from components.gcp.config import GcpConfig, dual_region_location
 from components.gcp.waf import armor_rules
+from components.kubernetes.foundation import INGRESS_NAMESPACE, INGRESS_NGINX_CHART_VERSION, INGRESS_NGINX_REPO
 from components.kubernetes.network import (
     INGRESS_WEBHOOK_PORT,
     IngressControllerFlows,
@@ -53,10 +54,9 @@ from components.kubernetes.network import (
 MEMORYSTORE_TLS_PORT = 6378
 # Where Google Front Ends and their health checks reach backends from (documented, fixed ranges).
 GFE_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
-INGRESS_NAMESPACE = "ingress-nginx"
+# The ingress-nginx namespace, chart version and repository are the plain-Kubernetes Foundation's (imported above):
+# one place to upgrade the controller on both.
 INGRESS_CLASS = "nginx"
-INGRESS_NGINX_CHART_VERSION = "4.13.3"
-INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
 # Cloud Audit Logs Data Access for Cloud Storage: every object read and write in the project is logged.
 STORAGE_AUDIT_LOG_TYPES = ("DATA_READ", "DATA_WRITE")
 WAF_BACKEND_CONFIG = "maestro-waf"
