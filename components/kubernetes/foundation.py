@@ -12,6 +12,12 @@ import pulumi_kubernetes as k8s
 
 from components.config import KubernetesConfig, Ports, WafConfig
 from components.foundation import FoundationOutputs
+from components.kubernetes.network import (
+    ANYWHERE,
+    INGRESS_WEBHOOK_PORT,
+    IngressControllerFlows,
+    ingress_controller_policies,
+)
 from components.kubernetes.security import container_security_context, resources
 
 INGRESS_NGINX_CHART_VERSION = "4.13.3"
@@ -49,6 +55,24 @@ class KubernetesFoundation(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
+        # Default deny in the controller's namespace, like the platform's own. The controller gets the world on
+        # HTTP/HTTPS (kind's host ports or a plain load balancer: no fixed source range), the API server for its
+        # watches and leader election and, calling back, its admission webhook (the API server's address is not
+        # known to the program here), and behind it only the API's pods.
+        self.ingress_policies = ingress_controller_policies(
+            f"{name}-ingress",
+            IngressControllerFlows(
+                namespace=INGRESS_NAMESPACE,
+                public_from=ANYWHERE,
+                public_ports=(args.ports.http, args.ports.https),
+                api_port=args.ports.api,
+                kube_api=ANYWHERE,
+                webhook_from=ANYWHERE,
+                webhook_port=INGRESS_WEBHOOK_PORT,
+            ),
+            labels=args.labels,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace]),
+        )
         controller = k8s.helm.v3.Release(
             f"{name}-ingress-nginx",
             name="ingress-nginx",
@@ -59,6 +83,8 @@ class KubernetesFoundation(pulumi.ComponentResource):
             values={
                 "controller": {
                     "ingressClassResource": {"name": cfg.ingress_class, "default": False},
+                    # The port the namespace's policy opens to the API server (the chart's default, stated).
+                    "admissionWebhooks": {"port": INGRESS_WEBHOOK_PORT},
                     "resources": resources("100m", "256Mi"),
                     "containerSecurityContext": {
                         **container_security_context(read_only_root=False),

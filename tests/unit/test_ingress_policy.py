@@ -187,3 +187,22 @@ def test_the_builder_reproduces_the_gcp_foundations_policies(tmp_path: Path) -> 
         "webhook_port": INGRESS_WEBHOOK_PORT,
     }
     assert _policies(_evaluate(tmp_path, flows, labels)) == reference
+
+
+def test_dev_kind_denies_by_default_in_the_ingress_controllers_namespace() -> None:
+    """The plain-Kubernetes Foundation builds the kind flows above for its controller, and the chart's webhook
+    listens on the port the policy opens."""
+    resources = evaluated("dev-kind")
+    policies = _policies(resources)
+    assert set(policies) == {"default-deny", "allow-dns", "allow-kube-api", "controller"}
+    assert {r.name for r in resources if r.type == NETWORK_POLICY and r.name.startswith("maestro-kubernetes-")} == {
+        f"maestro-kubernetes-ingress-{n}" for n in policies
+    }
+    assert policies["default-deny"]["spec"]["podSelector"] == {} and policies["default-deny"]["spec"]["ingress"] == []
+    assert policies["controller"]["spec"]["ingress"][0]["ports"] == [
+        {"protocol": "TCP", "port": PORTS.http},
+        {"protocol": "TCP", "port": PORTS.https},
+    ]
+    release = next(r for r in resources if r.name.endswith("-ingress-nginx"))
+    assert release.inputs["values"]["controller"]["admissionWebhooks"]["port"] == INGRESS_WEBHOOK_PORT
+    assert _stk001(resources) == []
