@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -927,8 +928,19 @@ def bootstrap_tenant() -> Path | None:
     return key_file
 
 
+def platform_ports() -> dict[str, int]:
+    """The platform's port map (config/ports.yaml), shared by both engines."""
+    data: dict[str, int] = yaml.safe_load((REPO / "config" / "ports.yaml").read_text())
+    return data
+
+
+def ca_context() -> ssl.SSLContext:
+    """TLS that trusts the lab's CA (every lab certificate also names its host's IP)."""
+    return ssl.create_default_context(cafile=str(LAB_DIR / "pki" / "ca.crt"))
+
+
 def endpoints(admin_key: Path | None) -> dict[str, Any]:
-    ports = yaml.safe_load((REPO / "config" / "ports.yaml").read_text())
+    ports = platform_ports()
     edge, app1, mon, db1 = (host_by_name(n) for n in ("edge1", "app1", "mon1", "db1"))
     data: dict[str, Any] = {
         "api": f"https://{edge.ip}:{ports['https']}",

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import platform
-import ssl
 import statistics
 import subprocess
 import sys
@@ -84,7 +83,7 @@ def rows() -> list[Row]:
 
 def drill_host_rows() -> list[tuple[int, str]]:
     """The table in the copy `maestro drill --keep` left running on the drill host (ids and checksums)."""
-    port = _ports()["postgres"]
+    port = lab.platform_ports()["postgres"]
     sql = f"SELECT id, md5(payload) FROM {TABLE} ORDER BY id"  # noqa: S608
     out = lab.ssh(
         lab.host_by_name(DRILL_HOST),
@@ -138,18 +137,11 @@ def maestro(*args: str) -> float:
         [str(Path(sys.executable).parent / "maestro"), *args, "--inventory", str(INVENTORY)],
         check=False,
         cwd=lab.REPO,
-        env={**os.environ, **lab.ansible_env()},
+        env=lab.ansible_env(),  # os.environ plus the repository's ansible.cfg and .venv on PATH
     )
     if proc.returncode != 0:
         raise lab.LabError(f"maestro {' '.join(args)} exited {proc.returncode}")
     return time.monotonic() - started
-
-
-def _ports() -> dict[str, int]:
-    import yaml
-
-    data: dict[str, int] = yaml.safe_load((lab.REPO / "config" / "ports.yaml").read_text())
-    return data
 
 
 class ReadyWatch(threading.Thread):
@@ -161,7 +153,7 @@ class ReadyWatch(threading.Thread):
         self.url = f"https://{edge.ip}/readyz"
         self.host = f"edge1.{lab.DOMAIN}"
         # The edge's certificate names its IP too; the Host header is the server name the WAF serves.
-        self.ctx = ssl.create_default_context(cafile=str(lab.LAB_DIR / "pki" / "ca.crt"))
+        self.ctx = lab.ca_context()
         self.started = time.monotonic()
         self.saw_failure = False
         self.ready_at: float | None = None
@@ -224,7 +216,7 @@ def pgbench_init(scale: int) -> int:
     """A pgbench database of `scale` on the leader (about 15 MiB per unit); its size in bytes."""
     leader = next(m["name"] for m in wait_healthy() if m["role"] == "leader")
     host = lab.host_by_name(leader)
-    port = _ports()["postgres"]
+    port = lab.platform_ports()["postgres"]
     psql = f"runuser -u postgres -- psql -h /var/run/postgresql -p {port} -Atqc"
     lab.ssh(host, f"{psql} 'DROP DATABASE IF EXISTS pgbench' && {psql} 'CREATE DATABASE pgbench'")
     lab.ssh(

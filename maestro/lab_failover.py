@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import ssl
 import threading
 import time
 import urllib.request
@@ -46,27 +45,16 @@ class FailoverResult:
         return asdict(self)
 
 
-def _ports() -> dict[str, int]:
-    import yaml
-
-    data: dict[str, int] = yaml.safe_load((lab.REPO / "config" / "ports.yaml").read_text())
-    return data
-
-
-def _ssl_context() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(lab.LAB_DIR / "pki" / "ca.crt"))
-
-
 def patroni_cluster() -> list[dict[str, Any]]:
     """The members as some reachable Patroni reports them (name, role, state, ...)."""
-    port = _ports()["patroni_rest"]
+    port = lab.platform_ports()["patroni_rest"]
     last: Exception | None = None
     for host in lab.HOSTS:
         if "postgres" not in host.groups:
             continue
         try:
             url = f"https://{host.ip}:{port}/cluster"
-            with urllib.request.urlopen(url, timeout=2, context=_ssl_context()) as resp:
+            with urllib.request.urlopen(url, timeout=2, context=lab.ca_context()) as resp:
                 members: list[dict[str, Any]] = json.load(resp)["members"]
                 return members
         except OSError as exc:
@@ -77,7 +65,7 @@ def patroni_cluster() -> list[dict[str, Any]]:
 def haproxy_primaries() -> int:
     """How many servers HAProxy's read-write backend has UP."""
     app1 = lab.host_by_name("app1")
-    url = f"http://{app1.ip}:{_ports()['haproxy_stats']}/stats;csv"
+    url = f"http://{app1.ip}:{lab.platform_ports()['haproxy_stats']}/stats;csv"
     with urllib.request.urlopen(url, timeout=3) as resp:
         rows = resp.read().decode().splitlines()
     return sum(
@@ -92,7 +80,7 @@ def dsn() -> str:
     app1 = lab.host_by_name("app1")
     ca = lab.LAB_DIR / "pki" / "ca.crt"
     return (
-        f"host={app1.ip} port={_ports()['haproxy_primary']} dbname=postgres user=postgres "
+        f"host={app1.ip} port={lab.platform_ports()['haproxy_primary']} dbname=postgres user=postgres "
         f"password={sec['postgres_superuser_password']} sslmode=verify-ca sslrootcert={ca} connect_timeout=2"
     )
 

@@ -43,10 +43,7 @@ def lab_endpoints() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
-    import yaml
-
-    data: dict[str, int] = yaml.safe_load((lab.REPO / "config" / "ports.yaml").read_text())
-    return data
+    return lab.platform_ports()
 
 
 @pytest.fixture(scope="session")
