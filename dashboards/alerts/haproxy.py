@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dashboards import config as c
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import state
-from dashboards.model import Alert, Condition, RuleGroup
+from dashboards.alerts.shapes import on_target, state
+from dashboards.model import Alert, RuleGroup
 
 HAPROXY = Target("haproxy", "db1:7000", "db1")
 STATS = "HAProxy's stats page (port haproxy_stats in config/ports.yaml) or `echo 'show stat' | socat ...`"
@@ -67,11 +67,12 @@ ALERTS = (
     ),
     Alert(
         "HaproxyBackendConnectionErrors",
-        Condition(
+        on_target(
+            HAPROXY,
             "sum by (job, instance, instance_name, proxy)\n"
             f"  (rate(haproxy_backend_connection_errors_total{{{HAPROXY.match}}}[5m])) > 0.1",
-            series={HAPROXY.series("haproxy_backend_connection_errors_total", proxy="postgres_primary"): "0+60x30"},
-            labels={**HAPROXY.labels, "proxy": "postgres_primary"},
+            {"haproxy_backend_connection_errors_total": "0+60x30"},
+            labels={"proxy": "postgres_primary"},
             onset="1m",
         ),
         for_="10m",

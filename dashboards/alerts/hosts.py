@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dashboards import config as c
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import counter, state
-from dashboards.model import Alert, Condition, RuleGroup
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, RuleGroup
 
 HOST = Target("node", "db1:9100", "db1")
 FS = {"device": "/dev/vda1", "fstype": "ext4", "mountpoint": "/var/lib/postgresql"}
@@ -29,17 +29,18 @@ ALERTS = (
     ),
     Alert(
         "HostFilesystemAlmostFull",
-        Condition(
+        on_target(
+            HOST,
             f'node_filesystem_avail_bytes{{{HOST.match}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
             f'  / node_filesystem_size_bytes{{{HOST.match}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
             f"  < {c.HOST_FS_FREE_RATIO}\n"
             f"and on (instance, device, mountpoint) node_filesystem_readonly{{{HOST.match}}} == 0",
-            series={
-                HOST.series("node_filesystem_avail_bytes", **FS): "5x10",
-                HOST.series("node_filesystem_size_bytes", **FS): "100x10",
-                HOST.series("node_filesystem_readonly", **FS): "0x10",
+            {
+                "node_filesystem_avail_bytes": "5x10",
+                "node_filesystem_size_bytes": "100x10",
+                "node_filesystem_readonly": "0x10",
             },
-            labels={**HOST.labels, **FS},
+            labels=FS,
         ),
         for_="5m",
         severity="warning",
@@ -59,14 +60,11 @@ ALERTS = (
     ),
     Alert(
         "HostMemoryLow",
-        Condition(
+        on_target(
+            HOST,
             f"node_memory_MemAvailable_bytes{{{HOST.match}}} / node_memory_MemTotal_bytes{{{HOST.match}}}\n"
             f"  < {c.HOST_MEMORY_AVAILABLE_RATIO}",
-            series={
-                HOST.series("node_memory_MemAvailable_bytes"): "50x20",
-                HOST.series("node_memory_MemTotal_bytes"): "1000x20",
-            },
-            labels=HOST.labels,
+            {"node_memory_MemAvailable_bytes": "50x20", "node_memory_MemTotal_bytes": "1000x20"},
         ),
         for_="10m",
         severity="warning",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import counter, state
+from dashboards.alerts.shapes import counter, on_target, state
 from dashboards.model import Alert, Condition, RuleGroup
 
 PROMETHEUS = Target("prometheus", "mon1:9090", "mon1")
@@ -98,17 +98,15 @@ ALERTS = (
     ),
     Alert(
         "AlertmanagerNotificationsFailing",
-        Condition(
+        on_target(
+            ALERTMANAGER,
             "sum by (job, instance, instance_name, integration)\n"
             f"    (rate(alertmanager_notifications_failed_total{{{ALERTMANAGER.match}}}[5m]))\n"
             "  / sum by (job, instance, instance_name, integration)\n"
             f"    (rate(alertmanager_notifications_total{{{ALERTMANAGER.match}}}[5m]))\n"
             f"  > 0.01",
-            series={
-                ALERTMANAGER.series("alertmanager_notifications_failed_total", integration="webhook"): "0+5x20",
-                ALERTMANAGER.series("alertmanager_notifications_total", integration="webhook"): "0+10x20",
-            },
-            labels={**ALERTMANAGER.labels, "integration": "webhook"},
+            {"alertmanager_notifications_failed_total": "0+5x20", "alertmanager_notifications_total": "0+10x20"},
+            labels={"integration": "webhook"},
             onset="1m",
         ),
         for_="5m",

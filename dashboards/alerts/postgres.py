@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards import config as c
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import counter, state
+from dashboards.alerts.shapes import counter, on_target, state
 from dashboards.model import Alert, Condition, RuleGroup
 
 # Patroni cluster "maestro": db1 leads and db2 replicates in the scenarios.
@@ -145,10 +145,10 @@ ALERTS = (
     ),
     Alert(
         "PatroniDcsUnreachable",
-        Condition(
+        on_target(
+            PATRONI,
             f"time() - patroni_dcs_last_seen{{{PATRONI.match}}} > 60",
-            series={PATRONI.series("patroni_dcs_last_seen"): "0x10"},
-            labels=PATRONI.labels,
+            {"patroni_dcs_last_seen": "0x10"},
             onset="2m",
         ),
         for_="2m",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dashboards import config as c
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import counter, state
-from dashboards.model import Alert, Condition, RuleGroup
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, RuleGroup
 
 REDIS = Target("redis", "redis1:9121", "redis1")
 CLI = "`redis-cli -h <host> --tls --askpass INFO` (use the AUTH password from the secret store)"
@@ -29,14 +29,11 @@ ALERTS = (
     ),
     Alert(
         "RedisMemoryNearLimit",
-        Condition(
+        on_target(
+            REDIS,
             f"redis_memory_used_bytes{{{REDIS.match}}} / (redis_memory_max_bytes{{{REDIS.match}}} > 0)\n"
             f"  > {c.REDIS_MEMORY_RATIO}",
-            series={
-                REDIS.series("redis_memory_used_bytes"): "950x20",
-                REDIS.series("redis_memory_max_bytes"): "1000x20",
-            },
-            labels=REDIS.labels,
+            {"redis_memory_used_bytes": "950x20", "redis_memory_max_bytes": "1000x20"},
         ),
         for_="10m",
         severity="warning",
@@ -52,14 +49,11 @@ ALERTS = (
     ),
     Alert(
         "RedisTooManyClients",
-        Condition(
+        on_target(
+            REDIS,
             f"redis_connected_clients{{{REDIS.match}}} / redis_config_maxclients{{{REDIS.match}}}"
             f" > {c.REDIS_CLIENTS_RATIO}",
-            series={
-                REDIS.series("redis_connected_clients"): "9000x20",
-                REDIS.series("redis_config_maxclients"): "10000x20",
-            },
-            labels=REDIS.labels,
+            {"redis_connected_clients": "9000x20", "redis_config_maxclients": "10000x20"},
         ),
         for_="5m",
         severity="warning",

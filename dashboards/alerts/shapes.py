@@ -6,7 +6,8 @@ it holds) from one metric and one target, so the promtool test feeds exactly the
 - quantile: the 99th percentile of a histogram, per job and one more label, above a threshold;
 - age:      the newest success timestamp of a cluster's job is too old.
 
-Anything else writes its Condition by hand (`ratio` helps with the "part / whole" expressions).
+An expression of its own over series of one target takes `on_target` for the test side; anything else writes its
+Condition by hand (`ratio` helps with the "part / whole" expressions).
 """
 
 from __future__ import annotations
@@ -105,6 +106,25 @@ def age(
         expr=f"time() - max by (cluster) ({_selector(target, timestamp, match)})\n  > {threshold}",
         series={target.series(timestamp, **(labels or {})): values},
         labels={"cluster": target.labels["cluster"]},
+    )
+
+
+def on_target(
+    target: Target,
+    expr: str,
+    values: Mapping[str, str],
+    *,
+    labels: Mapping[str, str] | None = None,
+    onset: str = "0m",
+) -> Condition:
+    """A hand-written expression over metrics of one target: in the test each metric in `values` is one series of
+    the target (with `labels`) taking its values, and the alert carries the target's labels (and `labels`)."""
+    labels = labels or {}
+    return Condition(
+        expr=expr,
+        series={target.series(metric, **labels): v for metric, v in values.items()},
+        labels={**target.labels, **labels},
+        onset=onset,
     )
 
 

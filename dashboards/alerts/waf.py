@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dashboards import config as c
 from dashboards.alerts._helpers import Target, runbook
-from dashboards.alerts.shapes import ratio, state
-from dashboards.model import Alert, Condition, RuleGroup
+from dashboards.alerts.shapes import on_target, ratio, state
+from dashboards.model import Alert, RuleGroup
 
 EDGE = Target("node", "edge1:9100", "edge1")
 AUDIT = "the ModSecurity JSON audit log on the host (/var/log/nginx/modsec_audit.json)"
@@ -20,18 +20,15 @@ AUDIT = "the ModSecurity JSON audit log on the host (/var/log/nginx/modsec_audit
 ALERTS = (
     Alert(
         "WafBlockRateHigh",
-        Condition(
+        on_target(
+            EDGE,
             ratio(
                 "job, instance, instance_name",
                 f"rate(maestro_waf_blocked_requests_total{{{EDGE.match}}}[5m])",
                 f"rate(maestro_waf_requests_total{{{EDGE.match}}}[5m])",
                 f"> {c.WAF_BLOCK_RATIO}",
             ),
-            series={
-                EDGE.series("maestro_waf_requests_total"): "0+100x30",
-                EDGE.series("maestro_waf_blocked_requests_total"): "0+20x30",
-            },
-            labels=EDGE.labels,
+            {"maestro_waf_requests_total": "0+100x30", "maestro_waf_blocked_requests_total": "0+20x30"},
             onset="1m",
         ),
         for_="10m",
@@ -68,11 +65,11 @@ ALERTS = (
     ),
     Alert(
         "WafMetricsStale",
-        Condition(
+        on_target(
+            EDGE,
             f"time() - maestro_waf_metrics_last_update_timestamp_seconds{{{EDGE.match}}}"
             f" > {c.WAF_METRICS_MAX_AGE_SECONDS}",
-            series={EDGE.series("maestro_waf_metrics_last_update_timestamp_seconds"): "-100x20"},
-            labels=EDGE.labels,
+            {"maestro_waf_metrics_last_update_timestamp_seconds": "-100x20"},
             onset="4m",
         ),
         for_="5m",

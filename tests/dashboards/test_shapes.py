@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dashboards.alerts._helpers import Target
-from dashboards.alerts.shapes import age, counter, state
+from dashboards.alerts.shapes import age, counter, on_target, state
 
 REDIS = Target("redis", "redis1:9121", "redis1")
 BACKUP = Target("node", "db1:9100", "db1", {"cluster": "maestro"})
@@ -41,3 +41,9 @@ def test_age_fires_per_cluster() -> None:
         == 'time() - max by (cluster) (maestro_x_timestamp_seconds{job=~"node|node-exporter", type="full"})\n  > 60'
     )
     assert stale.labels == {"cluster": "maestro"}
+
+
+def test_on_target_feeds_each_metric_as_one_series_of_the_target() -> None:
+    when = on_target(REDIS, "a / b > 1", {"a": "2x9", "b": "1x9"}, labels={"db": "0"}, onset="1m")
+    assert when.series == {REDIS.series("a", db="0"): "2x9", REDIS.series("b", db="0"): "1x9"}
+    assert when.labels == {**REDIS.labels, "db": "0"} and (when.expr, when.onset) == ("a / b > 1", "1m")
