@@ -1,7 +1,7 @@
 """Maestro's observability as code: one source for dashboards, alert and SLO rules, their tests and runbooks.
 
 - config.py       every tunable (job selectors, thresholds, SLO targets, the runbook URL pattern)
-- model.py        the typed shapes: Alert, Scenario, Runbook, RecordingRule, RuleGroup
+- model.py        the typed shapes: Alert, Condition, Runbook, RecordingRule, RuleGroup
 - alerts/         one module per platform part; alerts/__init__.py lists them
 - boards/         one module per Grafana dashboard, built with grafana-foundation-sdk
 - render/         turns the above into rule files, promtool tests, runbooks, docs and dashboard JSON

@@ -1,5 +1,5 @@
-"""Typed shapes for rules. Alert definitions carry their runbook and their promtool scenario, so one edit
-changes the rule, its test, its runbook page and the alerts doc together."""
+"""Typed shapes for rules. Alert definitions carry their runbook and the series their promtool test feeds, so one
+edit changes the rule, its test, its runbook page and the alerts doc together."""
 
 from __future__ import annotations
 
@@ -24,21 +24,21 @@ class Runbook:
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """Input series under which the alert's condition holds, and what Prometheus must then send.
+class Condition:
+    """When an alert fires: its expression, and the input series under which the expression holds.
 
-    The promtool test generated from it asserts no alert at `onset + for - 1m` and exactly one alert,
-    with exactly these labels and this description, at `onset + for`.
+    The promtool test generated from it asserts no alert at `onset + for - 1m` and exactly one alert, with exactly
+    these labels and the alert's `fired` description, at `onset + for`.
     """
 
+    expr: str
+    """PromQL; true (non-empty) while the condition holds."""
     series: dict[str, str]
     """Series selector -> promtool expanding notation, sampled every minute from t=0."""
-    onset: str
-    """The first evaluation time (minutes, e.g. "1m") at which the expression returns the alert's series."""
     labels: dict[str, str]
     """Every label the firing alert carries except alertname and severity."""
-    description: str
-    """The description exactly as Prometheus renders it for these series."""
+    onset: str = "0m"
+    """The first evaluation time (minutes, e.g. "1m") at which the expression returns the alert's series."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class Alert:
 
     name: str
     """PascalCase alert name; also the runbook file name."""
-    expr: str
-    """PromQL; true (non-empty) while the condition holds."""
+    when: Condition
+    """The expression and its promtool test series (dashboards/alerts/shapes.py builds the common ones)."""
     for_: str
     """How long the condition must hold before the alert fires (Prometheus duration)."""
     severity: Severity
@@ -59,8 +59,12 @@ class Alert:
     """Templated with labels and the value; says which instance and how bad."""
     runbook: Runbook
     """The runbook page, rendered into runbooks/alerts/<name>.md."""
-    scenario: Scenario
-    """The promtool test scenario."""
+    fired: str
+    """The description exactly as Prometheus renders it for the condition's series."""
+
+    @property
+    def expr(self) -> str:
+        return self.when.expr
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import API, runbook
+from dashboards.alerts.shapes import counter, quantile, ratio, state
+from dashboards.model import Alert, Condition, RuleGroup
 
-API = c.job("api")
-INST = {"job": "maestro-api", "instance": "api1:8000", "instance_name": "api1"}
 GRAFANA_API = "the Grafana dashboard 'Maestro / API'"
 
 ALERTS = (
     Alert(
-        name="ApiDown",
-        expr=f"up{{{API}}} == 0",
+        "ApiDown",
+        state(API, "up", "== 0"),
         for_="2m",
         severity="critical",
         summary="Prometheus cannot scrape a Maestro API instance.",
@@ -33,19 +32,23 @@ ALERTS = (
             ],
             verify=['`up{job="maestro-api"}` is 1 for the instance and the alert resolves.'],
         ),
-        scenario=Scenario(
-            series={sel("up", **INST): "0x10"},
-            onset="0m",
-            labels=INST,
-            description="Prometheus cannot scrape the Maestro API at api1:8000 on host api1.",
-        ),
+        fired="Prometheus cannot scrape the Maestro API at api1:8000 on host api1.",
     ),
     Alert(
-        name="ApiRouteHighErrorRate",
-        expr=(
-            f'sum by (job, route) (rate(maestro_http_requests_total{{{API}, status=~"5.."}}[5m]))\n'
-            f"  / sum by (job, route) (rate(maestro_http_requests_total{{{API}}}[5m]))\n"
-            f"  > {c.API_ROUTE_ERROR_RATIO}"
+        "ApiRouteHighErrorRate",
+        Condition(
+            ratio(
+                "job, route",
+                f'rate(maestro_http_requests_total{{{API.match}, status=~"5.."}}[5m])',
+                f"rate(maestro_http_requests_total{{{API.match}}}[5m])",
+                f"> {c.API_ROUTE_ERROR_RATIO}",
+            ),
+            series={
+                API.series("maestro_http_requests_total", method="GET", route="/v1/models", status="200"): "0+90x30",
+                API.series("maestro_http_requests_total", method="GET", route="/v1/models", status="500"): "0+10x30",
+            },
+            labels={"job": "maestro-api", "route": "/v1/models"},
+            onset="1m",
         ),
         for_="10m",
         severity="warning",
@@ -65,22 +68,17 @@ ALERTS = (
             ],
             verify=["The panel's ratio for the route falls below 5% and the alert resolves."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_http_requests_total", **INST, method="GET", route="/v1/models", status="200"): "0+90x30",
-                sel("maestro_http_requests_total", **INST, method="GET", route="/v1/models", status="500"): "0+10x30",
-            },
-            onset="1m",
-            labels={"job": "maestro-api", "route": "/v1/models"},
-            description="Route /v1/models answers 10% of requests with 5xx over the last 5 minutes.",
-        ),
+        fired="Route /v1/models answers 10% of requests with 5xx over the last 5 minutes.",
     ),
     Alert(
-        name="ApiRouteHighLatency",
-        expr=(
-            "histogram_quantile(0.99,\n"
-            f"  sum by (job, route, le) (rate(maestro_http_request_duration_seconds_bucket{{{API}}}[5m]))\n"
-            f") > {c.API_ROUTE_P99_SECONDS}"
+        "ApiRouteHighLatency",
+        quantile(
+            API,
+            "maestro_http_request_duration_seconds",
+            "route",
+            c.API_ROUTE_P99_SECONDS,
+            buckets={"1": "0+50x30", "2.5": "0+100x30", "+Inf": "0+100x30"},
+            labels={"method": "GET", "route": "/v1/runs"},
         ),
         for_="15m",
         severity="warning",
@@ -100,26 +98,21 @@ ALERTS = (
             ],
             verify=["The route's P99 on the panel stays under 1 s for 15 minutes."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="1"): (
-                    "0+50x30"
-                ),
-                sel(
-                    "maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="2.5"
-                ): "0+100x30",
-                sel(
-                    "maestro_http_request_duration_seconds_bucket", **INST, method="GET", route="/v1/runs", le="+Inf"
-                ): "0+100x30",
-            },
-            onset="1m",
-            labels={"job": "maestro-api", "route": "/v1/runs"},
-            description="P99 latency of route /v1/runs is 2.47s over the last 5 minutes.",
-        ),
+        fired="P99 latency of route /v1/runs is 2.47s over the last 5 minutes.",
     ),
     Alert(
-        name="ApiAuthFailureSpike",
-        expr=f"sum by (job) (rate(maestro_auth_failures_total{{{API}}}[5m])) > {c.API_AUTH_FAILURES_PER_SECOND}",
+        "ApiAuthFailureSpike",
+        counter(
+            API,
+            "maestro_auth_failures_total",
+            "5m",
+            f"> {c.API_AUTH_FAILURES_PER_SECOND}",
+            fn="rate",
+            by=("job",),
+            labels={"reason": "invalid_key"},
+            values="0+600x30",
+            onset="3m",
+        ),
         for_="10m",
         severity="warning",
         summary="The API rejects an unusual number of authentication attempts.",
@@ -139,16 +132,11 @@ ALERTS = (
             ],
             verify=["The failure rate on the panel returns to its usual level."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_auth_failures_total", **INST, reason="invalid_key"): "0+600x30"},
-            onset="3m",
-            labels={"job": "maestro-api"},
-            description="Job maestro-api rejects 10 authentication attempts per second over the last 5 minutes.",
-        ),
+        fired="Job maestro-api rejects 10 authentication attempts per second over the last 5 minutes.",
     ),
     Alert(
-        name="ApiRateLimitBackendErrors",
-        expr=f"sum by (job) (rate(maestro_rate_limit_backend_errors_total{{{API}}}[5m])) > 0",
+        "ApiRateLimitBackendErrors",
+        counter(API, "maestro_rate_limit_backend_errors_total", "5m", "> 0", fn="rate", by=("job",), values="0+60x20"),
         for_="5m",
         severity="warning",
         summary="The API cannot reach its rate-limit store.",
@@ -162,19 +150,23 @@ ALERTS = (
             fix=["Fix Redis (see RedisDown), or the API's MAESTRO_REDIS_URL / credentials if Redis is healthy."],
             verify=["`rate(maestro_rate_limit_backend_errors_total[5m])` is 0 again."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_rate_limit_backend_errors_total", **INST): "0+60x20"},
-            onset="1m",
-            labels={"job": "maestro-api"},
-            description="Job maestro-api fails 1 rate-limit checks per second against Redis.",
-        ),
+        fired="Job maestro-api fails 1 rate-limit checks per second against Redis.",
     ),
     Alert(
-        name="ApiDbPoolSaturated",
-        expr=(
-            f'sum by (job, instance, instance_name) (maestro_db_pool_connections{{{API}, state="in_use"}})\n'
-            f"  / sum by (job, instance, instance_name) (maestro_db_pool_size{{{API}}})\n"
-            f"  > {c.API_DB_POOL_SATURATION}"
+        "ApiDbPoolSaturated",
+        Condition(
+            ratio(
+                "job, instance, instance_name",
+                f'maestro_db_pool_connections{{{API.match}, state="in_use"}}',
+                f"maestro_db_pool_size{{{API.match}}}",
+                f"> {c.API_DB_POOL_SATURATION}",
+            ),
+            series={
+                API.series("maestro_db_pool_connections", state="in_use"): "19x20",
+                API.series("maestro_db_pool_connections", state="idle"): "1x20",
+                API.series("maestro_db_pool_size"): "20x20",
+            },
+            labels=API.labels,
         ),
         for_="10m",
         severity="warning",
@@ -189,20 +181,11 @@ ALERTS = (
             ],
             verify=["The in-use share falls below 90% on the panel."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_db_pool_connections", **INST, state="in_use"): "19x20",
-                sel("maestro_db_pool_connections", **INST, state="idle"): "1x20",
-                sel("maestro_db_pool_size", **INST): "20x20",
-            },
-            onset="0m",
-            labels=INST,
-            description="api1:8000 uses 95% of its database pool.",
-        ),
+        fired="api1:8000 uses 95% of its database pool.",
     ),
     Alert(
-        name="ApiAuditWriteFailures",
-        expr=f"sum by (job) (increase(maestro_audit_write_failures_total{{{API}}}[5m])) > 0",
+        "ApiAuditWriteFailures",
+        counter(API, "maestro_audit_write_failures_total", "5m", "> 0", by=("job",), values="0+1x20"),
         for_="1m",
         severity="critical",
         summary="The API fails to write audit events.",
@@ -218,19 +201,23 @@ ALERTS = (
             ],
             verify=["`maestro-api audit verify` exits 0 and the failure counter stops growing."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_audit_write_failures_total", **INST): "0+1x20"},
-            onset="1m",
-            labels={"job": "maestro-api"},
-            description="Job maestro-api failed to write 2 audit events over the last 5 minutes.",
-        ),
+        fired="Job maestro-api failed to write 2 audit events over the last 5 minutes.",
     ),
     Alert(
-        name="ApiRegistryCacheHitRateLow",
-        expr=(
-            f'sum by (job) (rate(maestro_registry_cache_requests_total{{{API}, result="hit"}}[15m]))\n'
-            f"  / sum by (job) (rate(maestro_registry_cache_requests_total{{{API}}}[15m]))\n"
-            f"  < {c.API_CACHE_HIT_RATIO_MIN}"
+        "ApiRegistryCacheHitRateLow",
+        Condition(
+            ratio(
+                "job",
+                f'rate(maestro_registry_cache_requests_total{{{API.match}, result="hit"}}[15m])',
+                f"rate(maestro_registry_cache_requests_total{{{API.match}}}[15m])",
+                f"< {c.API_CACHE_HIT_RATIO_MIN}",
+            ),
+            series={
+                API.series("maestro_registry_cache_requests_total", result="hit"): "0+20x40",
+                API.series("maestro_registry_cache_requests_total", result="miss"): "0+80x40",
+            },
+            labels={"job": "maestro-api"},
+            onset="1m",
         ),
         for_="30m",
         severity="info",
@@ -247,15 +234,7 @@ ALERTS = (
             ],
             verify=["The hit ratio rises above 50%."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_registry_cache_requests_total", **INST, result="hit"): "0+20x40",
-                sel("maestro_registry_cache_requests_total", **INST, result="miss"): "0+80x40",
-            },
-            onset="1m",
-            labels={"job": "maestro-api"},
-            description="The registry cache hit ratio of maestro-api is 20% over the last 15 minutes.",
-        ),
+        fired="The registry cache hit ratio of maestro-api is 20% over the last 15 minutes.",
     ),
 )
 

@@ -4,19 +4,24 @@ and every restore drill (docs/interfaces.md, "Backup metrics")."""
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import age, state
+from dashboards.model import Alert, Condition, RuleGroup
 
-NODE = c.job("node")
-B = {"job": "node", "instance": "db1:9100", "instance_name": "db1", "cluster": "maestro"}
+BACKUP = Target("node", "db1:9100", "db1", {"cluster": "maestro"})
+"""node_exporter on the database host that writes the cluster's backup and drill metrics."""
 INFO = "Hosts: `pgbackrest --stanza=<cluster> info`; Kubernetes: `wal-g backup-list` in the Spilo pod"
 
 ALERTS = (
     Alert(
-        name="BackupFullTooOld",
-        expr=(
-            f'time() - max by (cluster) (maestro_backup_last_success_timestamp_seconds{{{NODE}, type="full"}})\n'
-            f"  > {c.BACKUP_FULL_MAX_AGE_SECONDS}"
+        "BackupFullTooOld",
+        age(
+            BACKUP,
+            "maestro_backup_last_success_timestamp_seconds",
+            c.BACKUP_FULL_MAX_AGE_SECONDS,
+            match='type="full"',
+            labels={"type": "full"},
+            values="-700000x60",
         ),
         for_="30m",
         severity="critical",
@@ -33,16 +38,11 @@ ALERTS = (
             ],
             verify=['`maestro_backup_last_success_timestamp_seconds{type="full"}` is recent; alert resolves.'],
         ),
-        scenario=Scenario(
-            series={sel("maestro_backup_last_success_timestamp_seconds", **B, type="full"): "-700000x60"},
-            onset="0m",
-            labels={"cluster": "maestro"},
-            description="The last full backup of cluster maestro succeeded 8d 2h 56m 40s ago.",
-        ),
+        fired="The last full backup of cluster maestro succeeded 8d 2h 56m 40s ago.",
     ),
     Alert(
-        name="BackupRunFailed",
-        expr=f"maestro_backup_last_run_success{{{NODE}}} == 0",
+        "BackupRunFailed",
+        state(BACKUP, "maestro_backup_last_run_success", "== 0", labels={"type": "incr"}),
         for_="5m",
         severity="warning",
         summary="The last backup run failed.",
@@ -53,18 +53,15 @@ ALERTS = (
             fix=["Fix the cause named in the log and re-run the backup of that type."],
             verify=["`maestro_backup_last_run_success` is 1 after the next run."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_backup_last_run_success", **B, type="incr"): "0x10"},
-            onset="0m",
-            labels={**B, "type": "incr"},
-            description="The last incr backup of cluster maestro failed.",
-        ),
+        fired="The last incr backup of cluster maestro failed.",
     ),
     Alert(
-        name="WalArchivingStalled",
-        expr=(
-            f"time() - max by (cluster) (maestro_wal_archive_last_success_timestamp_seconds{{{NODE}}})\n"
-            f"  > {c.WAL_ARCHIVE_MAX_AGE_SECONDS}"
+        "WalArchivingStalled",
+        age(
+            BACKUP,
+            "maestro_wal_archive_last_success_timestamp_seconds",
+            c.WAL_ARCHIVE_MAX_AGE_SECONDS,
+            values="-1000x20",
         ),
         for_="5m",
         severity="critical",
@@ -80,18 +77,15 @@ ALERTS = (
             fix=["Restore access to the repository; archiving catches up by itself once archive_command works."],
             verify=["`maestro_wal_archive_last_success_timestamp_seconds` moves forward every minute."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_wal_archive_last_success_timestamp_seconds", **B): "-1000x20"},
-            onset="0m",
-            labels={"cluster": "maestro"},
-            description="WAL of cluster maestro was last archived 21m 40s ago.",
-        ),
+        fired="WAL of cluster maestro was last archived 21m 40s ago.",
     ),
     Alert(
-        name="RestoreDrillTooOld",
-        expr=(
-            f"time() - max by (cluster) (maestro_restore_drill_last_success_timestamp_seconds{{{NODE}}})\n"
-            f"  > {c.RESTORE_DRILL_MAX_AGE_SECONDS}"
+        "RestoreDrillTooOld",
+        age(
+            BACKUP,
+            "maestro_restore_drill_last_success_timestamp_seconds",
+            c.RESTORE_DRILL_MAX_AGE_SECONDS,
+            values="-3100000x70",
         ),
         for_="1h",
         severity="warning",
@@ -107,19 +101,19 @@ ALERTS = (
             ],
             verify=["The timestamp is recent and RTO/RPO panels show the new results."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_restore_drill_last_success_timestamp_seconds", **B): "-3100000x70"},
-            onset="0m",
-            labels={"cluster": "maestro"},
-            description="The last successful restore drill of cluster maestro was 35d 22h 6m 40s ago.",
-        ),
+        fired="The last successful restore drill of cluster maestro was 35d 22h 6m 40s ago.",
     ),
     Alert(
-        name="RestoreDrillObjectivesMissed",
-        expr=(
-            f"max by (cluster) (maestro_restore_drill_rto_seconds{{{NODE}}}) > {c.RESTORE_DRILL_RTO_SECONDS}\n"
+        "RestoreDrillObjectivesMissed",
+        Condition(
+            f"max by (cluster) (maestro_restore_drill_rto_seconds{{{BACKUP.match}}}) > {c.RESTORE_DRILL_RTO_SECONDS}\n"
             f"or\n"
-            f"max by (cluster) (maestro_restore_drill_rpo_seconds{{{NODE}}}) > {c.RESTORE_DRILL_RPO_SECONDS}"
+            f"max by (cluster) (maestro_restore_drill_rpo_seconds{{{BACKUP.match}}}) > {c.RESTORE_DRILL_RPO_SECONDS}",
+            series={
+                BACKUP.series("maestro_restore_drill_rto_seconds"): "5400x10",
+                BACKUP.series("maestro_restore_drill_rpo_seconds"): "60x10",
+            },
+            labels={"cluster": "maestro"},
         ),
         for_="5m",
         severity="warning",
@@ -136,15 +130,7 @@ ALERTS = (
             ],
             verify=["The next drill reports values under the objectives."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_restore_drill_rto_seconds", **B): "5400x10",
-                sel("maestro_restore_drill_rpo_seconds", **B): "60x10",
-            },
-            onset="0m",
-            labels={"cluster": "maestro"},
-            description="The last restore drill of cluster maestro missed its objective (measured 1h 30m 0s).",
-        ),
+        fired="The last restore drill of cluster maestro missed its objective (measured 1h 30m 0s).",
     ),
 )
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import counter, state
+from dashboards.model import Alert, Condition, RuleGroup
 
-ETCD = c.job("etcd")
-M = [{"job": "etcd", "instance": f"etcd{i}:2379", "instance_name": f"db{i}"} for i in (1, 2, 3)]
+MEMBERS = tuple(Target("etcd", f"etcd{i}:2379", f"db{i}") for i in (1, 2, 3))
+ETCD = MEMBERS[0]
+"""The member the single-member scenarios watch."""
 HEALTH = "`etcdctl --endpoints=<all members> endpoint status --cluster -w table` (with the client TLS flags)"
 
 ALERTS = (
     Alert(
-        name="EtcdNoLeader",
-        expr=f"etcd_server_has_leader{{{ETCD}}} == 0",
+        "EtcdNoLeader",
+        state(ETCD, "etcd_server_has_leader", "== 0"),
         for_="1m",
         severity="critical",
         summary="An etcd member has no leader.",
@@ -28,16 +30,19 @@ ALERTS = (
             ],
             verify=["Every member reports the same leader in `endpoint status`."],
         ),
-        scenario=Scenario(
-            series={sel("etcd_server_has_leader", **M[0]): "0x10"},
-            onset="0m",
-            labels=M[0],
-            description="etcd member etcd1:2379 has no leader.",
-        ),
+        fired="etcd member etcd1:2379 has no leader.",
     ),
     Alert(
-        name="EtcdInsufficientMembers",
-        expr=f"sum by (job) (up{{{ETCD}}} == bool 1) < ((count by (job) (up{{{ETCD}}}) + 1) / 2)",
+        "EtcdInsufficientMembers",
+        Condition(
+            f"sum by (job) (up{{{ETCD.match}}} == bool 1) < ((count by (job) (up{{{ETCD.match}}}) + 1) / 2)",
+            series={
+                ETCD.series("up"): "1x10",
+                MEMBERS[1].series("up"): "0x10",
+                MEMBERS[2].series("up"): "0x10",
+            },
+            labels={"job": "etcd"},
+        ),
         for_="3m",
         severity="critical",
         summary="Too few etcd members are up for quorum.",
@@ -53,20 +58,18 @@ ALERTS = (
             ],
             verify=["All members healthy in `endpoint health --cluster`; PatroniNoLeader resolves."],
         ),
-        scenario=Scenario(
-            series={
-                sel("up", **M[0]): "1x10",
-                sel("up", **M[1]): "0x10",
-                sel("up", **M[2]): "0x10",
-            },
-            onset="0m",
-            labels={"job": "etcd"},
-            description="Only 1 etcd members of job etcd are up, less than a quorum.",
-        ),
+        fired="Only 1 etcd members of job etcd are up, less than a quorum.",
     ),
     Alert(
-        name="EtcdFrequentLeaderChanges",
-        expr=f"increase(etcd_server_leader_changes_seen_total{{{ETCD}}}[1h]) >= {c.ETCD_LEADER_CHANGES_PER_HOUR}",
+        "EtcdFrequentLeaderChanges",
+        counter(
+            ETCD,
+            "etcd_server_leader_changes_seen_total",
+            "1h",
+            f">= {c.ETCD_LEADER_CHANGES_PER_HOUR}",
+            values="0 1 2 3 4 5 5x20",
+            onset="4m",
+        ),
         for_="5m",
         severity="warning",
         summary="etcd elects new leaders too often.",
@@ -78,20 +81,22 @@ ALERTS = (
             fix=["Move etcd's data dir to faster storage; fix packet loss; raise heartbeat/election timeouts."],
             verify=["`increase(etcd_server_leader_changes_seen_total[1h])` stays under 4."],
         ),
-        scenario=Scenario(
-            series={sel("etcd_server_leader_changes_seen_total", **M[0]): "0 1 2 3 4 5 5x20"},
-            onset="4m",
-            labels=M[0],
-            description="etcd member etcd1:2379 saw 5 leader changes in the last hour.",
-        ),
+        fired="etcd member etcd1:2379 saw 5 leader changes in the last hour.",
     ),
     Alert(
-        name="EtcdHighFsyncDuration",
-        expr=(
+        "EtcdHighFsyncDuration",
+        Condition(
             "histogram_quantile(0.99,\n"
             "  sum by (job, instance, instance_name, le)\n"
-            f"    (rate(etcd_disk_wal_fsync_duration_seconds_bucket{{{ETCD}}}[5m]))\n"
-            f") > {c.ETCD_FSYNC_P99_SECONDS}"
+            f"    (rate(etcd_disk_wal_fsync_duration_seconds_bucket{{{ETCD.match}}}[5m]))\n"
+            f") > {c.ETCD_FSYNC_P99_SECONDS}",
+            series={
+                ETCD.series("etcd_disk_wal_fsync_duration_seconds_bucket", le="0.512"): "0+10x30",
+                ETCD.series("etcd_disk_wal_fsync_duration_seconds_bucket", le="1.024"): "0+100x30",
+                ETCD.series("etcd_disk_wal_fsync_duration_seconds_bucket", le="+Inf"): "0+100x30",
+            },
+            labels=ETCD.labels,
+            onset="1m",
         ),
         for_="10m",
         severity="warning",
@@ -103,16 +108,7 @@ ALERTS = (
             fix=["Give etcd its own fast disk or move noisy IO (backups, Postgres) off that disk."],
             verify=["The P99 falls under 0.5 s (typically under 10 ms on SSD)."],
         ),
-        scenario=Scenario(
-            series={
-                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="0.512"): "0+10x30",
-                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="1.024"): "0+100x30",
-                sel("etcd_disk_wal_fsync_duration_seconds_bucket", **M[0], le="+Inf"): "0+100x30",
-            },
-            onset="1m",
-            labels=M[0],
-            description="P99 WAL fsync on etcd member etcd1:2379 takes 1.018s.",
-        ),
+        fired="P99 WAL fsync on etcd member etcd1:2379 takes 1.018s.",
     ),
 )
 

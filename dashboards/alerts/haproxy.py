@@ -4,17 +4,17 @@ exporter, labels `proxy` and `server`)."""
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import on_target, state
+from dashboards.model import Alert, RuleGroup
 
-HA = c.job("haproxy")
-H1 = {"job": "haproxy", "instance": "db1:7000", "instance_name": "db1"}
+HAPROXY = Target("haproxy", "db1:7000", "db1")
 STATS = "HAProxy's stats page (port haproxy_stats in config/ports.yaml) or `echo 'show stat' | socat ...`"
 
 ALERTS = (
     Alert(
-        name="HaproxyDown",
-        expr=f"up{{{HA}}} == 0",
+        "HaproxyDown",
+        state(HAPROXY, "up", "== 0"),
         for_="2m",
         severity="critical",
         summary="Prometheus cannot scrape an HAProxy instance.",
@@ -25,16 +25,11 @@ ALERTS = (
             fix=["`haproxy -c -f /etc/haproxy/haproxy.cfg` for config errors, then `systemctl restart haproxy`."],
             verify=['`up{job="haproxy"}` is 1 for the instance.'],
         ),
-        scenario=Scenario(
-            series={sel("up", **H1): "0x10"},
-            onset="0m",
-            labels=H1,
-            description="HAProxy db1:7000 on db1 does not answer scrapes.",
-        ),
+        fired="HAProxy db1:7000 on db1 does not answer scrapes.",
     ),
     Alert(
-        name="HaproxyBackendNoActiveServers",
-        expr=f"haproxy_backend_active_servers{{{HA}}} == 0",
+        "HaproxyBackendNoActiveServers",
+        state(HAPROXY, "haproxy_backend_active_servers", "== 0", labels={"proxy": "postgres_replicas"}),
         for_="1m",
         severity="critical",
         summary="An HAProxy backend has no healthy server.",
@@ -46,16 +41,18 @@ ALERTS = (
             fix=["No leader: see PatroniNoLeader. Patroni REST API unreachable: check the member's firewall."],
             verify=["The backend shows at least one UP server."],
         ),
-        scenario=Scenario(
-            series={sel("haproxy_backend_active_servers", **H1, proxy="postgres_replicas"): "0x10"},
-            onset="0m",
-            labels={**H1, "proxy": "postgres_replicas"},
-            description="HAProxy backend postgres_replicas on db1 has no active server.",
-        ),
+        fired="HAProxy backend postgres_replicas on db1 has no active server.",
     ),
     Alert(
-        name="HaproxyPrimaryBackendMultipleServers",
-        expr=f'haproxy_backend_active_servers{{{HA}, proxy="{c.HAPROXY_PRIMARY_BACKEND}"}} > 1',
+        "HaproxyPrimaryBackendMultipleServers",
+        state(
+            HAPROXY,
+            "haproxy_backend_active_servers",
+            "> 1",
+            match=f'proxy="{c.HAPROXY_PRIMARY_BACKEND}"',
+            labels={"proxy": c.HAPROXY_PRIMARY_BACKEND},
+            values="2x10",
+        ),
         for_="1m",
         severity="critical",
         summary="HAProxy routes writes to more than one Postgres server.",
@@ -66,18 +63,17 @@ ALERTS = (
             fix=["Follow PatroniMultiplePrimaries; check the backend's health check is `GET /primary`."],
             verify=["The primary backend shows exactly one UP server."],
         ),
-        scenario=Scenario(
-            series={sel("haproxy_backend_active_servers", **H1, proxy="postgres_primary"): "2x10"},
-            onset="0m",
-            labels={**H1, "proxy": "postgres_primary"},
-            description="HAProxy on db1 sends writes to 2 servers.",
-        ),
+        fired="HAProxy on db1 sends writes to 2 servers.",
     ),
     Alert(
-        name="HaproxyBackendConnectionErrors",
-        expr=(
+        "HaproxyBackendConnectionErrors",
+        on_target(
+            HAPROXY,
             "sum by (job, instance, instance_name, proxy)\n"
-            f"  (rate(haproxy_backend_connection_errors_total{{{HA}}}[5m])) > 0.1"
+            f"  (rate(haproxy_backend_connection_errors_total{{{HAPROXY.match}}}[5m])) > 0.1",
+            {"haproxy_backend_connection_errors_total": "0+60x30"},
+            labels={"proxy": "postgres_primary"},
+            onset="1m",
         ),
         for_="10m",
         severity="warning",
@@ -90,12 +86,7 @@ ALERTS = (
             fix=["See PostgresTooManyConnections; check pg_hba.conf allows the HAProxy hosts."],
             verify=["The error rate returns to 0."],
         ),
-        scenario=Scenario(
-            series={sel("haproxy_backend_connection_errors_total", **H1, proxy="postgres_primary"): "0+60x30"},
-            onset="1m",
-            labels={**H1, "proxy": "postgres_primary"},
-            description="HAProxy backend postgres_primary on db1 fails 1 connections per second.",
-        ),
+        fired="HAProxy backend postgres_primary on db1 fails 1 connections per second.",
     ),
 )
 

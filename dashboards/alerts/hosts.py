@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, RuleGroup
 
-NODE = c.job("node")
-N = {"job": "node", "instance": "db1:9100", "instance_name": "db1"}
+HOST = Target("node", "db1:9100", "db1")
 FS = {"device": "/dev/vda1", "fstype": "ext4", "mountpoint": "/var/lib/postgresql"}
 
 ALERTS = (
     Alert(
-        name="HostDown",
-        expr=f'up{{{NODE}, instance_name!=""}} == 0',
+        "HostDown",
+        state(HOST, "up", "== 0", match='instance_name!=""'),
         for_="2m",
         severity="critical",
         summary="A host does not answer node_exporter scrapes.",
@@ -25,20 +25,22 @@ ALERTS = (
             fix=["Power the host on or restore its network; Patroni/etcd/Sentinel fail over on their own."],
             verify=['`up{job="node"}` is 1; the host\'s service alerts that remain are real and need action.'],
         ),
-        scenario=Scenario(
-            series={sel("up", **N): "0x10"},
-            onset="0m",
-            labels=N,
-            description="Host db1 (db1:9100) is down or unreachable.",
-        ),
+        fired="Host db1 (db1:9100) is down or unreachable.",
     ),
     Alert(
-        name="HostFilesystemAlmostFull",
-        expr=(
-            f'node_filesystem_avail_bytes{{{NODE}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
-            f'  / node_filesystem_size_bytes{{{NODE}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
+        "HostFilesystemAlmostFull",
+        on_target(
+            HOST,
+            f'node_filesystem_avail_bytes{{{HOST.match}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
+            f'  / node_filesystem_size_bytes{{{HOST.match}, fstype!~"{c.HOST_FS_EXCLUDED_TYPES}"}}\n'
             f"  < {c.HOST_FS_FREE_RATIO}\n"
-            f"and on (instance, device, mountpoint) node_filesystem_readonly{{{NODE}}} == 0"
+            f"and on (instance, device, mountpoint) node_filesystem_readonly{{{HOST.match}}} == 0",
+            {
+                "node_filesystem_avail_bytes": "5x10",
+                "node_filesystem_size_bytes": "100x10",
+                "node_filesystem_readonly": "0x10",
+            },
+            labels=FS,
         ),
         for_="5m",
         severity="warning",
@@ -54,22 +56,15 @@ ALERTS = (
             ],
             verify=["Free space above 10% on the hosts dashboard."],
         ),
-        scenario=Scenario(
-            series={
-                sel("node_filesystem_avail_bytes", **N, **FS): "5x10",
-                sel("node_filesystem_size_bytes", **N, **FS): "100x10",
-                sel("node_filesystem_readonly", **N, **FS): "0x10",
-            },
-            onset="0m",
-            labels={**N, **FS},
-            description="/var/lib/postgresql on db1 has 5% space left.",
-        ),
+        fired="/var/lib/postgresql on db1 has 5% space left.",
     ),
     Alert(
-        name="HostMemoryLow",
-        expr=(
-            f"node_memory_MemAvailable_bytes{{{NODE}}} / node_memory_MemTotal_bytes{{{NODE}}}\n"
-            f"  < {c.HOST_MEMORY_AVAILABLE_RATIO}"
+        "HostMemoryLow",
+        on_target(
+            HOST,
+            f"node_memory_MemAvailable_bytes{{{HOST.match}}} / node_memory_MemTotal_bytes{{{HOST.match}}}\n"
+            f"  < {c.HOST_MEMORY_AVAILABLE_RATIO}",
+            {"node_memory_MemAvailable_bytes": "50x20", "node_memory_MemTotal_bytes": "1000x20"},
         ),
         for_="10m",
         severity="warning",
@@ -81,19 +76,11 @@ ALERTS = (
             fix=["Lower the culprit's memory settings (MLflow workers, shared_buffers) or add memory."],
             verify=["Available memory above 10%."],
         ),
-        scenario=Scenario(
-            series={
-                sel("node_memory_MemAvailable_bytes", **N): "50x20",
-                sel("node_memory_MemTotal_bytes", **N): "1000x20",
-            },
-            onset="0m",
-            labels=N,
-            description="db1 has 5% of its memory available.",
-        ),
+        fired="db1 has 5% of its memory available.",
     ),
     Alert(
-        name="HostOomKill",
-        expr=f"increase(node_vmstat_oom_kill{{{NODE}}}[15m]) > 0",
+        "HostOomKill",
+        counter(HOST, "node_vmstat_oom_kill", "15m", "> 0", values="0 1 1x20"),
         for_="1m",
         severity="warning",
         summary="The kernel killed a process for lack of memory.",
@@ -104,16 +91,11 @@ ALERTS = (
             fix=["See HostMemoryLow; cap the culprit's memory."],
             verify=["No new OOM kills for 15 minutes."],
         ),
-        scenario=Scenario(
-            series={sel("node_vmstat_oom_kill", **N): "0 1 1x20"},
-            onset="1m",
-            labels=N,
-            description="The OOM killer ran 1 times on db1 in 15 minutes.",
-        ),
+        fired="The OOM killer ran 1 times on db1 in 15 minutes.",
     ),
     Alert(
-        name="HostClockSkew",
-        expr=f"abs(node_timex_offset_seconds{{{NODE}}}) > {c.HOST_CLOCK_SKEW_SECONDS}",
+        "HostClockSkew",
+        state(HOST, "node_timex_offset_seconds", f"> {c.HOST_CLOCK_SKEW_SECONDS}", fn="abs", values="0.5x20"),
         for_="10m",
         severity="warning",
         summary="A host's clock is off.",
@@ -124,16 +106,11 @@ ALERTS = (
             fix=["Restart the time daemon; check the NTP servers are reachable."],
             verify=["The offset stays under 50 ms."],
         ),
-        scenario=Scenario(
-            series={sel("node_timex_offset_seconds", **N): "0.5x20"},
-            onset="0m",
-            labels=N,
-            description="The clock of db1 is off by 500ms.",
-        ),
+        fired="The clock of db1 is off by 500ms.",
     ),
     Alert(
-        name="HostTextfileCollectorError",
-        expr=f"node_textfile_scrape_error{{{NODE}}} == 1",
+        "HostTextfileCollectorError",
+        state(HOST, "node_textfile_scrape_error", "== 1", values="1x20"),
         for_="10m",
         severity="warning",
         summary="node_exporter cannot read a textfile metrics file.",
@@ -145,12 +122,7 @@ ALERTS = (
             fix=["Fix or remove the file; writers must write to a temp file and rename it into place."],
             verify=["`node_textfile_scrape_error` is 0."],
         ),
-        scenario=Scenario(
-            series={sel("node_textfile_scrape_error", **N): "1x20"},
-            onset="0m",
-            labels=N,
-            description="node_exporter on db1 fails to parse its textfile directory.",
-        ),
+        fired="node_exporter on db1 fails to parse its textfile directory.",
     ),
 )
 

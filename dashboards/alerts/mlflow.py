@@ -4,19 +4,21 @@ we deploy, so its health is measured where it matters: the API's calls to it (ma
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import API, runbook
+from dashboards.alerts.shapes import counter, quantile
+from dashboards.model import Alert, Condition, RuleGroup
 
-API = c.job("api")
-INST = {"job": "maestro-api", "instance": "api1:8000", "instance_name": "api1"}
 CHECK = "`curl -sf http://<mlflow>:5000/health` from an API host; `systemctl status mlflow` or `kubectl get pods`"
 
 ALERTS = (
     Alert(
-        name="MlflowUnavailable",
-        expr=(
-            f'sum by (job) (rate(maestro_mlflow_errors_total{{{API}, kind=~"unavailable|upstream_5xx"}}[5m]))\n'
-            f"  > {c.MLFLOW_ERRORS_PER_SECOND}"
+        "MlflowUnavailable",
+        Condition(
+            f'sum by (job) (rate(maestro_mlflow_errors_total{{{API.match}, kind=~"unavailable|upstream_5xx"}}[5m]))\n'
+            f"  > {c.MLFLOW_ERRORS_PER_SECOND}",
+            series={API.series("maestro_mlflow_errors_total", kind="unavailable"): "0+60x20"},
+            labels={"job": "maestro-api"},
+            onset="1m",
         ),
         for_="5m",
         severity="critical",
@@ -33,17 +35,21 @@ ALERTS = (
             ],
             verify=["The error rate on the MLflow dashboard returns to 0."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_mlflow_errors_total", **INST, kind="unavailable"): "0+60x20"},
-            onset="1m",
-            labels={"job": "maestro-api"},
-            description="Calls from maestro-api to MLflow fail 1 times per second (unavailable or 5xx).",
-        ),
+        fired="Calls from maestro-api to MLflow fail 1 times per second (unavailable or 5xx).",
     ),
     Alert(
-        name="MlflowTimeouts",
-        expr=f'sum by (job) (rate(maestro_mlflow_errors_total{{{API}, kind="timeout"}}[5m])) > '
-        f"{c.MLFLOW_ERRORS_PER_SECOND}",
+        "MlflowTimeouts",
+        counter(
+            API,
+            "maestro_mlflow_errors_total",
+            "5m",
+            f"> {c.MLFLOW_ERRORS_PER_SECOND}",
+            fn="rate",
+            by=("job",),
+            match='kind="timeout"',
+            labels={"kind": "timeout"},
+            values="0+60x20",
+        ),
         for_="10m",
         severity="warning",
         summary="The API's calls to MLflow time out.",
@@ -55,19 +61,17 @@ ALERTS = (
             fix=["Scale MLflow out (more workers or replicas); find slow queries on its database."],
             verify=["The timeout rate returns to 0."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_mlflow_errors_total", **INST, kind="timeout"): "0+60x20"},
-            onset="1m",
-            labels={"job": "maestro-api"},
-            description="1 MLflow calls per second from maestro-api time out.",
-        ),
+        fired="1 MLflow calls per second from maestro-api time out.",
     ),
     Alert(
-        name="MlflowHighLatency",
-        expr=(
-            "histogram_quantile(0.99,\n"
-            f"  sum by (job, operation, le) (rate(maestro_mlflow_request_duration_seconds_bucket{{{API}}}[5m]))\n"
-            f") > {c.MLFLOW_P99_SECONDS}"
+        "MlflowHighLatency",
+        quantile(
+            API,
+            "maestro_mlflow_request_duration_seconds",
+            "operation",
+            c.MLFLOW_P99_SECONDS,
+            buckets={"2.5": "0+50x30", "5": "0+100x30", "+Inf": "0+100x30"},
+            labels={"operation": "search_runs"},
         ),
         for_="15m",
         severity="warning",
@@ -79,27 +83,20 @@ ALERTS = (
             fix=["Search operations scan many runs: check the tracking database's indexes and load."],
             verify=["The P99 falls below 2 s."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_mlflow_request_duration_seconds_bucket", **INST, operation="search_runs", le="2.5"): (
-                    "0+50x30"
-                ),
-                sel("maestro_mlflow_request_duration_seconds_bucket", **INST, operation="search_runs", le="5"): (
-                    "0+100x30"
-                ),
-                sel("maestro_mlflow_request_duration_seconds_bucket", **INST, operation="search_runs", le="+Inf"): (
-                    "0+100x30"
-                ),
-            },
-            onset="1m",
-            labels={"job": "maestro-api", "operation": "search_runs"},
-            description="P99 of MLflow operation search_runs is 4.95s.",
-        ),
+        fired="P99 of MLflow operation search_runs is 4.95s.",
     ),
     Alert(
-        name="MlflowProxyUpstreamErrors",
-        expr=f"sum by (job, route) (rate(maestro_mlflow_proxy_upstream_errors_total{{{API}}}[5m])) > "
-        f"{c.MLFLOW_ERRORS_PER_SECOND}",
+        "MlflowProxyUpstreamErrors",
+        counter(
+            API,
+            "maestro_mlflow_proxy_upstream_errors_total",
+            "5m",
+            f"> {c.MLFLOW_ERRORS_PER_SECOND}",
+            fn="rate",
+            by=("job", "route"),
+            labels={"route": "/mlflow/api/2.0/mlflow/runs/get"},
+            values="0+60x30",
+        ),
         for_="10m",
         severity="warning",
         summary="The MLflow client proxy gets errors from MLflow.",
@@ -111,16 +108,7 @@ ALERTS = (
             fix=["See MlflowUnavailable; artifact routes also depend on the artifact bucket."],
             verify=["The error rate returns to 0."],
         ),
-        scenario=Scenario(
-            series={
-                sel(
-                    "maestro_mlflow_proxy_upstream_errors_total", **INST, route="/mlflow/api/2.0/mlflow/runs/get"
-                ): "0+60x30",
-            },
-            onset="1m",
-            labels={"job": "maestro-api", "route": "/mlflow/api/2.0/mlflow/runs/get"},
-            description="The MLflow proxy route /mlflow/api/2.0/mlflow/runs/get gets 1 upstream errors per second.",
-        ),
+        fired="The MLflow proxy route /mlflow/api/2.0/mlflow/runs/get gets 1 upstream errors per second.",
     ),
 )
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, Condition, RuleGroup
 
-PROM = c.job("prometheus")
-AM = c.job("alertmanager")
-P = {"job": "prometheus", "instance": "mon1:9090", "instance_name": "mon1"}
+PROMETHEUS = Target("prometheus", "mon1:9090", "mon1")
+ALERTMANAGER = Target("alertmanager", "mon1:9093", "mon1")
 GROUP_NAME = "/etc/prometheus/rules/api.yml;maestro-api"
-A = {"job": "alertmanager", "instance": "mon1:9093", "instance_name": "mon1"}
 
 ALERTS = (
     Alert(
-        name="Watchdog",
-        expr="vector(1)",
+        "Watchdog",
+        Condition("vector(1)", series={}, labels={}),
         for_="1m",
         severity="none",
         summary="Always firing: proves the alerting pipeline works end to end.",
@@ -27,18 +25,18 @@ ALERTS = (
             fix=["Nothing to fix while it fires. If it is missing, check Prometheus and Alertmanager first."],
             verify=["The dead man's switch receiver reports heartbeats again."],
         ),
-        scenario=Scenario(
-            series={},
-            onset="0m",
-            labels={},
-            description=(
-                "This alert always fires; its absence at the dead man's switch receiver means alerting is broken."
-            ),
-        ),
+        fired="This alert always fires; its absence at the dead man's switch receiver means alerting is broken.",
     ),
     Alert(
-        name="PrometheusRuleEvaluationFailures",
-        expr=f"increase(prometheus_rule_evaluation_failures_total{{{PROM}}}[5m]) > 0",
+        "PrometheusRuleEvaluationFailures",
+        counter(
+            PROMETHEUS,
+            "prometheus_rule_evaluation_failures_total",
+            "5m",
+            "> 0",
+            labels={"rule_group": GROUP_NAME},
+            values="0+1x20",
+        ),
         for_="5m",
         severity="critical",
         summary="Prometheus fails to evaluate rules, so alerts may be missed.",
@@ -51,23 +49,11 @@ ALERTS = (
             fix=["Fix the rule in dashboards/alerts/, `make dashboards`, deploy; or fix the offending labels."],
             verify=["The failure counter stops growing."],
         ),
-        scenario=Scenario(
-            series={
-                sel(
-                    "prometheus_rule_evaluation_failures_total",
-                    **P,
-                    rule_group="/etc/prometheus/rules/api.yml;maestro-api",
-                ): "0+1x20"
-            },
-            onset="1m",
-            labels={**P, "rule_group": GROUP_NAME},
-            description="Prometheus mon1:9090 failed 5 evaluations of rule group "
-            "/etc/prometheus/rules/api.yml;maestro-api.",
-        ),
+        fired="Prometheus mon1:9090 failed 5 evaluations of rule group /etc/prometheus/rules/api.yml;maestro-api.",
     ),
     Alert(
-        name="PrometheusAlertmanagerUnreachable",
-        expr=f"prometheus_notifications_alertmanagers_discovered{{{PROM}}} < 1",
+        "PrometheusAlertmanagerUnreachable",
+        state(PROMETHEUS, "prometheus_notifications_alertmanagers_discovered", "< 1", values="0x20"),
         for_="10m",
         severity="critical",
         summary="Prometheus has no Alertmanager to send alerts to.",
@@ -78,16 +64,11 @@ ALERTS = (
             fix=["Fix the `alerting:` section of prometheus.yml or start Alertmanager."],
             verify=["`prometheus_notifications_alertmanagers_discovered` is at least 1."],
         ),
-        scenario=Scenario(
-            series={sel("prometheus_notifications_alertmanagers_discovered", **P): "0x20"},
-            onset="0m",
-            labels=P,
-            description="Prometheus mon1:9090 has discovered no Alertmanager.",
-        ),
+        fired="Prometheus mon1:9090 has discovered no Alertmanager.",
     ),
     Alert(
-        name="PrometheusConfigReloadFailed",
-        expr=f"prometheus_config_last_reload_successful{{{PROM}}} == 0",
+        "PrometheusConfigReloadFailed",
+        state(PROMETHEUS, "prometheus_config_last_reload_successful", "== 0", values="0x20"),
         for_="10m",
         severity="warning",
         summary="Prometheus failed to load its latest configuration.",
@@ -98,16 +79,11 @@ ALERTS = (
             fix=["Fix the error promtool names; reload (`systemctl reload prometheus`)."],
             verify=["`prometheus_config_last_reload_successful` is 1."],
         ),
-        scenario=Scenario(
-            series={sel("prometheus_config_last_reload_successful", **P): "0x20"},
-            onset="0m",
-            labels=P,
-            description="Prometheus mon1:9090 runs an old configuration because the last reload failed.",
-        ),
+        fired="Prometheus mon1:9090 runs an old configuration because the last reload failed.",
     ),
     Alert(
-        name="AlertmanagerConfigReloadFailed",
-        expr=f"alertmanager_config_last_reload_successful{{{AM}}} == 0",
+        "AlertmanagerConfigReloadFailed",
+        state(ALERTMANAGER, "alertmanager_config_last_reload_successful", "== 0", values="0x20"),
         for_="10m",
         severity="warning",
         summary="Alertmanager failed to load its latest configuration.",
@@ -118,21 +94,20 @@ ALERTS = (
             fix=["Fix the error; the file comes from dashboards/alertmanager/alertmanager.yml."],
             verify=["`alertmanager_config_last_reload_successful` is 1."],
         ),
-        scenario=Scenario(
-            series={sel("alertmanager_config_last_reload_successful", **A): "0x20"},
-            onset="0m",
-            labels=A,
-            description="Alertmanager mon1:9093 runs an old configuration because the last reload failed.",
-        ),
+        fired="Alertmanager mon1:9093 runs an old configuration because the last reload failed.",
     ),
     Alert(
-        name="AlertmanagerNotificationsFailing",
-        expr=(
+        "AlertmanagerNotificationsFailing",
+        on_target(
+            ALERTMANAGER,
             "sum by (job, instance, instance_name, integration)\n"
-            f"    (rate(alertmanager_notifications_failed_total{{{AM}}}[5m]))\n"
+            f"    (rate(alertmanager_notifications_failed_total{{{ALERTMANAGER.match}}}[5m]))\n"
             "  / sum by (job, instance, instance_name, integration)\n"
-            f"    (rate(alertmanager_notifications_total{{{AM}}}[5m]))\n"
-            f"  > 0.01"
+            f"    (rate(alertmanager_notifications_total{{{ALERTMANAGER.match}}}[5m]))\n"
+            f"  > 0.01",
+            {"alertmanager_notifications_failed_total": "0+5x20", "alertmanager_notifications_total": "0+10x20"},
+            labels={"integration": "webhook"},
+            onset="1m",
         ),
         for_="5m",
         severity="critical",
@@ -145,15 +120,7 @@ ALERTS = (
             fix=["Fix the receiver's credentials or endpoint (see the receiver notes in alertmanager.yml)."],
             verify=["The failure ratio returns to 0."],
         ),
-        scenario=Scenario(
-            series={
-                sel("alertmanager_notifications_failed_total", **A, integration="webhook"): "0+5x20",
-                sel("alertmanager_notifications_total", **A, integration="webhook"): "0+10x20",
-            },
-            onset="1m",
-            labels={**A, "integration": "webhook"},
-            description="Alertmanager mon1:9093 fails 50% of webhook notifications.",
-        ),
+        fired="Alertmanager mon1:9093 fails 50% of webhook notifications.",
     ),
 )
 

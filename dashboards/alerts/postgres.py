@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, Condition, RuleGroup
 
-PAT = c.job("patroni")
-PG = c.job("postgres")
-P1 = {"job": "patroni", "instance": "db1:8008", "instance_name": "db1", "scope": "maestro"}
-P2 = {"job": "patroni", "instance": "db2:8008", "instance_name": "db2", "scope": "maestro"}
-E1 = {"job": "postgres", "instance": "db1:9187", "instance_name": "db1"}
+# Patroni cluster "maestro": db1 leads and db2 replicates in the scenarios.
+PATRONI = Target("patroni", "db1:8008", "db1", {"scope": "maestro"})
+PATRONI_REPLICA = Target("patroni", "db2:8008", "db2", {"scope": "maestro"})
+POSTGRES = Target("postgres", "db1:9187", "db1")
 LIST = "`patronictl -c /etc/patroni/config.yml list` on a database host (Kubernetes: `kubectl exec` into a Spilo pod)"
 
 ALERTS = (
     Alert(
-        name="PatroniNoLeader",
-        expr=f"sum by (scope) (patroni_primary{{{PAT}}}) < 1",
+        "PatroniNoLeader",
+        Condition(
+            f"sum by (scope) (patroni_primary{{{PATRONI.match}}}) < 1",
+            series={PATRONI.series("patroni_primary"): "0x10", PATRONI_REPLICA.series("patroni_primary"): "0x10"},
+            labels={"scope": "maestro"},
+        ),
         for_="1m",
         severity="critical",
         summary="A Patroni cluster has no leader, so the database refuses writes.",
@@ -33,16 +37,15 @@ ALERTS = (
             ],
             verify=["`patronictl list` shows one Leader; writes through HAProxy's primary port succeed."],
         ),
-        scenario=Scenario(
-            series={sel("patroni_primary", **P1): "0x10", sel("patroni_primary", **P2): "0x10"},
-            onset="0m",
-            labels={"scope": "maestro"},
-            description="Patroni cluster maestro has had no primary for a minute.",
-        ),
+        fired="Patroni cluster maestro has had no primary for a minute.",
     ),
     Alert(
-        name="PatroniMultiplePrimaries",
-        expr=f"sum by (scope) (patroni_primary{{{PAT}}}) > 1",
+        "PatroniMultiplePrimaries",
+        Condition(
+            f"sum by (scope) (patroni_primary{{{PATRONI.match}}}) > 1",
+            series={PATRONI.series("patroni_primary"): "1x10", PATRONI_REPLICA.series("patroni_primary"): "1x10"},
+            labels={"scope": "maestro"},
+        ),
         for_="1m",
         severity="critical",
         summary="More than one member of a Patroni cluster claims to be primary.",
@@ -57,16 +60,11 @@ ALERTS = (
             ],
             verify=["`patronictl list` shows exactly one Leader and the others streaming/running."],
         ),
-        scenario=Scenario(
-            series={sel("patroni_primary", **P1): "1x10", sel("patroni_primary", **P2): "1x10"},
-            onset="0m",
-            labels={"scope": "maestro"},
-            description="Patroni cluster maestro has 2 members reporting the primary role.",
-        ),
+        fired="Patroni cluster maestro has 2 members reporting the primary role.",
     ),
     Alert(
-        name="PatroniPostgresNotRunning",
-        expr=f"patroni_postgres_running{{{PAT}}} == 0",
+        "PatroniPostgresNotRunning",
+        state(PATRONI_REPLICA, "patroni_postgres_running", "== 0"),
         for_="2m",
         severity="critical",
         summary="Patroni runs but its PostgreSQL is not running.",
@@ -80,16 +78,16 @@ ALERTS = (
             ],
             verify=["`patroni_postgres_running` is 1 and the member is running/streaming in `patronictl list`."],
         ),
-        scenario=Scenario(
-            series={sel("patroni_postgres_running", **P2): "0x10"},
-            onset="0m",
-            labels=P2,
-            description="PostgreSQL of Patroni member db2:8008 (cluster maestro) is not running.",
-        ),
+        fired="PostgreSQL of Patroni member db2:8008 (cluster maestro) is not running.",
     ),
     Alert(
-        name="PatroniFailoverOccurred",
-        expr=f"max by (scope) (changes(patroni_postgres_timeline{{{PAT}}}[15m])) > 0",
+        "PatroniFailoverOccurred",
+        Condition(
+            f"max by (scope) (changes(patroni_postgres_timeline{{{PATRONI.match}}}[15m])) > 0",
+            series={PATRONI.series("patroni_postgres_timeline"): "3x4 4x10"},
+            labels={"scope": "maestro"},
+            onset="5m",
+        ),
         for_="1m",
         severity="warning",
         summary="A Patroni cluster changed timeline: a failover or switchover happened.",
@@ -104,20 +102,25 @@ ALERTS = (
             ],
             verify=["All members are running with one Leader; the alert resolves 15 minutes after the change."],
         ),
-        scenario=Scenario(
-            series={sel("patroni_postgres_timeline", **P1): "3x4 4x10"},
-            onset="5m",
-            labels={"scope": "maestro"},
-            description="Patroni cluster maestro moved to a new timeline in the last 15 minutes.",
-        ),
+        fired="Patroni cluster maestro moved to a new timeline in the last 15 minutes.",
     ),
     Alert(
-        name="PatroniReplicationLagHigh",
-        expr=(
-            f"max by (scope) (patroni_xlog_location{{{PAT}}})\n"
+        "PatroniReplicationLagHigh",
+        Condition(
+            f"max by (scope) (patroni_xlog_location{{{PATRONI.match}}})\n"
             f"  - on (scope) group_right ()\n"
-            f"  (patroni_xlog_replayed_location{{{PAT}}} and on (instance) (patroni_replica{{{PAT}}} == 1))\n"
-            f"  > {c.PG_REPLICATION_LAG_BYTES}"
+            f"  (patroni_xlog_replayed_location{{{PATRONI.match}}}"
+            f" and on (instance) (patroni_replica{{{PATRONI.match}}} == 1))\n"
+            f"  > {c.PG_REPLICATION_LAG_BYTES}",
+            series={
+                PATRONI.series("patroni_xlog_location"): "1000000000x10",
+                PATRONI.series("patroni_replica"): "0x10",
+                PATRONI.series("patroni_xlog_replayed_location"): "0x10",
+                PATRONI_REPLICA.series("patroni_xlog_location"): "0x10",
+                PATRONI_REPLICA.series("patroni_replica"): "1x10",
+                PATRONI_REPLICA.series("patroni_xlog_replayed_location"): "800000000x10",
+            },
+            labels=PATRONI_REPLICA.labels,
         ),
         for_="5m",
         severity="warning",
@@ -138,23 +141,16 @@ ALERTS = (
             ],
             verify=["The lag on the Postgres dashboard falls below 64 MiB."],
         ),
-        scenario=Scenario(
-            series={
-                sel("patroni_xlog_location", **P1): "1000000000x10",
-                sel("patroni_replica", **P1): "0x10",
-                sel("patroni_xlog_replayed_location", **P1): "0x10",
-                sel("patroni_xlog_location", **P2): "0x10",
-                sel("patroni_replica", **P2): "1x10",
-                sel("patroni_xlog_replayed_location", **P2): "800000000x10",
-            },
-            onset="0m",
-            labels=P2,
-            description="Replica db2:8008 of cluster maestro is 190.7MiB behind the primary.",
-        ),
+        fired="Replica db2:8008 of cluster maestro is 190.7MiB behind the primary.",
     ),
     Alert(
-        name="PatroniDcsUnreachable",
-        expr=f"time() - patroni_dcs_last_seen{{{PAT}}} > 60",
+        "PatroniDcsUnreachable",
+        on_target(
+            PATRONI,
+            f"time() - patroni_dcs_last_seen{{{PATRONI.match}}} > 60",
+            {"patroni_dcs_last_seen": "0x10"},
+            onset="2m",
+        ),
         for_="2m",
         severity="warning",
         summary="A Patroni member has not reached etcd for over a minute.",
@@ -166,16 +162,11 @@ ALERTS = (
             fix=["Restore the network path or the etcd members (see EtcdNoLeader, EtcdInsufficientMembers)."],
             verify=["`time() - patroni_dcs_last_seen` stays under 30 s."],
         ),
-        scenario=Scenario(
-            series={sel("patroni_dcs_last_seen", **P1): "0x10"},
-            onset="2m",
-            labels=P1,
-            description="Patroni member db1:8008 last reached the DCS 4m 0s ago.",
-        ),
+        fired="Patroni member db1:8008 last reached the DCS 4m 0s ago.",
     ),
     Alert(
-        name="PostgresExporterDown",
-        expr=f"pg_up{{{PG}}} == 0",
+        "PostgresExporterDown",
+        state(POSTGRES, "pg_up", "== 0"),
         for_="2m",
         severity="critical",
         summary="postgres_exporter cannot connect to its PostgreSQL.",
@@ -192,19 +183,20 @@ ALERTS = (
             ],
             verify=["`pg_up` is 1 for the instance."],
         ),
-        scenario=Scenario(
-            series={sel("pg_up", **E1): "0x10"},
-            onset="0m",
-            labels=E1,
-            description="postgres_exporter db1:9187 on db1 cannot connect to PostgreSQL.",
-        ),
+        fired="postgres_exporter db1:9187 on db1 cannot connect to PostgreSQL.",
     ),
     Alert(
-        name="PostgresTooManyConnections",
-        expr=(
-            f"sum by (job, instance, instance_name) (pg_stat_activity_count{{{PG}}})\n"
-            f"  / on (job, instance, instance_name) pg_settings_max_connections{{{PG}}}\n"
-            f"  > {c.PG_CONNECTIONS_RATIO}"
+        "PostgresTooManyConnections",
+        Condition(
+            f"sum by (job, instance, instance_name) (pg_stat_activity_count{{{POSTGRES.match}}})\n"
+            f"  / on (job, instance, instance_name) pg_settings_max_connections{{{POSTGRES.match}}}\n"
+            f"  > {c.PG_CONNECTIONS_RATIO}",
+            series={
+                POSTGRES.series("pg_stat_activity_count", datname="maestro", state="active"): "50x20",
+                POSTGRES.series("pg_stat_activity_count", datname="maestro", state="idle"): "40x20",
+                POSTGRES.series("pg_settings_max_connections"): "100x20",
+            },
+            labels=POSTGRES.labels,
         ),
         for_="10m",
         severity="warning",
@@ -220,20 +212,11 @@ ALERTS = (
             ],
             verify=["The ratio on the Postgres dashboard falls below 80%."],
         ),
-        scenario=Scenario(
-            series={
-                sel("pg_stat_activity_count", **E1, datname="maestro", state="active"): "50x20",
-                sel("pg_stat_activity_count", **E1, datname="maestro", state="idle"): "40x20",
-                sel("pg_settings_max_connections", **E1): "100x20",
-            },
-            onset="0m",
-            labels=E1,
-            description="db1 uses 90% of max_connections.",
-        ),
+        fired="db1 uses 90% of max_connections.",
     ),
     Alert(
-        name="PostgresWalArchiveFailures",
-        expr=f"increase(pg_stat_archiver_failed_count{{{PG}}}[10m]) > 0",
+        "PostgresWalArchiveFailures",
+        counter(POSTGRES, "pg_stat_archiver_failed_count", "10m", "> 0", values="0+1x30"),
         for_="10m",
         severity="warning",
         summary="PostgreSQL's archive_command keeps failing.",
@@ -253,12 +236,7 @@ ALERTS = (
             ],
             verify=["`pg_stat_archiver.failed_count` stops growing; WalArchivingStalled does not fire."],
         ),
-        scenario=Scenario(
-            series={sel("pg_stat_archiver_failed_count", **E1): "0+1x30"},
-            onset="1m",
-            labels=E1,
-            description="archive_command on db1 failed 10 times in 10 minutes.",
-        ),
+        fired="archive_command on db1 failed 10 times in 10 minutes.",
     ),
 )
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import counter, on_target, state
+from dashboards.model import Alert, RuleGroup
 
-RD = c.job("redis")
-R1 = {"job": "redis", "instance": "redis1:9121", "instance_name": "redis1"}
+REDIS = Target("redis", "redis1:9121", "redis1")
 CLI = "`redis-cli -h <host> --tls --askpass INFO` (use the AUTH password from the secret store)"
 
 ALERTS = (
     Alert(
-        name="RedisDown",
-        expr=f"redis_up{{{RD}}} == 0",
+        "RedisDown",
+        state(REDIS, "redis_up", "== 0"),
         for_="1m",
         severity="critical",
         summary="redis_exporter cannot reach its Redis.",
@@ -25,16 +25,16 @@ ALERTS = (
             fix=["Restart Redis; with Sentinel, check a replica was promoted and the API follows the new master."],
             verify=["`redis_up` is 1; ApiRateLimitBackendErrors resolves."],
         ),
-        scenario=Scenario(
-            series={sel("redis_up", **R1): "0x10"},
-            onset="0m",
-            labels=R1,
-            description="Redis behind exporter redis1:9121 on redis1 is down.",
-        ),
+        fired="Redis behind exporter redis1:9121 on redis1 is down.",
     ),
     Alert(
-        name="RedisMemoryNearLimit",
-        expr=(f"redis_memory_used_bytes{{{RD}}} / (redis_memory_max_bytes{{{RD}}} > 0)\n  > {c.REDIS_MEMORY_RATIO}"),
+        "RedisMemoryNearLimit",
+        on_target(
+            REDIS,
+            f"redis_memory_used_bytes{{{REDIS.match}}} / (redis_memory_max_bytes{{{REDIS.match}}} > 0)\n"
+            f"  > {c.REDIS_MEMORY_RATIO}",
+            {"redis_memory_used_bytes": "950x20", "redis_memory_max_bytes": "1000x20"},
+        ),
         for_="10m",
         severity="warning",
         summary="Redis is close to its maxmemory.",
@@ -45,19 +45,16 @@ ALERTS = (
             fix=["Raise maxmemory (Ansible redis role variable or the managed cache's size)."],
             verify=["The ratio falls below 90% on the Redis dashboard."],
         ),
-        scenario=Scenario(
-            series={
-                sel("redis_memory_used_bytes", **R1): "950x20",
-                sel("redis_memory_max_bytes", **R1): "1000x20",
-            },
-            onset="0m",
-            labels=R1,
-            description="Redis redis1:9121 uses 95% of maxmemory.",
-        ),
+        fired="Redis redis1:9121 uses 95% of maxmemory.",
     ),
     Alert(
-        name="RedisTooManyClients",
-        expr=f"redis_connected_clients{{{RD}}} / redis_config_maxclients{{{RD}}} > {c.REDIS_CLIENTS_RATIO}",
+        "RedisTooManyClients",
+        on_target(
+            REDIS,
+            f"redis_connected_clients{{{REDIS.match}}} / redis_config_maxclients{{{REDIS.match}}}"
+            f" > {c.REDIS_CLIENTS_RATIO}",
+            {"redis_connected_clients": "9000x20", "redis_config_maxclients": "10000x20"},
+        ),
         for_="5m",
         severity="warning",
         summary="Redis is close to maxclients.",
@@ -68,19 +65,11 @@ ALERTS = (
             fix=["Find the client leaking connections; raise maxclients if the load is real."],
             verify=["The ratio falls below 80%."],
         ),
-        scenario=Scenario(
-            series={
-                sel("redis_connected_clients", **R1): "9000x20",
-                sel("redis_config_maxclients", **R1): "10000x20",
-            },
-            onset="0m",
-            labels=R1,
-            description="Redis redis1:9121 has 90% of maxclients connected.",
-        ),
+        fired="Redis redis1:9121 has 90% of maxclients connected.",
     ),
     Alert(
-        name="RedisRejectedConnections",
-        expr=f"increase(redis_rejected_connections_total{{{RD}}}[5m]) > 0",
+        "RedisRejectedConnections",
+        counter(REDIS, "redis_rejected_connections_total", "5m", "> 0", values="0+2x20"),
         for_="5m",
         severity="warning",
         summary="Redis refuses client connections.",
@@ -91,16 +80,11 @@ ALERTS = (
             fix=["See RedisTooManyClients."],
             verify=["`increase(redis_rejected_connections_total[5m])` is 0."],
         ),
-        scenario=Scenario(
-            series={sel("redis_rejected_connections_total", **R1): "0+2x20"},
-            onset="1m",
-            labels=R1,
-            description="Redis redis1:9121 rejected 10 connections in 5 minutes.",
-        ),
+        fired="Redis redis1:9121 rejected 10 connections in 5 minutes.",
     ),
     Alert(
-        name="RedisReplicaLinkDown",
-        expr=f"redis_master_link_up{{{RD}}} == 0",
+        "RedisReplicaLinkDown",
+        state(REDIS, "redis_master_link_up", "== 0"),
         for_="2m",
         severity="warning",
         summary="A Redis replica lost its link to the master.",
@@ -111,12 +95,7 @@ ALERTS = (
             fix=["Check the network and AUTH/TLS settings between the hosts; `REPLICAOF` the current master."],
             verify=["`redis_master_link_up` is 1."],
         ),
-        scenario=Scenario(
-            series={sel("redis_master_link_up", **R1): "0x10"},
-            onset="0m",
-            labels=R1,
-            description="Redis replica redis1:9121 is disconnected from its master.",
-        ),
+        fired="Redis replica redis1:9121 is disconnected from its master.",
     ),
 )
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RecordingRule, RuleGroup, Scenario, Severity
+from dashboards.alerts._helpers import API, runbook
+from dashboards.model import Alert, Condition, RecordingRule, RuleGroup, Severity
 from dashboards.render.rules import runbook_url
 
-API = c.job("api")
-USER_TRAFFIC = f'{API}, route!~"{"|".join(c.SLO_EXCLUDED_ROUTES)}"'
+USER_TRAFFIC = f'{API.match}, route!~"{"|".join(c.SLO_EXCLUDED_ROUTES)}"'
 LE = f"{c.SLO_LATENCY_THRESHOLD_SECONDS:g}"
 
 SLIS: dict[str, dict[str, Any]] = {
@@ -60,23 +59,16 @@ def _recordings() -> tuple[RecordingRule, ...]:
 
 def _traffic(errors_per_min: int, total_per_min: int, minutes: int, sli: str) -> dict[str, str]:
     """Input series for the SLI: one route, `total_per_min` requests a minute of which `errors_per_min` are bad."""
-    base = {
-        "job": "maestro-api",
-        "instance": "api1:8000",
-        "instance_name": "api1",
-        "method": "GET",
-        "route": "/v1/models",
-    }
+    route = {"method": "GET", "route": "/v1/models"}
+    good, bad, total = (f"0+{n}x{minutes}" for n in (total_per_min - errors_per_min, errors_per_min, total_per_min))
     if sli == "Availability":
         return {
-            sel("maestro_http_requests_total", **base, status="200"): f"0+{total_per_min - errors_per_min}x{minutes}",
-            sel("maestro_http_requests_total", **base, status="500"): f"0+{errors_per_min}x{minutes}",
+            API.series("maestro_http_requests_total", **route, status="200"): good,
+            API.series("maestro_http_requests_total", **route, status="500"): bad,
         }
     return {
-        sel("maestro_http_request_duration_seconds_bucket", **base, le=LE): (
-            f"0+{total_per_min - errors_per_min}x{minutes}"
-        ),
-        sel("maestro_http_request_duration_seconds_count", **base): f"0+{total_per_min}x{minutes}",
+        API.series("maestro_http_request_duration_seconds_bucket", **route, le=LE): good,
+        API.series("maestro_http_request_duration_seconds_count", **route): total,
     }
 
 
@@ -96,8 +88,13 @@ def _alerts() -> tuple[Alert, ...]:
             bad = _per_10000(burn, target, +1)
             out.append(
                 Alert(
-                    name=name,
-                    expr=(f"{record_name(sli, long_w)} > {threshold}\nand\n{record_name(sli, short_w)} > {threshold}"),
+                    name,
+                    Condition(
+                        f"{record_name(sli, long_w)} > {threshold}\nand\n{record_name(sli, short_w)} > {threshold}",
+                        series=_traffic(bad, 10000, 200, sli),
+                        labels={"job": "maestro-api"},
+                        onset="1m",
+                    ),
                     for_=for_,
                     severity=sev,
                     summary=f"The API spends its {sli.lower()} error budget at {burn:g}x the sustainable rate.",
@@ -122,14 +119,9 @@ def _alerts() -> tuple[Alert, ...]:
                         ],
                         verify=[f"`{record_name(sli, short_w)}` falls below {burn:g}x the budget; the alert resolves."],
                     ),
-                    scenario=Scenario(
-                        series=_traffic(bad, 10000, 200, sli),
-                        onset="1m",
-                        labels={"job": "maestro-api"},
-                        description=(
-                            f"{bad / 100:g}% of maestro-api requests over the last {short_w} were {spec['what']} "
-                            f"(SLO {target:.1%}); over {long_w} the budget burns at {burn:g}x or more."
-                        ),
+                    fired=(
+                        f"{bad / 100:g}% of maestro-api requests over the last {short_w} were {spec['what']} "
+                        f"(SLO {target:.1%}); over {long_w} the budget burns at {burn:g}x or more."
                     ),
                 )
             )
@@ -213,7 +205,7 @@ def _recovery(bad: int, total: int, sli: str) -> dict[str, str]:
 def _burn_alert(sli: str, suffix: str, bad: int) -> dict[str, object]:
     """The firing alert as promtool expects it while `bad` per 10,000 requests fail (before recovery)."""
     alert = next(a for a in ALERTS if a.name == f"Api{sli}{suffix}")
-    description = alert.scenario.description.split("%", 1)[1]
+    description = alert.fired.split("%", 1)[1]
     return {
         "exp_labels": {"job": "maestro-api", "severity": alert.severity},
         "exp_annotations": _annotations(alert, f"{bad / 100:g}%{description}"),

@@ -10,20 +10,26 @@ maestro_waf_requests_total, maestro_waf_blocked_requests_total (counters), maest
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.alerts._helpers import runbook, sel
-from dashboards.model import Alert, RuleGroup, Scenario
+from dashboards.alerts._helpers import Target, runbook
+from dashboards.alerts.shapes import on_target, ratio, state
+from dashboards.model import Alert, RuleGroup
 
-NODE = c.job("node")
-W = {"job": "node", "instance": "edge1:9100", "instance_name": "edge1"}
+EDGE = Target("node", "edge1:9100", "edge1")
 AUDIT = "the ModSecurity JSON audit log on the host (/var/log/nginx/modsec_audit.json)"
 
 ALERTS = (
     Alert(
-        name="WafBlockRateHigh",
-        expr=(
-            f"sum by (job, instance, instance_name) (rate(maestro_waf_blocked_requests_total{{{NODE}}}[5m]))\n"
-            f"  / sum by (job, instance, instance_name) (rate(maestro_waf_requests_total{{{NODE}}}[5m]))\n"
-            f"  > {c.WAF_BLOCK_RATIO}"
+        "WafBlockRateHigh",
+        on_target(
+            EDGE,
+            ratio(
+                "job, instance, instance_name",
+                f"rate(maestro_waf_blocked_requests_total{{{EDGE.match}}}[5m])",
+                f"rate(maestro_waf_requests_total{{{EDGE.match}}}[5m])",
+                f"> {c.WAF_BLOCK_RATIO}",
+            ),
+            {"maestro_waf_requests_total": "0+100x30", "maestro_waf_blocked_requests_total": "0+20x30"},
+            onset="1m",
         ),
         for_="10m",
         severity="warning",
@@ -40,19 +46,11 @@ ALERTS = (
             ],
             verify=["The blocked share returns to its usual level."],
         ),
-        scenario=Scenario(
-            series={
-                sel("maestro_waf_requests_total", **W): "0+100x30",
-                sel("maestro_waf_blocked_requests_total", **W): "0+20x30",
-            },
-            onset="1m",
-            labels=W,
-            description="The WAF on edge1 blocks 20% of requests.",
-        ),
+        fired="The WAF on edge1 blocks 20% of requests.",
     ),
     Alert(
-        name="WafNotBlocking",
-        expr=f"maestro_waf_rule_engine_enabled{{{NODE}}} == 0",
+        "WafNotBlocking",
+        state(EDGE, "maestro_waf_rule_engine_enabled", "== 0"),
         for_="5m",
         severity="critical",
         summary="The WAF's rule engine is not blocking.",
@@ -63,16 +61,17 @@ ALERTS = (
             fix=["Re-run the Ansible nginx role (it sets SecRuleEngine On); investigate who changed it."],
             verify=["`maestro_waf_rule_engine_enabled` is 1; a CRS test request (e.g. `/?q=<script>`) gets 403."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_waf_rule_engine_enabled", **W): "0x10"},
-            onset="0m",
-            labels=W,
-            description="ModSecurity on edge1 runs with SecRuleEngine off or DetectionOnly.",
-        ),
+        fired="ModSecurity on edge1 runs with SecRuleEngine off or DetectionOnly.",
     ),
     Alert(
-        name="WafMetricsStale",
-        expr=f"time() - maestro_waf_metrics_last_update_timestamp_seconds{{{NODE}}} > {c.WAF_METRICS_MAX_AGE_SECONDS}",
+        "WafMetricsStale",
+        on_target(
+            EDGE,
+            f"time() - maestro_waf_metrics_last_update_timestamp_seconds{{{EDGE.match}}}"
+            f" > {c.WAF_METRICS_MAX_AGE_SECONDS}",
+            {"maestro_waf_metrics_last_update_timestamp_seconds": "-100x20"},
+            onset="4m",
+        ),
         for_="5m",
         severity="warning",
         summary="The WAF log tailer stopped updating its metrics.",
@@ -83,12 +82,7 @@ ALERTS = (
             fix=["Restart the timer; check the nginx log path it reads still exists after log rotation."],
             verify=["`maestro_waf_metrics_last_update_timestamp_seconds` moves forward."],
         ),
-        scenario=Scenario(
-            series={sel("maestro_waf_metrics_last_update_timestamp_seconds", **W): "-100x20"},
-            onset="4m",
-            labels=W,
-            description="WAF metrics on edge1 were last written 10m 40s ago.",
-        ),
+        fired="WAF metrics on edge1 were last written 10m 40s ago.",
     ),
 )
 

@@ -1,5 +1,6 @@
-"""Building blocks every dashboard uses: the datasource/job/instance variables and panels that cannot be built
-without a title, a description and a unit."""
+"""Building blocks every dashboard uses: the datasource/job/instance variables, the query shapes the panels share
+(rates, shares, quantiles, aggregated gauges, ages, all on the selected jobs and instances), and panels that cannot
+be built without a title, a description and a unit."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from grafana_foundation_sdk.models.dashboard import (
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 # The label matchers every query carries, bound to the job and instance variables.
 SEL = 'job=~"$job", instance=~"$instance"'
+# The range of every rate(): Grafana's own interval, wide enough for the scrape interval.
+RATE = "[$__rate_interval]"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,54 @@ def ts(title: str, description: str, unit: str, *queries: Query, width: int = 12
 def single(title: str, description: str, unit: str, *queries: Query, width: int = 6) -> Panel:
     """A stat panel (one number per series)."""
     return Panel("stat", title, description, unit, queries, width=width, height=5)
+
+
+def selected(metric: str, match: str = "") -> str:
+    """`metric` on the selected jobs and instances, plus any further matchers: selected("up") -> 'up{job=~...}'."""
+    return f"{metric}{{{SEL}{', ' if match else ''}{match}}}"
+
+
+def rate(counter: str, match: str = "") -> str:
+    """The per-second rate of a counter on the selection."""
+    return f"rate({selected(counter, match)}{RATE})"
+
+
+def aggregate(op: str, expr: str, by: str) -> str:
+    """`expr` aggregated with `op` (sum, max, ...) by the `by` labels (comma-separated), or into one series."""
+    return f"{op} by ({by}) ({expr})" if by else f"{op}({expr})"
+
+
+def legend_of(by: str) -> str:
+    """The legend that names a series by the values of the `by` labels: "tier, scope" -> "{{tier}} {{scope}}"."""
+    return " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(",") if label.strip())
+
+
+def rate_by(counter: str, by: str = "", legend: str = "") -> Query:
+    """The per-second rate of a counter summed by the `by` labels; the legend defaults to their values."""
+    return Query(aggregate("sum", rate(counter), by), legend or legend_of(by))
+
+
+def share(counter: str, match: str, by: str = "", legend: str = "") -> Query:
+    """The share of a counter's rate on the series that match `match`, per `by` label."""
+    part, whole = aggregate("sum", rate(counter, match), by), aggregate("sum", rate(counter), by)
+    return Query(f"{part}\n  / {whole}", legend or legend_of(by))
+
+
+def quantile(q: float, histogram: str, by: str) -> Query:
+    """The q-quantile of a histogram (its _bucket series) per `by` label."""
+    return Query(
+        f"histogram_quantile({q:g}, {aggregate('sum', rate(histogram + '_bucket'), by + ', le')})", legend_of(by)
+    )
+
+
+def gauge(op: str, metric: str, by: str, legend: str = "") -> Query:
+    """A gauge aggregated with `op` by the `by` labels; the legend defaults to their values."""
+    return Query(aggregate(op, selected(metric), by), legend or legend_of(by))
+
+
+def age(timestamp: str, by: str) -> Query:
+    """Seconds since the newest value of a Unix-timestamp gauge, per `by` label."""
+    return Query(f"time() - {aggregate('max', selected(timestamp), by)}", legend_of(by))
 
 
 @dataclass(frozen=True)

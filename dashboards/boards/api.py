@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.boards._common import SEL, Board, Query, single, ts
+from dashboards.boards._common import Board, Query, gauge, quantile, rate_by, share, single, ts
 
-R = "[$__rate_interval]"
+# Shown on the MLflow board too: the cache is what shields MLflow from registry reads.
+REGISTRY_CACHE_HIT_RATIO = share("maestro_registry_cache_requests_total", 'result="hit"', legend="hit ratio")
 
 BOARD = Board(
     uid="maestro-api",
@@ -47,40 +48,25 @@ BOARD = Board(
                     "Request rate per route",
                     "Requests per second by route template and method.",
                     "reqps",
-                    Query(
-                        f"sum by (route, method) (rate(maestro_http_requests_total{{{SEL}}}{R}))",
-                        "{{method}} {{route}}",
-                    ),
+                    rate_by("maestro_http_requests_total", "route, method", "{{method}} {{route}}"),
                 ),
                 ts(
                     "Error ratio per route",
                     "Share of 5xx responses per route.",
                     "percentunit",
-                    Query(
-                        f'sum by (route) (rate(maestro_http_requests_total{{{SEL}, status=~"5.."}}{R}))\n'
-                        f"  / sum by (route) (rate(maestro_http_requests_total{{{SEL}}}{R}))",
-                        "{{route}}",
-                    ),
+                    share("maestro_http_requests_total", 'status=~"5.."', "route"),
                 ),
                 ts(
                     "P99 latency per route",
                     "99th percentile request duration per route, from the histogram.",
                     "s",
-                    Query(
-                        "histogram_quantile(0.99, sum by (route, le) "
-                        f"(rate(maestro_http_request_duration_seconds_bucket{{{SEL}}}{R})))",
-                        "{{route}}",
-                    ),
+                    quantile(0.99, "maestro_http_request_duration_seconds", "route"),
                 ),
                 ts(
                     "P50 latency per route",
                     "Median request duration per route.",
                     "s",
-                    Query(
-                        "histogram_quantile(0.5, sum by (route, le) "
-                        f"(rate(maestro_http_request_duration_seconds_bucket{{{SEL}}}{R})))",
-                        "{{route}}",
-                    ),
+                    quantile(0.5, "maestro_http_request_duration_seconds", "route"),
                 ),
             ),
         ),
@@ -91,28 +77,25 @@ BOARD = Board(
                     "Auth failures by reason",
                     "Rejected authentications per second (bad key, expired token, ...).",
                     "reqps",
-                    Query(f"sum by (reason) (rate(maestro_auth_failures_total{{{SEL}}}{R}))", "{{reason}}"),
+                    rate_by("maestro_auth_failures_total", "reason"),
                 ),
                 ts(
                     "Authorization denials by permission",
                     "Authenticated requests refused by RBAC, per missing permission.",
                     "reqps",
-                    Query(f"sum by (permission) (rate(maestro_authz_denials_total{{{SEL}}}{R}))", "{{permission}}"),
+                    rate_by("maestro_authz_denials_total", "permission"),
                 ),
                 ts(
                     "Rate-limit rejections",
                     "Requests refused with 429, by tier and scope (key or tenant).",
                     "reqps",
-                    Query(
-                        f"sum by (tier, scope) (rate(maestro_rate_limit_rejections_total{{{SEL}}}{R}))",
-                        "{{tier}} / {{scope}}",
-                    ),
+                    rate_by("maestro_rate_limit_rejections_total", "tier, scope", "{{tier}} / {{scope}}"),
                 ),
                 ts(
                     "Rate-limit backend errors",
                     "Failed rate-limit checks against Redis (fail-open or fail-closed per settings).",
                     "reqps",
-                    Query(f"sum(rate(maestro_rate_limit_backend_errors_total{{{SEL}}}{R}))", "errors"),
+                    rate_by("maestro_rate_limit_backend_errors_total", legend="errors"),
                 ),
             ),
         ),
@@ -123,18 +106,15 @@ BOARD = Board(
                     "Registry cache hit ratio",
                     "Share of model registry reads served from the cache instead of MLflow.",
                     "percentunit",
-                    Query(
-                        f'sum(rate(maestro_registry_cache_requests_total{{{SEL}, result="hit"}}{R}))\n'
-                        f"  / sum(rate(maestro_registry_cache_requests_total{{{SEL}}}{R}))",
-                        "hit ratio",
-                    ),
+                    REGISTRY_CACHE_HIT_RATIO,
                 ),
                 ts(
                     "Traffic per deployment variant",
                     "Requests routed to each variant of each deployment (A/B split as served).",
                     "reqps",
-                    Query(
-                        f"sum by (tenant, deployment, variant) (rate(maestro_deployment_route_total{{{SEL}}}{R}))",
+                    rate_by(
+                        "maestro_deployment_route_total",
+                        "tenant, deployment, variant",
                         "{{tenant}}/{{deployment}}/{{variant}}",
                     ),
                 ),
@@ -142,15 +122,15 @@ BOARD = Board(
                     "DB pool",
                     "SQLAlchemy pool connections by state, against the pool size.",
                     "short",
-                    Query(f"sum by (state) (maestro_db_pool_connections{{{SEL}}})", "{{state}}"),
-                    Query(f"sum(maestro_db_pool_size{{{SEL}}})", "size"),
+                    gauge("sum", "maestro_db_pool_connections", "state"),
+                    gauge("sum", "maestro_db_pool_size", "", "size"),
                 ),
                 ts(
                     "Audit events",
                     "Audit events written per second by outcome, and write failures.",
                     "ops",
-                    Query(f"sum by (outcome) (rate(maestro_audit_events_total{{{SEL}}}{R}))", "{{outcome}}"),
-                    Query(f"sum(rate(maestro_audit_write_failures_total{{{SEL}}}{R}))", "write failures"),
+                    rate_by("maestro_audit_events_total", "outcome"),
+                    rate_by("maestro_audit_write_failures_total", legend="write failures"),
                 ),
             ),
         ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.boards._common import SEL, Board, Query, single, ts
+from dashboards.boards._common import Board, age, gauge, single, ts
 
 BOARD = Board(
     uid="maestro-backups",
@@ -20,35 +20,26 @@ BOARD = Board(
                     f"Seconds since the last good backup per cluster and type; full backups alert after "
                     f"{c.BACKUP_FULL_MAX_AGE_SECONDS // 86400} days.",
                     "s",
-                    Query(
-                        f"time() - max by (cluster, type) (maestro_backup_last_success_timestamp_seconds{{{SEL}}})",
-                        "{{cluster}} {{type}}",
-                    ),
+                    age("maestro_backup_last_success_timestamp_seconds", "cluster, type"),
                 ),
                 ts(
                     "WAL archive age",
                     f"Seconds since WAL was last archived; alerts above {c.WAL_ARCHIVE_MAX_AGE_SECONDS} s.",
                     "s",
-                    Query(
-                        f"time() - max by (cluster) (maestro_wal_archive_last_success_timestamp_seconds{{{SEL}}})",
-                        "{{cluster}}",
-                    ),
+                    age("maestro_wal_archive_last_success_timestamp_seconds", "cluster"),
                 ),
                 single(
                     "Last run succeeded",
                     "1 if the last backup run of each type succeeded, 0 if it failed.",
                     "short",
-                    Query(f"min by (cluster, type) (maestro_backup_last_run_success{{{SEL}}})", "{{cluster}} {{type}}"),
+                    gauge("min", "maestro_backup_last_run_success", "cluster, type"),
                     width=12,
                 ),
                 ts(
                     "Backup duration",
                     "Duration of the last backup run per type.",
                     "s",
-                    Query(
-                        f"max by (cluster, type) (maestro_backup_last_duration_seconds{{{SEL}}})",
-                        "{{cluster}} {{type}}",
-                    ),
+                    gauge("max", "maestro_backup_last_duration_seconds", "cluster, type"),
                 ),
             ),
         ),
@@ -59,24 +50,21 @@ BOARD = Board(
                     "Last successful drill",
                     "Seconds since the last restore drill succeeded.",
                     "s",
-                    Query(
-                        f"time() - max by (cluster) (maestro_restore_drill_last_success_timestamp_seconds{{{SEL}}})",
-                        "{{cluster}}",
-                    ),
+                    age("maestro_restore_drill_last_success_timestamp_seconds", "cluster"),
                     width=8,
                 ),
                 single(
                     "Drill RTO",
                     f"Time the last drill took to restore service; objective {c.RESTORE_DRILL_RTO_SECONDS} s.",
                     "s",
-                    Query(f"max by (cluster) (maestro_restore_drill_rto_seconds{{{SEL}}})", "{{cluster}}"),
+                    gauge("max", "maestro_restore_drill_rto_seconds", "cluster"),
                     width=8,
                 ),
                 single(
                     "Drill RPO",
                     f"Data the last drill's restore lost; objective {c.RESTORE_DRILL_RPO_SECONDS} s.",
                     "s",
-                    Query(f"max by (cluster) (maestro_restore_drill_rpo_seconds{{{SEL}}})", "{{cluster}}"),
+                    gauge("max", "maestro_restore_drill_rpo_seconds", "cluster"),
                     width=8,
                 ),
             ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.boards._common import Board, Query, single, ts
+from dashboards.boards._common import Board, Query, aggregate, gauge, rate, single, ts
 
 BOARD = Board(
     uid="maestro-overview",
@@ -18,7 +18,7 @@ BOARD = Board(
                     "Targets up",
                     "Share of scrape targets of the selected jobs that answer (1 = all up).",
                     "percentunit",
-                    Query('avg by (job) (up{job=~"$job", instance=~"$instance"})', "{{job}}"),
+                    gauge("avg", "up", "job"),
                     width=12,
                 ),
                 single(
@@ -72,8 +72,8 @@ BOARD = Board(
                     "Requests per second served by the API, by status class.",
                     "reqps",
                     Query(
-                        'sum by (status) (label_replace(rate(maestro_http_requests_total{job=~"$job", '
-                        'instance=~"$instance"}[$__rate_interval]), "status", "${1}xx", "status", "(.).."))',
+                        f'sum by (status) (label_replace({rate("maestro_http_requests_total")}, "status", "${{1}}xx", '
+                        '"status", "(.).."))',
                         "{{status}}",
                     ),
                 ),
@@ -82,8 +82,7 @@ BOARD = Board(
                     "Share of CPU time not idle, per host.",
                     "percentunit",
                     Query(
-                        '1 - avg by (instance_name) (rate(node_cpu_seconds_total{job=~"$job", instance=~"$instance", '
-                        'mode="idle"}[$__rate_interval]))',
+                        "1 - " + aggregate("avg", rate("node_cpu_seconds_total", 'mode="idle"'), "instance_name"),
                         "{{instance_name}}",
                     ),
                 ),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.boards._common import SEL, Board, Query, single, ts
-
-R = "[$__rate_interval]"
+from dashboards.boards._common import Board, Query, gauge, rate_by, selected, single, ts
 
 BOARD = Board(
     uid="maestro-postgres",
@@ -21,35 +19,35 @@ BOARD = Board(
                     "Leader",
                     "Members reporting the primary role per cluster; exactly 1 is healthy.",
                     "short",
-                    Query(f"sum by (scope) (patroni_primary{{{SEL}}})", "{{scope}}"),
+                    gauge("sum", "patroni_primary", "scope"),
                 ),
                 single(
                     "Timeline",
                     "Current Postgres timeline; it increases with every failover or switchover.",
                     "none",
-                    Query(f"max by (scope) (patroni_postgres_timeline{{{SEL}}})", "{{scope}}"),
+                    gauge("max", "patroni_postgres_timeline", "scope"),
                 ),
                 single(
                     "Postgres running",
                     "Members whose Postgres runs, per cluster.",
                     "short",
-                    Query(f"sum by (scope) (patroni_postgres_running{{{SEL}}})", "{{scope}}"),
+                    gauge("sum", "patroni_postgres_running", "scope"),
                 ),
                 single(
                     "etcd has leader",
                     "etcd members that see a leader (the DCS Patroni depends on).",
                     "short",
-                    Query(f"sum(etcd_server_has_leader{{{SEL}}})"),
+                    gauge("sum", "etcd_server_has_leader", ""),
                 ),
                 ts(
                     "Replication lag",
                     "Bytes of WAL each replica still has to replay, from Patroni's xlog positions.",
                     "bytes",
                     Query(
-                        f"max by (scope) (patroni_xlog_location{{{SEL}}})\n"
+                        f"max by (scope) ({selected('patroni_xlog_location')})\n"
                         "  - on (scope) group_right ()\n"
-                        f"  (patroni_xlog_replayed_location{{{SEL}}}\n"
-                        f"   and on (instance) (patroni_replica{{{SEL}}} == 1))",
+                        f"  ({selected('patroni_xlog_replayed_location')}\n"
+                        f"   and on (instance) ({selected('patroni_replica')} == 1))",
                         "{{instance}}",
                     ),
                     width=24,
@@ -63,38 +61,27 @@ BOARD = Board(
                     "Connections",
                     "Backends by state per host, against max_connections.",
                     "short",
-                    Query(
-                        f"sum by (instance_name, state) (pg_stat_activity_count{{{SEL}}})",
-                        "{{instance_name}} {{state}}",
-                    ),
-                    Query(f"max by (instance_name) (pg_settings_max_connections{{{SEL}}})", "{{instance_name}} max"),
+                    gauge("sum", "pg_stat_activity_count", "instance_name, state"),
+                    gauge("max", "pg_settings_max_connections", "instance_name", "{{instance_name}} max"),
                 ),
                 ts(
                     "Transactions",
                     "Commits and rollbacks per second, per host.",
                     "ops",
-                    Query(
-                        f"sum by (instance_name) (rate(pg_stat_database_xact_commit{{{SEL}}}{R}))",
-                        "{{instance_name}} commit",
-                    ),
-                    Query(
-                        f"sum by (instance_name) (rate(pg_stat_database_xact_rollback{{{SEL}}}{R}))",
-                        "{{instance_name}} rollback",
-                    ),
+                    rate_by("pg_stat_database_xact_commit", "instance_name", "{{instance_name}} commit"),
+                    rate_by("pg_stat_database_xact_rollback", "instance_name", "{{instance_name}} rollback"),
                 ),
                 ts(
                     "Deadlocks",
                     "Deadlocks detected per second, per host.",
                     "ops",
-                    Query(
-                        f"sum by (instance_name) (rate(pg_stat_database_deadlocks{{{SEL}}}{R}))", "{{instance_name}}"
-                    ),
+                    rate_by("pg_stat_database_deadlocks", "instance_name"),
                 ),
                 ts(
                     "Database size",
                     "On-disk size of each database.",
                     "bytes",
-                    Query(f"max by (datname) (pg_database_size_bytes{{{SEL}}})", "{{datname}}"),
+                    gauge("max", "pg_database_size_bytes", "datname"),
                 ),
             ),
         ),
@@ -105,32 +92,26 @@ BOARD = Board(
                     "WAL archived / failed",
                     "archive_command successes and failures per second (pg_stat_archiver).",
                     "ops",
-                    Query(
-                        f"sum by (instance_name) (rate(pg_stat_archiver_archived_count{{{SEL}}}{R}))",
-                        "{{instance_name}} archived",
-                    ),
-                    Query(
-                        f"sum by (instance_name) (rate(pg_stat_archiver_failed_count{{{SEL}}}{R}))",
-                        "{{instance_name}} failed",
-                    ),
+                    rate_by("pg_stat_archiver_archived_count", "instance_name", "{{instance_name}} archived"),
+                    rate_by("pg_stat_archiver_failed_count", "instance_name", "{{instance_name}} failed"),
                 ),
                 ts(
                     "Last archive age",
                     "Seconds since the last WAL segment was archived, per host (pg_stat_archiver).",
                     "s",
-                    Query(f"max by (instance_name) (pg_stat_archiver_last_archive_age{{{SEL}}})", "{{instance_name}}"),
+                    gauge("max", "pg_stat_archiver_last_archive_age", "instance_name"),
                 ),
                 ts(
                     "HAProxy active servers",
                     f"Servers passing Patroni's health check per backend; {c.HAPROXY_PRIMARY_BACKEND} must be 1.",
                     "short",
-                    Query(f"max by (proxy) (haproxy_backend_active_servers{{{SEL}}})", "{{proxy}}"),
+                    gauge("max", "haproxy_backend_active_servers", "proxy"),
                 ),
                 ts(
                     "HAProxy sessions",
                     "Current sessions per frontend (clients connected through HAProxy).",
                     "short",
-                    Query(f"sum by (proxy) (haproxy_frontend_current_sessions{{{SEL}}})", "{{proxy}}"),
+                    gauge("sum", "haproxy_frontend_current_sessions", "proxy"),
                 ),
             ),
         ),

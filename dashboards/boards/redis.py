@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dashboards import config as c
-from dashboards.boards._common import SEL, Board, Query, single, ts
-
-R = "[$__rate_interval]"
+from dashboards.boards._common import Board, Query, rate, selected, single, ts
 
 BOARD = Board(
     uid="maestro-redis",
@@ -17,42 +15,42 @@ BOARD = Board(
             "Redis",
             (
                 single(
-                    "Up", "1 when the exporter reaches Redis.", "short", Query(f"redis_up{{{SEL}}}", "{{instance}}")
+                    "Up", "1 when the exporter reaches Redis.", "short", Query(selected("redis_up"), "{{instance}}")
                 ),
                 single(
                     "Uptime",
                     "Seconds since Redis started; a reset means a restart (and an empty cache).",
                     "s",
-                    Query(f"redis_uptime_in_seconds{{{SEL}}}", "{{instance}}"),
+                    Query(selected("redis_uptime_in_seconds"), "{{instance}}"),
                 ),
                 ts(
                     "Memory used vs maxmemory",
                     "Memory Redis uses, against its maxmemory limit.",
                     "bytes",
-                    Query(f"redis_memory_used_bytes{{{SEL}}}", "{{instance}} used"),
-                    Query(f"redis_memory_max_bytes{{{SEL}}}", "{{instance}} max"),
+                    Query(selected("redis_memory_used_bytes"), "{{instance}} used"),
+                    Query(selected("redis_memory_max_bytes"), "{{instance}} max"),
                 ),
                 ts(
                     "Clients",
                     "Connected clients, against maxclients.",
                     "short",
-                    Query(f"redis_connected_clients{{{SEL}}}", "{{instance}}"),
-                    Query(f"redis_config_maxclients{{{SEL}}}", "{{instance}} max"),
+                    Query(selected("redis_connected_clients"), "{{instance}}"),
+                    Query(selected("redis_config_maxclients"), "{{instance}} max"),
                 ),
                 ts(
                     "Commands",
                     "Commands processed per second.",
                     "ops",
-                    Query(f"rate(redis_commands_processed_total{{{SEL}}}{R})", "{{instance}}"),
+                    Query(rate("redis_commands_processed_total"), "{{instance}}"),
                 ),
                 ts(
                     "Keyspace hit ratio",
                     "Share of key lookups that found the key.",
                     "percentunit",
                     Query(
-                        f"rate(redis_keyspace_hits_total{{{SEL}}}{R})\n"
-                        f"  / (rate(redis_keyspace_hits_total{{{SEL}}}{R})\n"
-                        f"     + rate(redis_keyspace_misses_total{{{SEL}}}{R}))",
+                        f"{rate('redis_keyspace_hits_total')}\n"
+                        f"  / ({rate('redis_keyspace_hits_total')}\n"
+                        f"     + {rate('redis_keyspace_misses_total')})",
                         "{{instance}}",
                     ),
                 ),
@@ -60,8 +58,8 @@ BOARD = Board(
                     "Evictions and rejections",
                     "Keys evicted for memory and connections rejected, per second.",
                     "ops",
-                    Query(f"rate(redis_evicted_keys_total{{{SEL}}}{R})", "{{instance}} evicted"),
-                    Query(f"rate(redis_rejected_connections_total{{{SEL}}}{R})", "{{instance}} rejected"),
+                    Query(rate("redis_evicted_keys_total"), "{{instance}} evicted"),
+                    Query(rate("redis_rejected_connections_total"), "{{instance}} rejected"),
                     width=24,
                 ),
             ),

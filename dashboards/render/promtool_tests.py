@@ -1,7 +1,7 @@
 """Rule groups -> promtool unit-test files (dashboards/tests/<file>.yml).
 
 For every alert: at `onset + for - 1m` no alert fires (it is at most pending), at `onset + for` exactly one
-fires with exactly the scenario's labels (plus severity) and annotations. Hand-written cases of a group
+fires with exactly the condition's labels (plus severity) and annotations. Hand-written cases of a group
 (SLO boundaries) are appended.
 """
 
@@ -22,8 +22,8 @@ HEADER = (
 
 
 def alert_case(alert: Alert) -> dict[str, Any]:
-    """The promtool test case of one alert's scenario."""
-    sc = alert.scenario
+    """The promtool test case of one alert: its condition's series, and what must fire."""
+    sc = alert.when
     fires_at = minutes(sc.onset) + minutes(alert.for_)
     return {
         "name": f"{alert.name} fires once its condition has held for {alert.for_}",
@@ -39,7 +39,7 @@ def alert_case(alert: Alert) -> dict[str, Any]:
                         "exp_labels": {**sc.labels, "severity": alert.severity},
                         "exp_annotations": {
                             "summary": alert.summary,
-                            "description": sc.description,
+                            "description": alert.fired,
                             "runbook_url": runbook_url(alert.name),
                         },
                     }

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .props import as_list, containers, falsy_explicit, get, pod_spec, to_int, truthy
-from .rule import Res, resource_rule
+from .rule import Family, Res
+
+RULES = Family("databases")
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -27,19 +29,16 @@ def _prod(r: Res) -> bool:
     return r.env == "prod"
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-001",
     title="Databases and caches are not reachable from the internet.",
     rationale="Postgres and Redis are reached only from the cluster; a public endpoint invites credential stuffing "
     "and exploits of the wire protocol.",
     severity="critical",
-    enforcement="mandatory",
     fix="RDS: publiclyAccessible false; Cloud SQL: settings.ipConfiguration.ipv4Enabled false (private IP) and no "
     "0.0.0.0/0 authorized network; Azure: publicNetworkAccess 'Disabled'.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#publiclyaccessible_python",
-    family="databases",
     types=[RDS_INSTANCE, CLOUD_SQL, *AZ_PG, *AZ_REDIS, MEMORYSTORE],
-    covers=("aws", "gcp", "azure"),
 )
 def not_public(r: Res) -> Iterable[str]:
     p = r.props
@@ -62,19 +61,16 @@ def not_public(r: Res) -> Iterable[str]:
         yield f"connectMode {get(p, 'connectMode')!r} is not private."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-002",
     title="Databases and caches are encrypted at rest with a customer-managed key.",
     rationale="Snapshots and replicas inherit the storage encryption; a customer-managed key keeps them revocable.",
     severity="high",
-    enforcement="mandatory",
     fix="RDS: storageEncrypted true and kmsKeyId; ElastiCache: atRestEncryptionEnabled true and kmsKeyId; Cloud "
     "SQL: encryptionKeyName; Memorystore: customerManagedKey; Azure PostgreSQL: dataEncryption.type "
     "'AzureKeyVault'.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/",
-    family="databases",
     types=[RDS_INSTANCE, RDS_CLUSTER, ELASTICACHE, CLOUD_SQL, MEMORYSTORE, *AZ_PG],
-    covers=("aws", "gcp", "azure"),
 )
 def encrypted_at_rest(r: Res) -> Iterable[str]:
     p = r.props
@@ -100,20 +96,17 @@ def _params(p: object) -> dict[str, str]:
     return {str(get(x, "name")): str(get(x, "value")) for x in as_list(get(p, "parameters"))}
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-003",
     title="Databases and caches require TLS in transit.",
     rationale="Credentials and query results cross node and zone boundaries; clear text lets anyone on the path "
     "read them.",
     severity="high",
-    enforcement="mandatory",
     fix="ElastiCache: transitEncryptionEnabled true; Memorystore: transitEncryptionMode 'SERVER_AUTHENTICATION'; "
     "Azure Redis: enableNonSslPort false and minimumTlsVersion '1.2'; Cloud SQL: settings.ipConfiguration.sslMode "
     "'ENCRYPTED_ONLY'; RDS Postgres parameter groups: rds.force_ssl=1.",
     docs="https://www.pulumi.com/registry/packages/gcp/api-docs/sql/databaseinstance/",
-    family="databases",
     types=[ELASTICACHE, MEMORYSTORE, *AZ_REDIS, CLOUD_SQL, *RDS_PARAMS],
-    covers=("aws", "gcp", "azure"),
 )
 def encrypted_in_transit(r: Res) -> Iterable[str]:
     p = r.props
@@ -156,20 +149,17 @@ def _redis_auth_in_pod(spec: object) -> bool | None:
     return True if found else None
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-004",
     title="Redis requires authentication.",
     rationale="Redis holds rate-limit state and cached registry reads; without AUTH anyone on the network can "
     "read or flush it.",
     severity="critical",
-    enforcement="mandatory",
     fix="ElastiCache: set authToken (secret) or userGroupIds; Memorystore: authEnabled true; Azure: keep access "
     "keys or Entra auth (never redisConfiguration.authnotrequired); in-cluster: start redis-server with "
     "--requirepass/--aclfile or REDIS_PASSWORD from a Secret.",
     docs="https://www.pulumi.com/registry/packages/gcp/api-docs/redis/instance/",
-    family="databases",
     types=[ELASTICACHE, MEMORYSTORE, *AZ_REDIS, *K8S_REDIS_HOSTS],
-    covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def redis_auth(r: Res) -> Iterable[str]:
     p = r.props
@@ -187,18 +177,15 @@ PROD_BACKUP_DAYS = 35
 DEV_BACKUP_DAYS = 7
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-005",
     title=f"Databases keep backups: {DEV_BACKUP_DAYS}+ days, {PROD_BACKUP_DAYS}+ days in prod.",
     rationale="Point-in-time recovery is only as deep as the retained backups; prod keeps five weeks.",
     severity="high",
-    enforcement="mandatory",
     fix="RDS: backupRetentionPeriod; Cloud SQL: settings.backupConfiguration.enabled with pointInTimeRecoveryEnabled "
     "and backupRetentionSettings.retainedBackups; Azure PostgreSQL: backup.backupRetentionDays.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#backupretentionperiod_python",
-    family="databases",
     types=[RDS_INSTANCE, RDS_CLUSTER, CLOUD_SQL, *AZ_PG],
-    covers=("aws", "gcp", "azure"),
 )
 def backup_retention(r: Res) -> Iterable[str]:
     need = PROD_BACKUP_DAYS if _prod(r) else DEV_BACKUP_DAYS
@@ -222,19 +209,16 @@ def backup_retention(r: Res) -> Iterable[str]:
             yield f"backup.backupRetentionDays is {days}, needs {need}."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-006",
     title="Databases and caches are highly available in prod.",
     rationale="A single zone or a single Postgres member is a planned outage at every maintenance window.",
     severity="high",
-    enforcement="mandatory",
     fix="RDS: multiAz true; Cloud SQL: availabilityType 'REGIONAL'; Azure PostgreSQL: highAvailability.mode "
     "'ZoneRedundant'; ElastiCache: automaticFailoverEnabled and multiAzEnabled; Memorystore: tier 'STANDARD_HA'; "
     "Azure Redis: a Standard or Premium SKU; Zalando Postgres: numberOfInstances >= 3.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#multiaz_python",
-    family="databases",
     types=[RDS_INSTANCE, CLOUD_SQL, *AZ_PG, ELASTICACHE, MEMORYSTORE, *AZ_REDIS, ZALANDO_PG],
-    covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def high_availability(r: Res) -> Iterable[str]:
     if not _prod(r):
@@ -259,18 +243,15 @@ def high_availability(r: Res) -> Iterable[str]:
         yield f"spec.numberOfInstances is {get(p, 'spec', 'numberOfInstances')}, needs 3."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-007",
     title="Databases have deletion protection in prod.",
     rationale="Dropping the production database must take two deliberate steps, never one bad diff.",
     severity="high",
-    enforcement="mandatory",
     fix="RDS: deletionProtection true; Cloud SQL: keep deletionProtection (and "
     "settings.deletionProtectionEnabled) true.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#deletionprotection_python",
-    family="databases",
     types=[RDS_INSTANCE, RDS_CLUSTER, CLOUD_SQL],
-    covers=("aws", "gcp"),
 )
 def deletion_protection(r: Res) -> Iterable[str]:
     if not _prod(r):
@@ -286,30 +267,15 @@ def deletion_protection(r: Res) -> Iterable[str]:
             yield "settings.deletionProtectionEnabled is not true."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-DB-008",
     title="In-cluster Postgres replicates synchronously in prod.",
     rationale="Asynchronous replication can lose acknowledged transactions on failover; prod promises RPO 0.",
     severity="medium",
-    enforcement="mandatory",
     fix="Set spec.patroni.synchronous_mode true on the Zalando postgresql resource.",
     docs="https://postgres-operator.readthedocs.io/en/latest/reference/cluster_manifest/#patroni-parameters",
-    family="databases",
     types=[ZALANDO_PG],
-    covers=("kubernetes",),
 )
 def synchronous_replication(r: Res) -> Iterable[str]:
     if _prod(r) and not truthy(get(r.props, "spec", "patroni", "synchronous_mode")):
         yield "spec.patroni.synchronous_mode is not true."
-
-
-RULES = [
-    not_public,
-    encrypted_at_rest,
-    encrypted_in_transit,
-    redis_auth,
-    backup_retention,
-    high_availability,
-    deletion_protection,
-    synchronous_replication,
-]

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .props import as_list, falsy_explicit, get, json_doc, name_of, namespace_of, truthy
-from .rule import Res, resource_rule, stack_rule
+from .rule import Family, Res
+
+RULES = Family("edge")
 
 AWS_LISTENER = "aws:lb/listener:Listener"
 AWS_LB = "aws:lb/loadBalancer:LoadBalancer"
@@ -48,18 +50,15 @@ WAF_ANNOTATIONS = (
 )
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-EDGE-001",
     title="TLS listeners accept TLS 1.2 or newer only.",
     rationale="TLS 1.0/1.1 have known downgrade and cipher weaknesses and are out of every compliance baseline.",
     severity="high",
-    enforcement="mandatory",
     fix="AWS: sslPolicy 'ELBSecurityPolicy-TLS13-1-2-2021-06'; GCP: an SSLPolicy with minTlsVersion 'TLS_1_2'; "
     "Azure: sslPolicy.minProtocolVersion 'TLSv1_2' (or policy AppGwSslPolicy20220101).",
     docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html",
-    family="edge",
     types=[AWS_LISTENER, GCP_SSL_POLICY, AZ_APPGW],
-    covers=("aws", "gcp", "azure"),
 )
 def tls12(r: Res) -> Iterable[str]:
     p = r.props
@@ -78,20 +77,18 @@ def tls12(r: Res) -> Iterable[str]:
             yield "sslPolicy does not require TLS 1.2."
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-EDGE-002",
     title="Public listeners terminate TLS and redirect plain HTTP to HTTPS.",
     rationale="A listener that serves HTTP lets credentials and API keys travel in clear text. An Ingress served "
     "by an in-cluster controller that is itself only reachable through a TLS-terminating cloud load balancer "
     "(controller Service of type ClusterIP) is an internal hop, not a public listener.",
     severity="high",
-    enforcement="mandatory",
     fix="AWS: the HTTP listener's default action is a redirect to HTTPS (statusCode HTTP_301); GCP: the HTTP "
     "proxy's URL map has defaultUrlRedirect.httpsRedirect true; Kubernetes: a tls section (or the controller's "
     "certificate annotation) and the controller's HTTPS redirect (ingress-nginx default, ALB/AGIC ssl-redirect, "
     "GKE FrontendConfig).",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/listener/",
-    family="edge",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def http_redirect(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -199,20 +196,18 @@ def _is_gce_ingress(r: Res) -> bool:
     )
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-EDGE-003",
     title="Every public entry point sits behind a WAF.",
     rationale="The API is the only thing exposed; the WAF (OWASP rules) is the first filter for injection and "
     "scanner traffic.",
     severity="critical",
-    enforcement="mandatory",
     fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, AGIC "
     "waf-policy-for-path, ingress-nginx enable-modsecurity + enable-owasp-core-rules), or their class is served by "
     "a controller that runs ModSecurity + CRS or sits behind a GKE BackendConfig with a Cloud Armor policy, or by "
     "an Application Gateway with a WAF policy; public ALBs have a WebAclAssociation; Application Gateways have "
     "a firewallPolicy.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
-    family="edge",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def behind_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -321,18 +316,16 @@ def _is_nginx_release(r: Res) -> bool:
     return r.type in HELM_RELEASES and "ingress-nginx" in str(get(r.props, "chart", default=""))
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-EDGE-004",
     title="The WAF runs the managed OWASP rule sets, blocking in prod.",
     rationale="A WAF in count/detection mode only logs the attack it was bought to stop.",
     severity="critical",
-    enforcement="mandatory",
     fix="AWS: AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with overrideAction none; GCP: "
     "evaluatePreconfiguredWaf sqli and xss rules with action deny and preview false; Azure: an OWASP managed rule "
     "set and policySettings.mode 'Prevention'; ingress-nginx: enable-owasp-modsecurity-crs (controller) or "
     "enable-owasp-core-rules (Ingress), and SecRuleEngine On in the modsecurity-snippet.",
     docs="https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html",
-    family="edge",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -356,18 +349,16 @@ def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, st
             yield r.urn, detail
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-EDGE-005",
     title="WAF decisions are logged.",
     rationale="Without WAF logs a blocked attack and a blocked customer look the same: invisible.",
     severity="medium",
-    enforcement="mandatory",
     fix="AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
     "services with a securityPolicy, spec.logging.enable on a GKE BackendConfig that attaches one; Azure: a "
     "DiagnosticSetting for the WAF policy's gateway (named "
     "'<gateway>-diagnostics').",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
-    family="edge",
     covers=("aws", "gcp", "azure"),
 )
 def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -391,7 +382,7 @@ def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
             yield r.urn, f"Application Gateway {r.name} has no DiagnosticSetting."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-EDGE-006",
     title="Application load balancers drop invalid HTTP headers.",
     rationale="Forwarding malformed headers enables request smuggling between the load balancer and the app.",
@@ -399,14 +390,9 @@ def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
     enforcement="advisory",
     fix="Set dropInvalidHeaderFields true on the load balancer.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/loadbalancer/#dropinvalidheaderfields_python",
-    family="edge",
     types=[AWS_LB],
-    covers=("aws",),
 )
 def drop_invalid_headers(r: Res) -> Iterable[str]:
     application = get(r.props, "loadBalancerType", default="application") == "application"
     if application and not truthy(get(r.props, "dropInvalidHeaderFields")):
         yield "dropInvalidHeaderFields is not true."
-
-
-RULES = [tls12, http_redirect, behind_waf, owasp_blocking, waf_logging, drop_invalid_headers]

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .props import as_list, get, json_doc, statements, to_int, truthy
-from .rule import Res, resource_rule, stack_rule
+from .rule import Family, Res
+
+RULES = Family("identity")
 
 AWS_KMS = "aws:kms/key:Key"
 GCP_KMS = "gcp:kms/cryptoKey:CryptoKey"
@@ -57,18 +59,15 @@ def _duration_seconds(value: object) -> int:
     return to_int(s[:-1]) if s.endswith("s") else 0
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-IAM-001",
     title=f"Encryption keys rotate automatically, at least every {MAX_ROTATION_DAYS} days.",
     rationale="Rotation bounds how much data one leaked key version can decrypt.",
     severity="high",
-    enforcement="mandatory",
     fix="AWS: enableKeyRotation true (symmetric keys); GCP: rotationPeriod (e.g. '7776000s'); Azure: "
     "properties.rotationPolicy with a 'rotate' lifetime action.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/kms/key/#enablekeyrotation_python",
-    family="identity",
     types=[AWS_KMS, GCP_KMS, AZ_KEY],
-    covers=("aws", "gcp", "azure"),
 )
 def key_rotation(r: Res) -> Iterable[str]:
     p = r.props
@@ -92,19 +91,16 @@ def _touches_s3(resource: object) -> bool:
     return any(str(x) == "*" or str(x).startswith("arn:aws:s3:::") for x in as_list(resource))
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-IAM-002",
     title="No wildcard actions on data buckets.",
     rationale="`s3:*` includes DeleteBucket, PutBucketPolicy and PutObjectLockConfiguration: a leaked workload "
     "credential could destroy backups.",
     severity="high",
-    enforcement="mandatory",
     fix="Grant only the actions the workload uses (e.g. s3:GetObject, s3:PutObject, s3:ListBucket); on GCS grant "
     "roles/storage.objectUser (or objectViewer) instead of storage.admin, owner or editor.",
     docs="https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege",
-    family="identity",
     types=[*AWS_POLICY_DOCS, *GCS_IAM],
-    covers=("aws", "gcp"),
 )
 def no_wildcard_actions(r: Res) -> Iterable[str]:
     if r.type in GCS_IAM:
@@ -121,18 +117,15 @@ def no_wildcard_actions(r: Res) -> Iterable[str]:
             yield f"Statement[{i}] allows {', '.join(wild)}."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-IAM-003",
     title="Workloads use workload identity, never static cloud keys.",
     rationale="Static keys do not expire, get copied into laptops and CI logs, and cannot be tied to one pod.",
     severity="critical",
-    enforcement="mandatory",
     fix="Delete the access key / service-account key; bind the Kubernetes service account to a cloud role (IRSA or "
     "EKS Pod Identity, GKE Workload Identity, Azure Workload Identity); on Azure set allowSharedKeyAccess false.",
     docs="https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity",
-    family="identity",
     types=[AWS_ACCESS_KEY, GCP_SA_KEY, AZ_ACCOUNT, K8S_SECRET],
-    covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def no_static_keys(r: Res) -> Iterable[str]:
     if r.type in (AWS_ACCESS_KEY, GCP_SA_KEY):
@@ -146,17 +139,15 @@ def no_static_keys(r: Res) -> Iterable[str]:
             yield f"the Secret carries static cloud credentials ({', '.join(found)})."
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-IAM-004",
     title="Managed Kubernetes clusters have workload identity enabled.",
     rationale="Workload identity is what lets WAL-G and MLflow reach buckets without static keys.",
     severity="high",
-    enforcement="mandatory",
     fix="EKS: an aws.iam.OpenIdConnectProvider for the cluster issuer (IRSA) or the eks-pod-identity-agent addon; "
     "GKE: workloadIdentityConfig.workloadPool; AKS: oidcIssuerProfile.enabled and "
     "securityProfile.workloadIdentity.enabled.",
     docs="https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html",
-    family="identity",
     covers=("aws", "gcp", "azure"),
 )
 def workload_identity(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -177,6 +168,3 @@ def workload_identity(resources: Sequence[Res], env: str) -> Iterable[tuple[str,
             and truthy(get(r.props, "securityProfile", "workloadIdentity", "enabled"))
         ):
             yield r.urn, f"AKS cluster {r.name} does not enable the OIDC issuer and workload identity."
-
-
-RULES = [key_rotation, no_wildcard_actions, no_static_keys, workload_identity]

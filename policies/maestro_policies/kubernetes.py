@@ -24,7 +24,9 @@ from .props import (
     to_int,
     truthy,
 )
-from .rule import LevelName, Res, ResourceCheck, Rule, SeverityName, resource_rule, stack_rule
+from .rule import Family, Res, ResourceCheck, Rule, SeverityName
+
+RULES = Family("kubernetes")
 
 PSS_DOCS = "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -43,6 +45,10 @@ def _each_container(r: Res, *, init: bool = True) -> Iterator[tuple[Any, Any, st
         yield spec, c, str(get(c, "name", default="?"))
 
 
+ContainerCheck = Callable[[Any, Any], Iterable[str]]
+"""Given the pod spec and one container, yields what is wrong with that container."""
+
+
 def _k8s_rule(
     id: str,
     title: str,
@@ -51,21 +57,29 @@ def _k8s_rule(
     *,
     severity: SeverityName = "high",
     docs: str = PSS_DOCS,
-    enforcement: LevelName = "mandatory",
     types: Iterable[str] = WORKLOAD_TYPES,
 ) -> Callable[[ResourceCheck], Rule]:
-    return resource_rule(
+    return RULES.resource(
         id=id,
         title=title,
         rationale=rationale,
         severity=severity,
-        enforcement=enforcement,
         fix=fix,
         docs=docs,
-        family="kubernetes",
         types=types,
-        covers=("kubernetes",),
     )
+
+
+def per_container(check: ContainerCheck) -> ResourceCheck:
+    """A check of one container, run on every container of the workload (init containers too); each violation
+    names its container."""
+
+    def each(r: Res) -> Iterator[str]:
+        for spec, c, name in _each_container(r):
+            for detail in check(spec, c):
+                yield f"container {name}: {detail}"
+
+    return each
 
 
 @_k8s_rule(
@@ -74,12 +88,12 @@ def _k8s_rule(
     "A root process that escapes the container is root on the node.",
     "Set securityContext.runAsNonRoot true (pod or container) and a non-zero runAsUser; use a non-root image.",
 )
-def run_as_non_root(r: Res) -> Iterable[str]:
-    for spec, c, name in _each_container(r):
-        if not truthy(_effective(spec, c, "runAsNonRoot")):
-            yield f"container {name}: runAsNonRoot is not true."
-        elif _effective(spec, c, "runAsUser") == 0:
-            yield f"container {name}: runAsUser is 0."
+@per_container
+def run_as_non_root(spec: Any, c: Any) -> Iterable[str]:
+    if not truthy(_effective(spec, c, "runAsNonRoot")):
+        yield "runAsNonRoot is not true."
+    elif _effective(spec, c, "runAsUser") == 0:
+        yield "runAsUser is 0."
 
 
 @_k8s_rule(
@@ -89,12 +103,12 @@ def run_as_non_root(r: Res) -> Iterable[str]:
     "Set securityContext.allowPrivilegeEscalation false and never privileged true on every container.",
     severity="critical",
 )
-def no_privilege_escalation(r: Res) -> Iterable[str]:
-    for _spec, c, name in _each_container(r):
-        if get(c, "securityContext", "allowPrivilegeEscalation") is not False:
-            yield f"container {name}: allowPrivilegeEscalation is not false."
-        if truthy(get(c, "securityContext", "privileged")):
-            yield f"container {name}: privileged is true."
+@per_container
+def no_privilege_escalation(_spec: Any, c: Any) -> Iterable[str]:
+    if get(c, "securityContext", "allowPrivilegeEscalation") is not False:
+        yield "allowPrivilegeEscalation is not false."
+    if truthy(get(c, "securityContext", "privileged")):
+        yield "privileged is true."
 
 
 ALLOWED_ADDED_CAPS = frozenset({"NET_BIND_SERVICE"})
@@ -106,15 +120,15 @@ ALLOWED_ADDED_CAPS = frozenset({"NET_BIND_SERVICE"})
     "Capabilities like NET_RAW or SYS_ADMIN give a compromised process kernel-level reach it never needs.",
     "Set securityContext.capabilities.drop ['ALL']; add back only NET_BIND_SERVICE if a port below 1024 is needed.",
 )
-def capabilities_dropped(r: Res) -> Iterable[str]:
-    for _spec, c, name in _each_container(r):
-        drop = {str(x) for x in as_list(get(c, "securityContext", "capabilities", "drop"))}
-        add = {str(x) for x in as_list(get(c, "securityContext", "capabilities", "add"))}
-        if "ALL" not in drop:
-            yield f"container {name}: capabilities.drop does not include ALL."
-        extra = sorted(add - ALLOWED_ADDED_CAPS)
-        if extra:
-            yield f"container {name}: adds capabilities {', '.join(extra)}."
+@per_container
+def capabilities_dropped(_spec: Any, c: Any) -> Iterable[str]:
+    drop = {str(x) for x in as_list(get(c, "securityContext", "capabilities", "drop"))}
+    add = {str(x) for x in as_list(get(c, "securityContext", "capabilities", "add"))}
+    if "ALL" not in drop:
+        yield "capabilities.drop does not include ALL."
+    extra = sorted(add - ALLOWED_ADDED_CAPS)
+    if extra:
+        yield f"adds capabilities {', '.join(extra)}."
 
 
 @_k8s_rule(
@@ -123,13 +137,11 @@ def capabilities_dropped(r: Res) -> Iterable[str]:
     "RuntimeDefault seccomp blocks the syscalls most container escapes use.",
     "Set spec.securityContext.seccompProfile.type 'RuntimeDefault' (or 'Localhost') in the pod template.",
 )
-def seccomp(r: Res) -> Iterable[str]:
-    for spec, c, name in _each_container(r):
-        kind = get(c, "securityContext", "seccompProfile", "type") or get(
-            spec, "securityContext", "seccompProfile", "type"
-        )
-        if kind not in ("RuntimeDefault", "Localhost"):
-            yield f"container {name}: seccompProfile.type is {kind!r}."
+@per_container
+def seccomp(spec: Any, c: Any) -> Iterable[str]:
+    kind = get(c, "securityContext", "seccompProfile", "type") or get(spec, "securityContext", "seccompProfile", "type")
+    if kind not in ("RuntimeDefault", "Localhost"):
+        yield f"seccompProfile.type is {kind!r}."
 
 
 @_k8s_rule(
@@ -174,15 +186,15 @@ def no_host_path(r: Res) -> Iterable[str]:
     severity="medium",
     docs="https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
 )
-def resources(r: Res) -> Iterable[str]:
-    for _spec, c, name in _each_container(r):
-        missing = [
-            f"{kind}.{res}"
-            for kind, res in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
-            if get(c, "resources", kind, res) in (None, "")
-        ]
-        if missing:
-            yield f"container {name}: missing {', '.join(missing)}."
+@per_container
+def resources(_spec: Any, c: Any) -> Iterable[str]:
+    missing = [
+        f"{kind}.{res}"
+        for kind, res in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+        if get(c, "resources", kind, res) in (None, "")
+    ]
+    if missing:
+        yield f"missing {', '.join(missing)}."
 
 
 @_k8s_rule(
@@ -219,11 +231,11 @@ def image_is_pinned(image: str) -> bool:
     severity="medium",
     docs="https://kubernetes.io/docs/concepts/containers/images/#image-names",
 )
-def pinned_images(r: Res) -> Iterable[str]:
-    for _spec, c, name in _each_container(r):
-        image = get(c, "image")
-        if not isinstance(image, str) or not image_is_pinned(image):
-            yield f"container {name}: image {image!r} is not pinned."
+@per_container
+def pinned_images(_spec: Any, c: Any) -> Iterable[str]:
+    image = get(c, "image")
+    if not isinstance(image, str) or not image_is_pinned(image):
+        yield f"image {image!r} is not pinned."
 
 
 def _selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
@@ -233,16 +245,14 @@ def _selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, A
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-K8S-010",
     title="Replicated workloads have a PodDisruptionBudget.",
     rationale="Without a PDB a node drain may evict every replica of the API or of Postgres at once.",
     severity="medium",
-    enforcement="mandatory",
     fix="Add a policy/v1 PodDisruptionBudget in the same namespace whose selector matches the pod labels, with "
     "minAvailable or maxUnavailable.",
     docs="https://kubernetes.io/docs/tasks/run-application/configure-pdb/",
-    family="kubernetes",
     covers=("kubernetes",),
 )
 def pdbs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -261,17 +271,3 @@ def pdbs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
                 r.urn,
                 f"{name_of(r.name, r.props)} in {ns} has {get(r.props, 'spec', 'replicas')} replicas and no PDB.",
             )
-
-
-RULES = [
-    run_as_non_root,
-    no_privilege_escalation,
-    capabilities_dropped,
-    seccomp,
-    no_host_namespaces,
-    no_host_path,
-    resources,
-    probes,
-    pinned_images,
-    pdbs,
-]

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .props import as_list, get, to_int, truthy
-from .rule import Res, resource_rule, stack_rule
+from .rule import Family, Res
+
+RULES = Family("network")
 
 AWS_SG = "aws:ec2/securityGroup:SecurityGroup"
 AWS_SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -112,40 +114,34 @@ def _world_open(ports: dict[int, str], r: Res) -> Iterator[str]:
             yield f"{ing.where} opens {', '.join(hit)} to {', '.join(open_to)}."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-NET-001",
     title="No ingress from 0.0.0.0/0 to data ports.",
     rationale="Postgres, Redis, etcd and MLflow are internal services; only the WAF-fronted entry point faces the "
     "internet.",
     severity="critical",
-    enforcement="mandatory",
     fix="Restrict the source to the VPC/cluster CIDR or a security group reference.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/vpc/securitygroupingressrule/",
-    family="network",
     types=INGRESS_TYPES,
-    covers=("aws", "gcp", "azure"),
 )
 def no_world_data_ports(r: Res) -> Iterable[str]:
     yield from _world_open(DATA_PORTS, r)
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-NET-002",
     title="No ingress from 0.0.0.0/0 to administrative ports.",
     rationale="SSH, RDP, kubelet and the Kubernetes API are the first ports scanned on any public address.",
     severity="high",
-    enforcement="mandatory",
     fix="Reach hosts through SSM/IAP/Bastion and restrict the Kubernetes API to known CIDRs or a private endpoint.",
     docs="https://cloud.google.com/firewall/docs/firewalls",
-    family="network",
     types=INGRESS_TYPES,
-    covers=("aws", "gcp", "azure"),
 )
 def no_world_admin_ports(r: Res) -> Iterable[str]:
     yield from _world_open(ADMIN_PORTS, r)
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-NET-003",
     title="Every ingress rule says why it exists.",
     rationale="Undescribed rules are never removed, because nobody knows whether they are still needed.",
@@ -153,9 +149,7 @@ def no_world_admin_ports(r: Res) -> Iterable[str]:
     enforcement="advisory",
     fix="Set description on each ingress rule (AWS), firewall (GCP) or security rule (Azure).",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/",
-    family="network",
     types=INGRESS_TYPES,
-    covers=("aws", "gcp", "azure"),
 )
 def ingress_described(r: Res) -> Iterable[str]:
     seen = set()
@@ -165,16 +159,14 @@ def ingress_described(r: Res) -> Iterable[str]:
             yield f"{ing.where} has no description."
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-NET-004",
     title="Networks have flow logs.",
     rationale="Flow logs are the only record of who talked to what when investigating an incident.",
     severity="medium",
-    enforcement="mandatory",
     fix="AWS: an aws.ec2.FlowLog for each VPC (vpcId, named '<vpc>-flow-logs'); GCP: logConfig on each "
     "subnetwork; Azure: a network FlowLog for each virtual network.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/ec2/flowlog/",
-    family="network",
     covers=("aws", "gcp", "azure"),
 )
 def flow_logs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -195,7 +187,7 @@ def flow_logs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
             yield r.urn, f"virtual network {r.name} has no flow log."
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-NET-005",
     title="GCP firewall rules log their matches.",
     rationale="Firewall logging shows which rules are hit and which never are; it is how rules get pruned.",
@@ -203,13 +195,8 @@ def flow_logs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
     enforcement="advisory",
     fix="Set logConfig.metadata ('INCLUDE_ALL_METADATA' or 'EXCLUDE_ALL_METADATA') on the firewall.",
     docs="https://www.pulumi.com/registry/packages/gcp/api-docs/compute/firewall/",
-    family="network",
     types=[GCP_FIREWALL],
-    covers=("gcp",),
 )
 def gcp_firewall_logging(r: Res) -> Iterable[str]:
     if not get(r.props, "logConfig", "metadata") and not truthy(get(r.props, "enableLogging")):
         yield "logConfig is not set."
-
-
-RULES = [no_world_data_ports, no_world_admin_ports, ingress_described, flow_logs, gcp_firewall_logging]

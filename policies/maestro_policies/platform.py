@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .props import WORKLOAD_TYPES, as_list, containers, get, name_of, namespace_of, pod_spec, truthy
-from .rule import Res, stack_rule
+from .rule import Family, Res
+
+RULES = Family("platform")
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -55,17 +57,15 @@ def _is_default_deny(np: Res) -> bool:
     return selects_all and "Ingress" in types and not as_list(get(spec, "ingress"))
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STK-001",
     title="Every namespace has a default-deny NetworkPolicy.",
     rationale="Kubernetes allows all pod-to-pod traffic by default; a default deny makes every allowed flow an "
     "explicit, reviewed NetworkPolicy.",
     severity="high",
-    enforcement="mandatory",
     fix="Add a NetworkPolicy in the namespace with podSelector {} , policyTypes [Ingress, Egress] and no ingress "
     "rules, then allow the needed flows with narrower policies.",
     docs="https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
-    family="platform",
     covers=("kubernetes",),
 )
 def default_deny(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -103,16 +103,14 @@ def _has_walg(resources: Sequence[Res]) -> bool:
     return False
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STK-002",
     title="The platform has backups.",
     rationale="Every stack must be restorable: continuous WAL archiving plus base backups to object storage.",
     severity="critical",
-    enforcement="mandatory",
     fix="Create the backup bucket (name containing 'backup' or tag purpose=backup) and configure WAL-G (WALG_* / "
     "WAL_S3_BUCKET settings) for the Postgres cluster, or a backup CronJob.",
     docs="https://postgres-operator.readthedocs.io/en/latest/administrator/#wal-archiving-and-physical-basebackups",
-    family="platform",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def has_backups(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -139,15 +137,13 @@ def _chart(r: Res) -> str:
     return str(get(r.props, "chart", default=""))
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STK-003",
     title="The platform has monitoring.",
     rationale="Alerts on backups, replication and the API's SLO are part of the product, not an add-on.",
     severity="high",
-    enforcement="mandatory",
     fix="Deploy kube-prometheus-stack (Helm release) with the platform's PrometheusRules.",
     docs="https://github.com/prometheus-community/helm-charts/tree/main/charts/kube-prometheus-stack",
-    family="platform",
     covers=("kubernetes",),
 )
 def has_monitoring(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -164,17 +160,15 @@ def _ingress_nginx_modsecurity(r: Res) -> bool:
     return truthy(get(cfg, "enable-modsecurity")) and truthy(get(cfg, "enable-owasp-modsecurity-crs"))
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STK-004",
     title="The platform has a WAF.",
     rationale="The WAF is part of the baseline on every target; a stack without one exposes the API unfiltered.",
     severity="critical",
-    enforcement="mandatory",
     fix="AWS: a wafv2 WebAcl; GCP: a Cloud Armor SecurityPolicy; Azure: a WebApplicationFirewallPolicy; plain "
     "Kubernetes: ingress-nginx with enable-modsecurity and enable-owasp-modsecurity-crs (or the per-Ingress "
     "annotations).",
     docs="https://kubernetes.github.io/ingress-nginx/user-guide/third-party-addons/modsecurity/",
-    family="platform",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def has_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -187,6 +181,3 @@ def has_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
     )
     if not (cloud or nginx or annotated):
         yield "", "no WAF (WebAcl, Cloud Armor, Azure WAF policy or ingress-nginx ModSecurity) found."
-
-
-RULES = [default_deny, has_backups, has_monitoring, has_waf]

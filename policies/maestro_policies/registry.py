@@ -9,7 +9,7 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from . import databases, edge, identity, kubernetes, network, platform, secrets, storage, tagging
 from .exceptions import ExceptionSet
-from .rule import Res, Rule, stack_rule, to_policy
+from .rule import Family, Res, Rule, to_policy
 
 PACK_NAME = "maestro-baseline"
 PACK_DESCRIPTION = "Maestro's security baseline: storage, databases, network, edge, Kubernetes, identity, tagging."
@@ -30,15 +30,13 @@ FAMILY_RULES: list[Rule] = [
 def expired_exceptions_rule(exceptions: ExceptionSet, today: _dt.date) -> Rule:
     """MAESTRO-GOV-001, bound to one exceptions file and one day."""
 
-    @stack_rule(
+    @Family("governance").stack(
         id="MAESTRO-GOV-001",
         title="No exception in policies/exceptions.yaml has expired.",
         rationale="Exceptions are loans, not gifts: an expired one means the accepted risk is no longer reviewed.",
         severity="high",
-        enforcement="mandatory",
         fix="Fix the resource and delete the exception, or get the renewal reviewed and move its expiry date.",
         docs="https://www.pulumi.com/docs/iac/using-pulumi/crossguard/configuration/",
-        family="governance",
         covers=("aws", "gcp", "azure", "kubernetes"),
     )
     def no_expired_exceptions(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -118,47 +118,77 @@ class Rule:
         return list(self.iter_stack(resources, env))
 
 
-def resource_rule(
-    *,
-    id: str,
-    title: str,
-    rationale: str,
-    severity: SeverityName,
-    enforcement: LevelName,
-    fix: str,
-    docs: str,
-    family: str,
-    types: Iterable[str],
-    covers: tuple[str, ...],
-) -> Callable[[ResourceCheck], Rule]:
-    """Decorator: turn a check function into a resource `Rule`."""
+class RuleMeta(TypedDict):
+    """What every rule states about itself, as its decorator's keywords (see `Rule` for each field)."""
 
-    def wrap(fn: ResourceCheck) -> Rule:
-        return Rule(
-            id, title, rationale, severity, enforcement, fix, docs, family, "resource", frozenset(types), fn, covers
+    id: str
+    title: str
+    rationale: str
+    severity: SeverityName
+    fix: str
+    docs: str
+    covers: NotRequired[tuple[str, ...]]
+    """Only where types do not say it: stack rules, and resource rules over every type."""
+    enforcement: NotRequired[LevelName]
+    """Mandatory unless the rule says advisory."""
+
+
+PLATFORMS = {"aws": "aws", "gcp": "gcp", "azure-native": "azure", "kubernetes": "kubernetes"}
+"""Type token package -> the platform a rule covers, in the order the docs list them."""
+
+
+def platforms(types: Iterable[str]) -> tuple[str, ...]:
+    """The platforms the type tokens belong to: what a resource rule over these types covers."""
+    packages = {t.split(":", 1)[0] for t in types}
+    if packages - PLATFORMS.keys():
+        raise ValueError(f"no platform for type tokens of {sorted(packages - PLATFORMS.keys())}")
+    return tuple(platform for package, platform in PLATFORMS.items() if package in packages)
+
+
+class Family:
+    """The rules of one family (one module): its decorators make a check into a `Rule` of the family and keep it,
+    in the order the module defines them. The registry reads each family, so no rule depends on a hand-kept list."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._rules: list[Rule] = []
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self._rules)
+
+    def resource(self, *, types: Iterable[str], **meta: Unpack[RuleMeta]) -> Callable[[ResourceCheck], Rule]:
+        """Decorator: a check of one resource becomes a resource rule over `types` (empty: every type)."""
+        return lambda check: self._keep("resource", frozenset(types), check, meta)
+
+    def stack(self, **meta: Unpack[RuleMeta]) -> Callable[[StackCheck], Rule]:
+        """Decorator: a check over every resource of the stack becomes a stack rule."""
+        return lambda check: self._keep("stack", frozenset(), check, meta)
+
+    def _keep(
+        self,
+        kind: Literal["resource", "stack"],
+        types: frozenset[str],
+        check: ResourceCheck | StackCheck,
+        meta: RuleMeta,
+    ) -> Rule:
+        if ("covers" in meta) == bool(types):
+            raise ValueError(f"{meta['id']}: give covers exactly when there are no types to derive it from")
+        rule = Rule(
+            id=meta["id"],
+            title=meta["title"],
+            rationale=meta["rationale"],
+            severity=meta["severity"],
+            enforcement=meta.get("enforcement", "mandatory"),
+            fix=meta["fix"],
+            docs=meta["docs"],
+            family=self.name,
+            kind=kind,
+            types=types,
+            check=check,
+            covers=meta["covers"] if "covers" in meta else platforms(types),
         )
-
-    return wrap
-
-
-def stack_rule(
-    *,
-    id: str,
-    title: str,
-    rationale: str,
-    severity: SeverityName,
-    enforcement: LevelName,
-    fix: str,
-    docs: str,
-    family: str,
-    covers: tuple[str, ...],
-) -> Callable[[StackCheck], Rule]:
-    """Decorator: turn a check over all resources into a stack `Rule`."""
-
-    def wrap(fn: StackCheck) -> Rule:
-        return Rule(id, title, rationale, severity, enforcement, fix, docs, family, "stack", frozenset(), fn, covers)
-
-    return wrap
+        self._rules.append(rule)
+        return rule
 
 
 def _configured_env(config: Mapping[str, Any]) -> str | None:

@@ -16,7 +16,9 @@ from typing import Any
 from pulumi_policy.proxy import _is_unknown  # the SDK's own test for unknown sentinels
 
 from .props import WORKLOAD_TYPES, as_list, containers, get, is_list, pod_spec
-from .rule import Res, resource_rule
+from .rule import Family, Res
+
+RULES = Family("secrets")
 
 SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|PEPPER|ACCESS_?KEY)", re.I)
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -43,19 +45,16 @@ def _is_placeholder(value: str) -> bool:
     return value == "" or value.startswith(("$(", "${")) or value.lower() in ("changeme", "none", "false", "true")
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-SEC-001",
     title="Credentials reach workloads through Secrets, never as literal env or ConfigMap values.",
     rationale="Literal env values and ConfigMaps are stored unencrypted, shown by kubectl describe and copied "
     "into the Pulumi state in clear text.",
     severity="critical",
-    enforcement="mandatory",
     fix="Put the value in a Kubernetes Secret (from a Pulumi secret) and reference it with env.valueFrom."
     "secretKeyRef or envFrom.secretRef.",
     docs="https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
-    family="secrets",
     types=[*WORKLOAD_TYPES, CONFIG_MAP],
-    covers=("kubernetes",),
 )
 def no_literal_secrets(r: Res) -> Iterable[str]:
     if r.type == CONFIG_MAP:
@@ -95,16 +94,14 @@ def _strings(v: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, v
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-SEC-002",
     title="No credential-shaped value appears in a resource's inputs.",
     rationale="Access keys and private keys pasted into config end up in the state file, the preview diff and CI logs.",
     severity="critical",
-    enforcement="mandatory",
     fix="Remove the value, rotate the credential, and pass it as a Pulumi secret into a secret store (Kubernetes "
     "Secret, Secrets Manager, Secret Manager, Key Vault), or use workload identity instead.",
     docs="https://www.pulumi.com/docs/iac/concepts/secrets/",
-    family="secrets",
     types=[],
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
@@ -115,6 +112,3 @@ def no_credentials_in_inputs(r: Res) -> Iterable[str]:
         for what, pattern in CREDENTIAL_PATTERNS.items():
             if pattern.search(value):
                 yield f"{path} contains a {what}."
-
-
-RULES = [no_literal_secrets, no_credentials_in_inputs]

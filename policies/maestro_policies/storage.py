@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .props import as_list, falsy_explicit, get, json_doc, statements, to_int, truthy
-from .rule import Res, resource_rule, stack_rule
+from .rule import Family, Res
+
+RULES = Family("storage")
 
 S3_BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -80,19 +82,16 @@ def is_backup_bucket(r: Res) -> bool:
 # --- MAESTRO-STO-001 ------------------------------------------------------------------------------------------
 
 
-@resource_rule(
+@RULES.resource(
     id="MAESTRO-STO-001",
     title="Object storage must not be publicly accessible.",
     rationale="Buckets hold database backups and model artifacts; one public ACL or allUsers grant leaks them all.",
     severity="critical",
-    enforcement="mandatory",
     fix="Set all four S3 public access block flags to true and drop public ACLs; on GCS enforce public access "
     "prevention with uniform bucket-level access and grant no allUsers/allAuthenticatedUsers role; on Azure set "
     "allowBlobPublicAccess=false and publicAccess=None on containers.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketpublicaccessblock/",
-    family="storage",
     types=[S3_PAB, *S3_ACLS, *S3_BUCKETS, GCS_BUCKET, *GCS_IAM, AZ_ACCOUNT, AZ_CONTAINER],
-    covers=("aws", "gcp", "azure"),
 )
 def no_public_storage(r: Res) -> Iterable[str]:
     p = r.props
@@ -125,16 +124,14 @@ def no_public_storage(r: Res) -> Iterable[str]:
         yield f"container publicAccess is {get(p, 'publicAccess')!r}."
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-002",
     title="Every S3 bucket has a public access block.",
     rationale="Without a bucket-level public access block, a later ACL or policy change can expose the bucket.",
     severity="high",
-    enforcement="mandatory",
     fix="Add an aws.s3.BucketPublicAccessBlock for the bucket (named '<bucket>-public-access') with all four "
     "flags true.",
     docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
-    family="storage",
     covers=("aws",),
 )
 def s3_has_public_access_block(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -162,19 +159,17 @@ def _is_log_target(bucket: Res, resources: Sequence[Res]) -> bool:
     return any(r.type in S3_LOGGING and get(r.props, "targetBucket") in keys for r in resources)
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-003",
     title="Object storage is encrypted with a customer-managed key.",
     rationale="A customer-managed key lets us rotate, audit and revoke access to backups independently of the "
     "storage service's own key. S3 access-log target buckets are the one exception: S3 server access logging "
     "only delivers to buckets encrypted with SSE-S3, so they need default encryption, not a KMS key.",
     severity="high",
-    enforcement="mandatory",
     fix="S3: a BucketServerSideEncryptionConfiguration (sseAlgorithm 'aws:kms' with kmsMasterKeyId; SSE-S3 "
     "'AES256' for access-log target buckets); GCS: encryption.defaultKmsKeyName; Azure: encryption.keySource "
     "'Microsoft.Keyvault' with keyVaultProperties.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketserversideencryptionconfiguration/",
-    family="storage",
     covers=("aws", "gcp", "azure"),
 )
 def storage_cmk(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -200,16 +195,14 @@ def storage_cmk(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
 # --- MAESTRO-STO-004 ------------------------------------------------------------------------------------------
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-004",
     title="S3 buckets disable ACLs (object ownership BucketOwnerEnforced).",
     rationale="With ACLs disabled, access is decided by policies alone; no object uploaded with a public or "
     "foreign-owner ACL can slip past the bucket policy.",
     severity="medium",
-    enforcement="mandatory",
     fix="Add an aws.s3.BucketOwnershipControls for the bucket with rule.objectOwnership 'BucketOwnerEnforced'.",
     docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html",
-    family="storage",
     covers=("aws",),
 )
 def s3_acls_disabled(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -224,17 +217,15 @@ def s3_acls_disabled(resources: Sequence[Res], env: str) -> Iterable[tuple[str, 
 # --- MAESTRO-STO-005 ------------------------------------------------------------------------------------------
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-005",
     title="Object storage keeps versions of overwritten and deleted objects.",
     rationale="Versioning turns an accidental overwrite or a ransomware delete of a backup into a restore.",
     severity="medium",
-    enforcement="mandatory",
     fix="S3: a BucketVersioning with versioningConfiguration.status 'Enabled'; GCS: versioning.enabled true (or a "
     "retentionPolicy, with which GCS refuses versioning); "
     "Azure: a BlobServiceProperties with isVersioningEnabled true.",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketversioning/",
-    family="storage",
     covers=("aws", "gcp", "azure"),
 )
 def versioning(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -269,18 +260,16 @@ def _azure_blob_services(account: Res, resources: Sequence[Res]) -> list[Res]:
 # --- MAESTRO-STO-006 ------------------------------------------------------------------------------------------
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-006",
     title="Object storage access is logged.",
     rationale="Access logs are how a leaked credential or an unexpected reader of backups is found after the fact. "
     "The S3 bucket that receives access logs is exempt (logging it into itself would recurse).",
     severity="medium",
-    enforcement="mandatory",
     fix="S3: a BucketLogging (named '<bucket>-logging') with a targetBucket; GCS: a projects.IAMAuditConfig for "
     "storage.googleapis.com with DATA_READ and DATA_WRITE (or logging.logBucket); Azure: a "
     "DiagnosticSetting for the storage account (named '<account>-diagnostics').",
     docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketlogging/",
-    family="storage",
     covers=("aws", "gcp", "azure"),
 )
 def access_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -321,16 +310,14 @@ def _denies_insecure_transport(doc: object) -> bool:
     return False
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-007",
     title="Object storage accepts TLS connections only.",
     rationale="Backups and artifacts must never cross a network in clear text, even inside a VPC.",
     severity="high",
-    enforcement="mandatory",
     fix="S3: a BucketPolicy with a Deny statement on Condition Bool aws:SecureTransport=false; Azure: "
     "enableHttpsTrafficOnly true and minimumTlsVersion 'TLS1_2' (GCS serves HTTPS only).",
     docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html",
-    family="storage",
     covers=("aws", "azure"),
 )
 def tls_only(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -350,17 +337,15 @@ def tls_only(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
 # --- MAESTRO-STO-008 ------------------------------------------------------------------------------------------
 
 
-@stack_rule(
+@RULES.stack(
     id="MAESTRO-STO-008",
     title="Backup storage has retention or immutability.",
     rationale="A backup that an attacker (or a bad script) can delete right away is not a backup.",
     severity="high",
-    enforcement="mandatory",
     fix=f"S3 backup buckets: objectLockEnabled with a BucketObjectLockConfiguration; GCS backup buckets: a "
     f"retentionPolicy or softDeletePolicy of at least {MIN_BACKUP_RETENTION_DAYS} days; Azure: "
     f"deleteRetentionPolicy enabled for at least {MIN_BACKUP_RETENTION_DAYS} days on the blob service.",
     docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html",
-    family="storage",
     covers=("aws", "gcp", "azure"),
 )
 def backup_retention(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -385,15 +370,3 @@ def backup_retention(resources: Sequence[Res], env: str) -> Iterable[tuple[str, 
             pol = get(r.props, "deleteRetentionPolicy")
             if not truthy(get(pol, "enabled")) or to_int(get(pol, "days")) < MIN_BACKUP_RETENTION_DAYS:
                 yield r.urn, f"blob service {r.name} has no delete retention of {MIN_BACKUP_RETENTION_DAYS}+ days."
-
-
-RULES = [
-    no_public_storage,
-    s3_has_public_access_block,
-    storage_cmk,
-    s3_acls_disabled,
-    versioning,
-    access_logging,
-    tls_only,
-    backup_retention,
-]

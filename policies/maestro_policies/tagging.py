@@ -9,10 +9,13 @@ AWS provider `defaultTags` count: the engine sends them on the provider, not on 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .props import REQUIRED_TAGS, get, json_doc, tags_of
-from .rule import Res, ResourceCheck, Rule, resource_rule
+from .rule import Family, Res, Rule
+
+RULES = Family("tagging")
 
 AWS_TAGGABLE = frozenset(
     {
@@ -98,19 +101,6 @@ K8S_LABELABLE = frozenset(
         "kubernetes:acid.zalan.do/v1:postgresql",
     }
 )
-TAG_DOCS = "https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html"
-
-
-def _missing(tags: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None) -> list[str]:
-    have: dict[str, Any] = {}
-    for source in (defaults, tags):
-        if source is not None:
-            have.update({str(k): source[k] for k in source})
-    return [t for t in REQUIRED_TAGS if not have.get(t)]
-
-
-def _applies(r: Res, prefix: str, taggable: frozenset[str]) -> bool:
-    return r.type in taggable or (r.type.startswith(prefix) and tags_of(r.type, r.props) is not None)
 
 
 def _aws_default_tags(provider_props: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -119,81 +109,104 @@ def _aws_default_tags(provider_props: Mapping[str, Any]) -> Mapping[str, Any] | 
     return tags if isinstance(tags, Mapping) else None
 
 
-def _tag_rule(id: str, cloud: str, what: str, fix: str, docs: str) -> Callable[[ResourceCheck], Rule]:
-    return resource_rule(
-        id=id,
-        title=f"Every taggable {cloud} resource carries the owner, environment and cost-center {what}.",
+def _no_default_tags(provider_props: Mapping[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """One platform's tagging rule: the same check over that platform's tag or label map."""
+
+    id: str
+    name: str
+    """As the rule's title says it; lower-cased, the platform the rule covers."""
+    what: str
+    """"tags" or "labels", as the platform calls them."""
+    taggable: frozenset[str]
+    prefix: str | None
+    """Any other type under this token prefix that sets a tag map is held to the same standard (None: no other)."""
+    fix: str
+    docs: str
+    defaults: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] = _no_default_tags
+    """Tags the resource's provider adds to every resource."""
+
+    def applies(self, r: Res) -> bool:
+        if r.type in self.taggable:
+            return True
+        return self.prefix is not None and r.type.startswith(self.prefix) and tags_of(r.type, r.props) is not None
+
+
+CLOUDS = (
+    Cloud(
+        "MAESTRO-TAG-001",
+        "AWS",
+        "tags",
+        AWS_TAGGABLE,
+        "aws:",
+        "Set tags (or the AWS provider's defaultTags) with owner, environment and cost-center.",
+        "https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html",
+        _aws_default_tags,
+    ),
+    Cloud(
+        "MAESTRO-TAG-002",
+        "GCP",
+        "labels",
+        GCP_LABELABLE,
+        "gcp:",
+        "Set labels (userLabels on Cloud SQL settings, resourceLabels on GKE) with owner, environment and cost-center.",
+        "https://cloud.google.com/resource-manager/docs/creating-managing-labels",
+    ),
+    Cloud(
+        "MAESTRO-TAG-003",
+        "Azure",
+        "tags",
+        AZURE_TAGGABLE,
+        "azure-native:",
+        "Set tags with owner, environment and cost-center.",
+        "https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources",
+    ),
+    Cloud(
+        "MAESTRO-TAG-004",
+        "Kubernetes",
+        "labels",
+        K8S_LABELABLE,
+        None,
+        "Set metadata.labels owner, environment and cost-center (the platform's common labels) on namespaces, "
+        "workloads, services and ingresses.",
+        "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/",
+    ),
+)
+
+
+def _missing(tags: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None) -> list[str]:
+    have: dict[str, Any] = {}
+    for source in (defaults, tags):
+        if source is not None:
+            have.update({str(k): source[k] for k in source})
+    return [t for t in REQUIRED_TAGS if not have.get(t)]
+
+
+def _tag_rule(cloud: Cloud) -> Rule:
+    @RULES.resource(
+        id=cloud.id,
+        title=f"Every taggable {cloud.name} resource carries the owner, environment and cost-center {cloud.what}.",
         rationale="Cost reports, incident routing and the per-environment policy levels all read these "
-        f"{what}; an untagged resource has no owner to page and no budget to charge.",
+        f"{cloud.what}; an untagged resource has no owner to page and no budget to charge.",
         severity="low",
-        enforcement="mandatory",
-        fix=fix,
-        docs=docs,
-        family="tagging",
+        fix=cloud.fix,
+        docs=cloud.docs,
         types=[],
-        covers=(cloud.lower(),) if cloud != "Kubernetes" else ("kubernetes",),
+        covers=(cloud.name.lower(),),
     )
+    def tagged(r: Res) -> Iterable[str]:
+        if not cloud.applies(r):
+            return
+        missing = _missing(tags_of(r.type, r.props), cloud.defaults(r.provider_props))
+        if missing:
+            yield f"missing {cloud.what}: {', '.join(missing)}."
+
+    return tagged
 
 
-@_tag_rule(
-    "MAESTRO-TAG-001",
-    "AWS",
-    "tags",
-    "Set tags (or the AWS provider's defaultTags) with owner, environment and cost-center.",
-    TAG_DOCS,
-)
-def aws_tags(r: Res) -> Iterable[str]:
-    if not _applies(r, "aws:", AWS_TAGGABLE):
-        return
-    missing = _missing(tags_of(r.type, r.props), _aws_default_tags(r.provider_props))
-    if missing:
-        yield f"missing tags: {', '.join(missing)}."
-
-
-@_tag_rule(
-    "MAESTRO-TAG-002",
-    "GCP",
-    "labels",
-    "Set labels (userLabels on Cloud SQL settings, resourceLabels on GKE) with owner, environment and cost-center.",
-    "https://cloud.google.com/resource-manager/docs/creating-managing-labels",
-)
-def gcp_labels(r: Res) -> Iterable[str]:
-    if not _applies(r, "gcp:", GCP_LABELABLE):
-        return
-    missing = _missing(tags_of(r.type, r.props))
-    if missing:
-        yield f"missing labels: {', '.join(missing)}."
-
-
-@_tag_rule(
-    "MAESTRO-TAG-003",
-    "Azure",
-    "tags",
-    "Set tags with owner, environment and cost-center.",
-    "https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources",
-)
-def azure_tags(r: Res) -> Iterable[str]:
-    if not _applies(r, "azure-native:", AZURE_TAGGABLE):
-        return
-    missing = _missing(tags_of(r.type, r.props))
-    if missing:
-        yield f"missing tags: {', '.join(missing)}."
-
-
-@_tag_rule(
-    "MAESTRO-TAG-004",
-    "Kubernetes",
-    "labels",
-    "Set metadata.labels owner, environment and cost-center (the platform's common labels) on namespaces, "
-    "workloads, services and ingresses.",
-    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/",
-)
-def k8s_labels(r: Res) -> Iterable[str]:
-    if r.type not in K8S_LABELABLE:
-        return
-    missing = _missing(tags_of(r.type, r.props))
-    if missing:
-        yield f"missing labels: {', '.join(missing)}."
-
-
-RULES = [aws_tags, gcp_labels, azure_tags, k8s_labels]
+for _cloud in CLOUDS:
+    _tag_rule(_cloud)  # kept by RULES, like every decorated rule

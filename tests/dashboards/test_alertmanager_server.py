@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,49 +10,23 @@ from typing import Any
 
 import pytest
 
+from tests.dashboards.ready_server import ready_server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.servers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def alertmanager_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "alertmanager not found: run scripts/bootstrap.sh test"
     work = tmp_path_factory.mktemp("alertmanager")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={ROOT / 'dashboards/alertmanager/alertmanager.yml'}",
-            f"--storage.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no gossip port: a single test instance
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "alertmanager.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (work / "alertmanager.log").read_text()
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "alertmanager did not become ready in 60 s"
-                time.sleep(0.5)
+    args = [
+        f"--config.file={ROOT / 'dashboards/alertmanager/alertmanager.yml'}",
+        f"--storage.path={work / 'data'}",
+        "--cluster.listen-address=",  # no gossip port: a single test instance
+    ]
+    with ready_server(("prometheus-alertmanager", "alertmanager"), args, work) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _post(url: str, alerts: list[dict[str, str]]) -> None:

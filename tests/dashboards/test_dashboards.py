@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dashboards.boards import BOARDS
-from dashboards.boards._common import Panel, Query
+from dashboards.boards._common import Panel, Query, age, quantile, rate_by, share
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"maestro-overview", "maestro-api", "maestro-postgres", "maestro-redis", "maestro-mlflow", "maestro-backups"}
@@ -63,3 +63,19 @@ def test_a_panel_without_unit_or_description_cannot_be_built() -> None:
         Panel("timeseries", "Requests", "Requests per second.", "", (Query("up"),))
     with pytest.raises(ValueError, match="description"):
         Panel("timeseries", "Requests", " ", "reqps", (Query("up"),))
+
+
+def test_query_shapes_read_the_selected_jobs_and_instances_and_name_series_by_their_labels() -> None:
+    sel = 'job=~"$job", instance=~"$instance"'
+    assert rate_by("x_total", "tier, scope") == Query(
+        f"sum by (tier, scope) (rate(x_total{{{sel}}}[$__rate_interval]))", "{{tier}} {{scope}}"
+    )
+    assert rate_by("x_total", legend="all") == Query(f"sum(rate(x_total{{{sel}}}[$__rate_interval]))", "all")
+    assert share("x_total", 'code="5"', "route").expr == (
+        f'sum by (route) (rate(x_total{{{sel}, code="5"}}[$__rate_interval]))\n'
+        f"  / sum by (route) (rate(x_total{{{sel}}}[$__rate_interval]))"
+    )
+    assert quantile(0.5, "d_seconds", "op") == Query(
+        f"histogram_quantile(0.5, sum by (op, le) (rate(d_seconds_bucket{{{sel}}}[$__rate_interval])))", "{{op}}"
+    )
+    assert age("t_seconds", "cluster") == Query(f"time() - max by (cluster) (t_seconds{{{sel}}})", "{{cluster}}")

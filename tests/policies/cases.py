@@ -220,6 +220,25 @@ def armor(
     return R(ARMOR, name, {"rules": rules})
 
 
+def sg(name: str, port: int, cidr: str, description: str | None = None) -> R:
+    """An AWS security group with one TCP ingress rule on one port."""
+    rule: dict[str, Any] = {"fromPort": port, "toPort": port, "protocol": "tcp", "cidrBlocks": [cidr]}
+    if description is not None:
+        rule["description"] = description
+    return R(SG, name, {"ingress": [rule]})
+
+
+def inbound(source: str, ports: str | list[str], access: str = "Allow", **extra: str) -> dict[str, Any]:
+    """An Azure inbound security rule (properties of a SecurityRule, or one of an NSG's securityRules)."""
+    key = "destinationPortRanges" if isinstance(ports, list) else "destinationPortRange"
+    return {"direction": "Inbound", "access": access, "sourceAddressPrefix": source, key: ports, **extra}
+
+
+def class_ingress(name: str, ingress_class: str) -> R:
+    """A bare Ingress of one class in the maestro namespace, for the rules that follow which controller serves it."""
+    return R(INGRESS, name, {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": ingress_class}})
+
+
 CASES: dict[str, Case] = {
     # --- storage -------------------------------------------------------------------------------------------------
     "MAESTRO-STO-001": Case(
@@ -522,36 +541,8 @@ CASES: dict[str, Case] = {
     # --- network -------------------------------------------------------------------------------------------------
     "MAESTRO-NET-001": Case(
         [
-            R(
-                SG,
-                "ok-sg",
-                {
-                    "ingress": [
-                        {
-                            "fromPort": 443,
-                            "toPort": 443,
-                            "protocol": "tcp",
-                            "cidrBlocks": ["0.0.0.0/0"],
-                            "description": "HTTPS",
-                        }
-                    ]
-                },
-            ),
-            R(
-                SG,
-                "bad-sg",
-                {
-                    "ingress": [
-                        {
-                            "fromPort": 5432,
-                            "toPort": 5432,
-                            "protocol": "tcp",
-                            "cidrBlocks": ["0.0.0.0/0"],
-                            "description": "pg",
-                        }
-                    ]
-                },
-            ),
+            sg("ok-sg", 443, "0.0.0.0/0", "HTTPS"),
+            sg("bad-sg", 5432, "0.0.0.0/0", "pg"),
             R(
                 SG_RULE,
                 "bad-sg-rule-all",
@@ -591,87 +582,25 @@ CASES: dict[str, Case] = {
                 },
             ),
             R(FW, "bad-fw", {"sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["5000-6000"]}]}),
-            R(
-                NSG,
-                "bad-nsg",
-                {
-                    "securityRules": [
-                        {
-                            "direction": "Inbound",
-                            "access": "Allow",
-                            "sourceAddressPrefix": "*",
-                            "destinationPortRange": "5432",
-                            "description": "pg",
-                        }
-                    ]
-                },
-            ),
-            R(
-                AZRULE,
-                "ok-azrule-deny",
-                {"direction": "Inbound", "access": "Deny", "sourceAddressPrefix": "*", "destinationPortRange": "*"},
-            ),
+            R(NSG, "bad-nsg", {"securityRules": [inbound("*", "5432", description="pg")]}),
+            R(AZRULE, "ok-azrule-deny", inbound("*", "*", access="Deny")),
         ],
         {"bad-sg", "bad-sg-rule-all", "bad-ingress-rule", "bad-fw", "bad-nsg"},
     ),
     "MAESTRO-NET-002": Case(
         [
-            R(
-                SG,
-                "bad-sg-ssh",
-                {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]},
-            ),
-            R(
-                SG,
-                "ok-sg-ssh-office",
-                {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["203.0.113.0/24"]}]},
-            ),
+            sg("bad-sg-ssh", 22, "0.0.0.0/0"),
+            sg("ok-sg-ssh-office", 22, "203.0.113.0/24"),
             R(FW, "bad-fw-rdp", {"sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["3389"]}]}),
-            R(
-                AZRULE,
-                "bad-azrule-api",
-                {
-                    "direction": "Inbound",
-                    "access": "Allow",
-                    "sourceAddressPrefix": "Internet",
-                    "destinationPortRanges": ["443", "6443"],
-                },
-            ),
-            R(
-                AZRULE,
-                "ok-azrule-https",
-                {
-                    "direction": "Inbound",
-                    "access": "Allow",
-                    "sourceAddressPrefix": "Internet",
-                    "destinationPortRange": "443",
-                },
-            ),
+            R(AZRULE, "bad-azrule-api", inbound("Internet", ["443", "6443"])),
+            R(AZRULE, "ok-azrule-https", inbound("Internet", "443")),
         ],
         {"bad-sg-ssh", "bad-fw-rdp", "bad-azrule-api"},
     ),
     "MAESTRO-NET-003": Case(
         [
-            R(
-                SG,
-                "ok-sg",
-                {
-                    "ingress": [
-                        {
-                            "fromPort": 443,
-                            "toPort": 443,
-                            "protocol": "tcp",
-                            "cidrBlocks": ["10.0.0.0/8"],
-                            "description": "https",
-                        }
-                    ]
-                },
-            ),
-            R(
-                SG,
-                "bad-sg",
-                {"ingress": [{"fromPort": 443, "toPort": 443, "protocol": "tcp", "cidrBlocks": ["10.0.0.0/8"]}]},
-            ),
+            sg("ok-sg", 443, "10.0.0.0/8", "https"),
+            sg("bad-sg", 443, "10.0.0.0/8"),
             R(
                 SG_IN,
                 "bad-ingress-rule",
@@ -686,16 +615,7 @@ CASES: dict[str, Case] = {
                     "allows": [{"protocol": "tcp", "ports": ["5432"]}],
                 },
             ),
-            R(
-                AZRULE,
-                "bad-azrule",
-                {
-                    "direction": "Inbound",
-                    "access": "Allow",
-                    "sourceAddressPrefix": "10.0.0.0/8",
-                    "destinationPortRange": "443",
-                },
-            ),
+            R(AZRULE, "bad-azrule", inbound("10.0.0.0/8", "443")),
         ],
         {"bad-sg", "bad-ingress-rule", "bad-azrule"},
     ),
@@ -794,16 +714,8 @@ CASES: dict[str, Case] = {
                     },
                 },
             ),
-            R(
-                INGRESS,
-                "ok-internal-api",
-                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "nginx"}},
-            ),
-            R(
-                INGRESS,
-                "bad-public-api",
-                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "public"}},
-            ),
+            class_ingress("ok-internal-api", "nginx"),
+            class_ingress("bad-public-api", "public"),
         ],
         {"bad-public-api"},
     ),
@@ -860,18 +772,10 @@ CASES: dict[str, Case] = {
                     "spec": {"defaultBackend": {}},
                 },
             ),
-            R(INGRESS, "ok-api-ingress", {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "nginx"}}),
-            R(
-                INGRESS,
-                "bad-other-class",
-                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "traefik"}},
-            ),
+            class_ingress("ok-api-ingress", "nginx"),
+            class_ingress("bad-other-class", "traefik"),
             R(APPGW, "gateway", {"firewallPolicy": {"id": "/subscriptions/x/waf"}}),
-            R(
-                INGRESS,
-                "ok-agic-ingress",
-                {"metadata": {"namespace": "maestro"}, "spec": {"ingressClassName": "azure-application-gateway"}},
-            ),
+            class_ingress("ok-agic-ingress", "azure-application-gateway"),
         ],
         {"bad-other-class"},
     ),
