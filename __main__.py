@@ -7,6 +7,7 @@ import pulumi
 
 from components.config import TOP_LEVEL_KEYS, load_config, load_ports
 from components.platform import MaestroPlatform, PlatformArgs
+from maestro.paths import ROOT
 
 
 def _raw_config() -> dict[str, Any]:
@@ -24,7 +25,7 @@ def _raw_config() -> dict[str, Any]:
 
 
 settings = load_config(_raw_config(), region=pulumi.Config("aws").get("region"))
-platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports()))
+platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports(ROOT / "config" / "ports.yaml")))
 foundation = platform.foundation
 
 pulumi.export("environment", settings.environment)

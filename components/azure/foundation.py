@@ -24,10 +24,10 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 
-from components.azure.config import AzureConfig
 from components.azure.waf import custom_rules, managed_rules, policy_settings
 from components.cloud_common import CloudFoundation, CloudFoundationArgs, foundation_args
 from components.config import MaestroConfig, Ports
+from components.config.azure import AzureConfig
 from components.foundation import (
     BucketPurpose,
     BucketRef,

@@ -33,6 +33,7 @@ import pulumi_kubernetes as k8s
 
 from components.cloud_common import CloudFoundation, CloudFoundationArgs, foundation_args
 from components.config import MaestroConfig, Ports
+from components.config.gcp import GcpConfig, dual_region_location
 from components.foundation import (
     BucketPurpose,
     BucketRef,
@@ -41,7 +42,6 @@ from components.foundation import (
     RedisEndpoint,
     WorkloadIdentity,
 )
-from components.gcp.config import GcpConfig, dual_region_location
 from components.gcp.waf import armor_rules
 from components.kubernetes.foundation import INGRESS_NAMESPACE, INGRESS_NGINX_CHART_VERSION, INGRESS_NGINX_REPO
 from components.kubernetes.network import (

@@ -6,9 +6,14 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
+from components.config import Ports, load_ports
 from maestro import mockrun
+from maestro.paths import ROOT
 
 SHIPPED = ("dev-kind", "dev-aws", "prod-aws")
+PORTS_FILE = ROOT / "config" / "ports.yaml"
+PORTS: Ports = load_ports(PORTS_FILE)
+"""The checkout's port map, as __main__.py loads it."""
 WORKLOAD_TYPES = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",

@@ -15,15 +15,15 @@ import pytest
 import yaml
 
 from components import cloud_common
-from components.azure.config import DEFAULTS as AZURE_DEFAULTS
 from components.azure.foundation import AZURE_REDIS_TLS_PORT, AzureFoundationArgs
-from components.config import ConfigError, load_config, load_ports
+from components.config import ConfigError, load_config
+from components.config.azure import DEFAULTS as AZURE_DEFAULTS
+from components.config.gcp import DEFAULTS as GCP_DEFAULTS
 from components.foundation import IdentityRequest
-from components.gcp.config import DEFAULTS as GCP_DEFAULTS
 from components.gcp.foundation import MEMORYSTORE_TLS_PORT, GcpFoundationArgs
 from components.platform import IDENTITIES
 from maestro import mockrun
-from tests.unit.stacks import evaluated
+from tests.unit.stacks import PORTS, evaluated
 
 STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
 FOUNDATIONS = ("maestro:aws:Foundation", "maestro:gcp:Foundation", "maestro:azure:Foundation")
@@ -204,7 +204,7 @@ def test_the_cloud_needs_its_object_and_a_registry(cloud: Cloud) -> None:
 @pytest.mark.parametrize("cloud", BY_CLOUD)
 def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
     config = load_config(raw_config(f"prod-{cloud.name}"))
-    args = cloud_common.foundation_args(cloud.args_type, cloud.name, config, load_ports(), IDENTITIES)
+    args = cloud_common.foundation_args(cloud.args_type, cloud.name, config, PORTS, IDENTITIES)
     assert isinstance(args, cloud.args_type)
     assert args.config is getattr(config, cloud.name)
     assert (args.environment, args.deletion_protection) == ("prod", True)
@@ -216,7 +216,7 @@ def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
             cloud.args_type,
             cloud.name,
             config.model_copy(update={cloud.name: None}),
-            load_ports(),
+            PORTS,
             IDENTITIES,
         )
 
@@ -224,7 +224,7 @@ def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
 @pytest.mark.parametrize("cloud", BY_CLOUD)
 def test_foundation_args_refuse_an_identity_for_an_unknown_bucket(cloud: Cloud) -> None:
     config = load_config(raw_config(f"dev-{cloud.name}"))
-    ports = load_ports()
+    ports = PORTS
     wrong = {**IDENTITIES, "logs": IdentityRequest("maestro", "logs", "logs")}
     with pytest.raises(ValueError, match=r"^identities: unknown bucket purpose 'logs'$"):
         cloud_common.foundation_args(cloud.args_type, cloud.name, config, ports, wrong)

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import PORTS_FILE, ConfigError, load_config, load_ports, load_restore
+from components.config import ConfigError, load_config, load_ports, load_restore
+from tests.unit.stacks import PORTS_FILE
 
 AWS: dict[str, Any] = {
     "environment": "prod",
@@ -62,6 +63,8 @@ def test_stack_values_override_defaults_field_by_field() -> None:
         ({"aws": {"nodeMin": 5}}, "maestro:aws.nodeDesired"),
         ({"aws": {"privateEndpointOnly": False}}, "maestro:aws.publicAccessCidrs"),
         ({"waf": {"mode": "off"}}, "maestro:waf.mode"),
+        ({"images": {"build": False, "apiTag": "0.1.0", "mlflowTag": "1"}}, "maestro:images.registry"),
+        ({"gcp": "not-an-object"}, "maestro:gcp"),
         (
             {"restore": {"sourceCluster": "maestro-pg", "sourceUid": "0" * 36, "timestamp": "2026-11-27T23:00:00"}},
             "maestro:restore.timestamp",
@@ -111,7 +114,7 @@ def test_digest_pins_are_accepted() -> None:
 
 def test_ports_come_from_the_port_map() -> None:
     raw = yaml.safe_load(PORTS_FILE.read_text())
-    ports = load_ports()
+    ports = load_ports(PORTS_FILE)
     assert (ports.api, ports.postgres, ports.redis) == (raw["api"], raw["postgres"], raw["redis"])
 
 

@@ -32,7 +32,8 @@ PROGRAM = textwrap.dedent(
     """
     import json
     import pulumi
-    from components.config import TOP_LEVEL_KEYS, load_config, load_ports
+    from components.config import TOP_LEVEL_KEYS, load_config
+    from tests.unit.stacks import PORTS
     from components.platform import MaestroPlatform, PlatformArgs
     from tests.unit import test_foundation_contract as sink
 
@@ -47,7 +48,7 @@ PROGRAM = textwrap.dedent(
                 raw[key] = value
     settings = load_config(raw, region=pulumi.Config("aws").get("region"))
     holder = pulumi.ComponentResource("maestro:test:Holder", "holder")
-    outputs = MaestroPlatform._foundation(holder, "maestro", PlatformArgs(config=settings, ports=load_ports()))
+    outputs = MaestroPlatform._foundation(holder, "maestro", PlatformArgs(config=settings, ports=PORTS))
     sink.CAPTURED[pulumi.get_stack()] = outputs
     pulumi.export("clusterName", outputs.cluster_name)
     pulumi.export("annotations", {k: dict(v.annotations) for k, v in outputs.identities.items()})

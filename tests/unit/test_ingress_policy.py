@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from components.config import load_ports
 from components.gcp.foundation import GFE_RANGES, INGRESS_WEBHOOK_PORT
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import (
@@ -23,11 +22,10 @@ from components.kubernetes.network import (
     IngressControllerFlows,
 )
 from maestro import mockrun, policycheck
-from tests.unit.stacks import evaluated
+from tests.unit.stacks import PORTS, evaluated
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS_NAMESPACE = "ingress-nginx"
-PORTS = load_ports()
 
 # The program under test: the controller's namespace, then the policies when `flows` is given.
 PROGRAM = """

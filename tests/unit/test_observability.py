@@ -7,10 +7,10 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.config import ObservabilityConfig, load_ports
+from components.config import ObservabilityConfig
 from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
 from maestro import mockrun
-from tests.unit.stacks import SHIPPED, evaluated
+from tests.unit.stacks import PORTS, SHIPPED, evaluated
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -57,5 +57,5 @@ def test_component_follows_the_directory_it_is_given(tmp_path: Path) -> None:
 
 def test_component_args_are_typed() -> None:
     # The program used above builds exactly this; keep the import honest for mypy and readers.
-    assert ObservabilityArgs(config=ObservabilityConfig(), ports=load_ports(), storage_class="x").rules_dir == RULES_DIR
+    assert ObservabilityArgs(config=ObservabilityConfig(), ports=PORTS, storage_class="x").rules_dir == RULES_DIR
     assert issubclass(Observability, pulumi.ComponentResource)

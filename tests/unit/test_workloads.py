@@ -11,7 +11,7 @@ import pytest
 
 from components.kubernetes.namespaces import LEVELS, NAMES
 from maestro import mockrun
-from tests.unit.stacks import SHIPPED, by_suffix, evaluated, pod_specs
+from tests.unit.stacks import PORTS, SHIPPED, by_suffix, evaluated, pod_specs
 
 # The one documented exception to restricted: the operator writes Spilo's pod spec (see namespaces.py).
 RESTRICTED = {ns for ns, level in LEVELS.items() if level == "restricted"}
@@ -304,7 +304,6 @@ def test_mlflow_serves_workspaces_and_proxies_artifacts(stack: str) -> None:
 def test_redis_exporter_has_cheap_http_probes_on_its_metrics_port() -> None:
     from dataclasses import replace
 
-    from components.config import load_ports
     from maestro import policycheck
 
     statefulset = by_suffix(evaluated("dev-kind").of_type("kubernetes:apps/v1:StatefulSet"), "-redis-statefulset")
@@ -314,7 +313,7 @@ def test_redis_exporter_has_cheap_http_probes_on_its_metrics_port() -> None:
     for probe in ("livenessProbe", "readinessProbe"):
         # "/" is redis_exporter's static index page; /metrics would scrape Redis on every probe.
         assert exporter[probe]["httpGet"]["path"] == "/"
-        assert named[exporter[probe]["httpGet"]["port"]] == load_ports().redis_exporter
+        assert named[exporter[probe]["httpGet"]["port"]] == PORTS.redis_exporter
 
     def probe_findings(inputs: dict[str, Any]) -> list[str]:
         found = policycheck.run_pack(

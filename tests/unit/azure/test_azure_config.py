@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.azure.config import AzureConfig
 from components.config import ConfigError, load_config
+from components.config.azure import AzureConfig
 from tests.unit.test_cloud_foundations import raw_config, with_cloud
 
 

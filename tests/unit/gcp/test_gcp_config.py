@@ -4,7 +4,7 @@ for both in tests/unit/test_cloud_foundations.py."""
 from __future__ import annotations
 
 from components.config import load_config
-from components.gcp.config import GcpConfig
+from components.config.gcp import GcpConfig
 from tests.unit.test_cloud_foundations import CLOUDS, raw_config, with_cloud
 
 

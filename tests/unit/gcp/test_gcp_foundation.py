@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from components.config import load_ports
 from components.gcp.foundation import (
     BUCKET_OBJECT_ROLE,
     FRONTEND_CONFIG,
@@ -26,7 +25,7 @@ from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import API, INGRESS_CONTROLLER_POD
 from components.platform import IDENTITIES
 from maestro import mockrun
-from tests.unit.stacks import evaluated
+from tests.unit.stacks import PORTS, evaluated
 
 STACKS = ("dev-gcp", "prod-gcp")
 GCS = "gcp:storage/bucket:Bucket"
@@ -272,7 +271,7 @@ def _ingress_policies(stack: str) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_ingress_namespace_is_default_deny_with_only_the_controllers_flows(stack: str) -> None:
-    ports = load_ports()
+    ports = PORTS
     master = _one(stack, "gcp:container/cluster:Cluster")["privateClusterConfig"]["masterIpv4CidrBlock"]
     policies = _ingress_policies(stack)
     assert set(policies) == {"default-deny", "allow-dns", "allow-kube-api", "controller"}

@@ -1,19 +1,19 @@
-"""Typed config of the GCP Foundation: the `maestro:gcp` object of a stack file (fields camelCase there).
+"""`maestro:gcp`: the GCP Foundation (VPC, private GKE, Cloud KMS, GCS, Memorystore, Cloud Armor).
 
-`DEFAULTS` holds the per-environment values that components/config.py merges under the stack's own values; the
-rest have one secure default for every environment. Validation errors name the field; components/config.py
-prefixes them with `maestro:gcp.`.
+`DEFAULTS` holds the per-environment values merged under the stack's own values; the rest have one secure default
+for every environment. Validation errors name the field, prefixed with `maestro:gcp.`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.cloud_common import CloudConfig, check_public_control_plane, cidr, closed_cidrs
+from components.config.base import EnvironmentDefaults
+from components.config.cloud import CloudConfig, check_public_control_plane, cidr, closed_cidrs
 
 # GCS multi-region codes that can hold a configurable dual-region, by the region names' prefix.
 DUAL_REGION_CONTINENTS = {"us-": "US", "northamerica-": "US", "europe-": "EU", "asia-": "ASIA"}
@@ -21,6 +21,8 @@ DUAL_REGION_CONTINENTS = {"us-": "US", "northamerica-": "US", "europe-": "EU", "
 
 class GcpConfig(CloudConfig):
     """The GCP Foundation: VPC, private GKE, KMS, GCS buckets, Memorystore and Cloud Armor."""
+
+    no_registry: ClassVar[str] = "the gcp Foundation has no registry to push to; set false"
 
     project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
     """Project id every resource is created in (set explicitly on each resource, not taken from `gcp:project`)."""
@@ -116,25 +118,23 @@ class GcpConfig(CloudConfig):
         """The project's Workload Identity pool."""
         return f"{self.project}.svc.id.goog"
 
+    def check(self, environment: str, region: str | None) -> None:
+        check_public_control_plane(
+            environment,
+            private=self.private_endpoint_only,
+            allowed=self.master_authorized_cidrs,
+            key="gcp.masterAuthorizedCidrs",
+            endpoint="GKE endpoint",
+        )
+
 
 def dual_region_location(region: str) -> str | None:
     """The multi-region code a configurable dual-region in `region` belongs to (None: not supported)."""
     return next((code for prefix, code in DUAL_REGION_CONTINENTS.items() if region.startswith(prefix)), None)
 
 
-def check_environment(cfg: GcpConfig, environment: str) -> None:
-    """Rules that depend on the environment; the message starts with the full key below `maestro:`."""
-    check_public_control_plane(
-        environment,
-        private=cfg.private_endpoint_only,
-        allowed=cfg.master_authorized_cidrs,
-        key="gcp.masterAuthorizedCidrs",
-        endpoint="GKE endpoint",
-    )
-
-
 # Secure defaults per environment, merged under the stack's `maestro:gcp` object.
-DEFAULTS: dict[str, dict[str, Any]] = {
+DEFAULTS: EnvironmentDefaults = {
     "dev": {
         "privateEndpointOnly": False,
         "releaseChannel": "REGULAR",

@@ -1,24 +1,27 @@
-"""Typed config of the Azure Foundation: the `maestro:azure` object of a stack file (fields camelCase there).
+"""`maestro:azure`: the Azure Foundation (VNet, private AKS, Key Vault, storage, Azure Cache, WAF + App Gateway).
 
-`DEFAULTS` holds the per-environment values that components/config.py merges under the stack's own values.
-Validation errors name the field; components/config.py prefixes them with `maestro:azure.`.
+`DEFAULTS` holds the per-environment values merged under the stack's own values. Validation errors name the field,
+prefixed with `maestro:azure.`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.cloud_common import CloudConfig, check_public_control_plane, cidr, closed_cidrs
+from components.config.base import EnvironmentDefaults
+from components.config.cloud import CloudConfig, check_public_control_plane, cidr, closed_cidrs
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class AzureConfig(CloudConfig):
     """The Azure Foundation: resource group, VNet, private AKS, Key Vault, storage, Azure Cache, WAF + App Gateway."""
+
+    no_registry: ClassVar[str] = "the azure Foundation has no registry to push to; set false"
 
     subscription_id: str = Field(pattern=_GUID)
     """Subscription the resources live in (role definition ids and the App Gateway's own sub-resource ids name
@@ -145,26 +148,24 @@ class AzureConfig(CloudConfig):
         """The Network Watcher in effect."""
         return self.network_watcher_name or f"NetworkWatcher_{self.location}"
 
-
-def check_environment(cfg: AzureConfig, environment: str) -> None:
-    """Rules that depend on the environment; the message starts with the full key below `maestro:`."""
-    check_public_control_plane(
-        environment,
-        private=cfg.private_cluster,
-        allowed=cfg.authorized_ip_ranges,
-        key="azure.authorizedIpRanges",
-        endpoint="AKS API server",
-    )
-    if environment == "prod" and len(cfg.zones) < 2:
-        raise ValueError("azure.zones: prod needs at least two availability zones")
-    if environment == "prod" and cfg.tls_certificate_name is None:
-        raise ValueError(
-            "azure.tlsCertificateName: prod serves the API over HTTPS only; name its certificate in the Key Vault"
+    def check(self, environment: str, region: str | None) -> None:
+        check_public_control_plane(
+            environment,
+            private=self.private_cluster,
+            allowed=self.authorized_ip_ranges,
+            key="azure.authorizedIpRanges",
+            endpoint="AKS API server",
         )
+        if environment == "prod" and len(self.zones) < 2:
+            raise ValueError("azure.zones: prod needs at least two availability zones")
+        if environment == "prod" and self.tls_certificate_name is None:
+            raise ValueError(
+                "azure.tlsCertificateName: prod serves the API over HTTPS only; name its certificate in the Key Vault"
+            )
 
 
 # Secure defaults per environment, merged under the stack's `maestro:azure` object.
-DEFAULTS: dict[str, dict[str, Any]] = {
+DEFAULTS: EnvironmentDefaults = {
     "dev": {
         "privateCluster": False,
         "nodeMin": 2,
