@@ -9,17 +9,18 @@ from pathlib import Path
 import pulumi
 
 from components.config import MaestroConfig, Ports
-from components.foundation import FoundationOutputs, IdentityRequest
-from components.kubernetes.api import Api, ApiArgs
-from components.kubernetes.images import Images, ImagesArgs
-from components.kubernetes.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
-from components.kubernetes.mlflow import Mlflow, MlflowArgs
-from components.kubernetes.namespaces import NAMES, Namespaces
-from components.kubernetes.network import NetworkArgs, NetworkPolicies
-from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
-from components.kubernetes.postgres import SERVICE_ACCOUNT as POSTGRES_SA
-from components.kubernetes.postgres import Postgres, PostgresArgs, role_urls
-from components.kubernetes.redis import Redis, RedisArgs
+from components.foundations.contract import FoundationOutputs, IdentityRequest
+from components.foundations.table import FOUNDATIONS
+from components.workloads.api import Api, ApiArgs
+from components.workloads.images import Images, ImagesArgs
+from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
+from components.workloads.mlflow import Mlflow, MlflowArgs
+from components.workloads.namespaces import NAMES, Namespaces
+from components.workloads.network import NetworkArgs, NetworkPolicies
+from components.workloads.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
+from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
+from components.workloads.postgres import Postgres, PostgresArgs, role_urls
+from components.workloads.redis import Redis, RedisArgs
 
 # The service accounts that touch a bucket, and the only bucket each may reach.
 IDENTITIES = {
@@ -65,7 +66,10 @@ class MaestroPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("maestro:index:Platform", name, None, opts)
-        self.foundation = self._foundation(name, args)
+        cfg = args.config
+        self.foundation = FOUNDATIONS[cfg.cloud](
+            f"{name}-{cfg.cloud}", cfg, args.ports, IDENTITIES, pulumi.ResourceOptions(parent=self)
+        )
         self.workloads = Workloads(
             f"{name}-workloads",
             args,
@@ -82,46 +86,6 @@ class MaestroPlatform(pulumi.ComponentResource):
         self.grafana_url = self.workloads.observability.grafana_url
         self.stack_outputs = self.workloads.stack_outputs
         self.register_outputs({"api_url": self.api_url, "cluster_name": self.foundation.cluster_name})
-
-    def _foundation(self, name: str, args: PlatformArgs) -> FoundationOutputs:
-        cfg = args.config
-        child = pulumi.ResourceOptions(parent=self)
-        if cfg.cloud == "aws":
-            from components.aws.foundation import AwsFoundation, AwsFoundationArgs
-
-            assert cfg.aws is not None and cfg.region is not None  # validated in components.config
-            return AwsFoundation(
-                f"{name}-aws",
-                AwsFoundationArgs(
-                    config=cfg.aws,
-                    environment=cfg.environment,
-                    region=cfg.region,
-                    deletion_protection=cfg.deletion_protection,
-                    postgres=cfg.postgres,
-                    redis=cfg.redis,
-                    waf=cfg.waf,
-                    ports=args.ports,
-                    identities=IDENTITIES,
-                    tags=cfg.common_tags,
-                ),
-                opts=child,
-            ).outputs
-        if cfg.cloud == "gcp":
-            from components.gcp.foundation import build_gcp_foundation
-
-            return build_gcp_foundation(f"{name}-gcp", cfg, args.ports, IDENTITIES, opts=child)
-        if cfg.cloud == "azure":
-            from components.azure.foundation import build_azure_foundation
-
-            return build_azure_foundation(f"{name}-azure", cfg, args.ports, IDENTITIES, opts=child)
-        from components.kubernetes.foundation import KubernetesFoundation, KubernetesFoundationArgs
-
-        assert cfg.kubernetes is not None
-        return KubernetesFoundation(
-            f"{name}-kubernetes",
-            KubernetesFoundationArgs(labels=cfg.common_tags, config=cfg.kubernetes, waf=cfg.waf, ports=args.ports),
-            opts=child,
-        ).outputs
 
 
 class Workloads(pulumi.ComponentResource):

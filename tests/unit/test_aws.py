@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from components.aws.identity import ROLE_ARN_ANNOTATION
-from components.aws.ingress import WAF_ANNOTATION
-from components.aws.waf import MANAGED_RULE_GROUPS
-from components.kubernetes.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
-from components.kubernetes.postgres import SERVICE_ACCOUNT as POSTGRES_SA
+from components.foundations.aws.identity import ROLE_ARN_ANNOTATION
+from components.foundations.aws.ingress import WAF_ANNOTATION
+from components.foundations.aws.waf import MANAGED_RULE_GROUPS
+from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
+from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
 from maestro import mockrun
 from tests.unit.stacks import by_suffix, evaluated
 

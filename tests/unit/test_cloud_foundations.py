@@ -1,4 +1,4 @@
-"""What the GCP and Azure Foundations do alike, one test body run for both clouds (components/cloud_common.py).
+"""What the GCP and Azure Foundations do alike, one test body run for both clouds (components/foundations/cloud.py).
 
 Cloud-specific behaviour stays in tests/unit/gcp/ and tests/unit/azure/; the table `CLOUDS` holds the few names and
 values in which the clouds differ for the shared rules.
@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from components import cloud_common
-from components.azure.foundation import AZURE_REDIS_TLS_PORT, AzureFoundationArgs
 from components.config import ConfigError, load_config
 from components.config.azure import DEFAULTS as AZURE_DEFAULTS
 from components.config.gcp import DEFAULTS as GCP_DEFAULTS
-from components.foundation import IdentityRequest
-from components.gcp.foundation import MEMORYSTORE_TLS_PORT, GcpFoundationArgs
+from components.foundations.azure.redis import AZURE_REDIS_TLS_PORT
+from components.foundations.azure.scope import AzureFoundationArgs
+from components.foundations.cloud import CloudFoundationArgs, foundation_args
+from components.foundations.contract import IdentityRequest
+from components.foundations.gcp.args import GcpFoundationArgs
+from components.foundations.gcp.redis import MEMORYSTORE_TLS_PORT
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.unit.stacks import PORTS, evaluated
@@ -35,7 +37,7 @@ class Cloud:
 
     name: str
     """`gcp` or `azure`: the `maestro:` key and the stacks' suffix."""
-    args_type: type[cloud_common.CloudFoundationArgs[Any]]
+    args_type: type[CloudFoundationArgs[Any]]
     """The cloud's Foundation args."""
     waf_type: str
     """Type token of the WAF policy the Foundation attaches."""
@@ -204,7 +206,7 @@ def test_the_cloud_needs_its_object_and_a_registry(cloud: Cloud) -> None:
 @pytest.mark.parametrize("cloud", BY_CLOUD)
 def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
     config = load_config(raw_config(f"prod-{cloud.name}"))
-    args = cloud_common.foundation_args(cloud.args_type, cloud.name, config, PORTS, IDENTITIES)
+    args = foundation_args(cloud.args_type, cloud.name, config, PORTS, IDENTITIES)
     assert isinstance(args, cloud.args_type)
     assert args.config is getattr(config, cloud.name)
     assert (args.environment, args.deletion_protection) == ("prod", True)
@@ -212,7 +214,7 @@ def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
     assert args.managed_tags == {**config.common_tags, "managed-by": "pulumi"}
     # A config that lost its cloud object (load_config refuses that; a hand-built one may not) fails by name.
     with pytest.raises(ValueError, match=rf"^maestro:{cloud.name}: required when cloud is {cloud.name}$"):
-        cloud_common.foundation_args(
+        foundation_args(
             cloud.args_type,
             cloud.name,
             config.model_copy(update={cloud.name: None}),
@@ -227,8 +229,8 @@ def test_foundation_args_refuse_an_identity_for_an_unknown_bucket(cloud: Cloud) 
     ports = PORTS
     wrong = {**IDENTITIES, "logs": IdentityRequest("maestro", "logs", "logs")}
     with pytest.raises(ValueError, match=r"^identities: unknown bucket purpose 'logs'$"):
-        cloud_common.foundation_args(cloud.args_type, cloud.name, config, ports, wrong)
-    right = cloud_common.foundation_args(cloud.args_type, cloud.name, config, ports, IDENTITIES)
+        foundation_args(cloud.args_type, cloud.name, config, ports, wrong)
+    right = foundation_args(cloud.args_type, cloud.name, config, ports, IDENTITIES)
     assert {r.bucket for r in right.identities.values()} == {"backup", "artifact"}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.foundation import BucketRef, FoundationOutputs, RedisEndpoint, WorkloadIdentity
+from components.foundations.contract import BucketRef, FoundationOutputs, RedisEndpoint, WorkloadIdentity
 from components.platform import IDENTITIES
 from maestro import mockrun
 
@@ -34,7 +34,8 @@ PROGRAM = textwrap.dedent(
     import pulumi
     from components.config import TOP_LEVEL_KEYS, load_config
     from tests.unit.stacks import PORTS
-    from components.platform import MaestroPlatform, PlatformArgs
+    from components.foundations.table import FOUNDATIONS
+    from components.platform import IDENTITIES
     from tests.unit import test_foundation_contract as sink
 
     config = pulumi.Config("maestro")
@@ -48,7 +49,8 @@ PROGRAM = textwrap.dedent(
                 raw[key] = value
     settings = load_config(raw, region=pulumi.Config("aws").get("region"))
     holder = pulumi.ComponentResource("maestro:test:Holder", "holder")
-    outputs = MaestroPlatform._foundation(holder, "maestro", PlatformArgs(config=settings, ports=PORTS))
+    build = FOUNDATIONS[settings.cloud]
+    outputs = build(f"maestro-{settings.cloud}", settings, PORTS, IDENTITIES, pulumi.ResourceOptions(parent=holder))
     sink.CAPTURED[pulumi.get_stack()] = outputs
     pulumi.export("clusterName", outputs.cluster_name)
     pulumi.export("annotations", {k: dict(v.annotations) for k, v in outputs.identities.items()})

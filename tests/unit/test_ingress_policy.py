@@ -1,4 +1,4 @@
-"""The ingress controller's namespace policies (`components.kubernetes.network.ingress_controller_policies`).
+"""The ingress controller's namespace policies (`components.workloads.network.ingress_controller_policies`).
 
 Each case evaluates a small program under mocks that creates the controller's namespace and, or not, the policies,
 then judges it with the policy pack as the engine would. The GCP Foundation's own policies are the reference the
@@ -13,14 +13,10 @@ from typing import Any
 
 import pytest
 
-from components.gcp.foundation import GFE_RANGES, INGRESS_WEBHOOK_PORT
-from components.kubernetes.namespaces import NAMES
-from components.kubernetes.network import (
-    ANYWHERE,
-    API,
-    INGRESS_CONTROLLER_POD,
-    IngressControllerFlows,
-)
+from components.foundations.gcp.edge import GFE_RANGES
+from components.foundations.ingress_nginx import INGRESS_CONTROLLER_POD, INGRESS_WEBHOOK_PORT, IngressControllerFlows
+from components.workloads.namespaces import NAMES
+from components.workloads.network import ANYWHERE, API
 from maestro import mockrun, policycheck
 from tests.unit.stacks import PORTS, evaluated
 
@@ -34,7 +30,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.network import IngressControllerFlows, ingress_controller_policies
+from components.foundations.ingress_nginx import IngressControllerFlows, ingress_controller_policies
 
 params = json.loads({params!r})
 namespace = k8s.core.v1.Namespace("fixture-namespace", metadata={{"name": params["namespace"]}})

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components.config import ObservabilityConfig
-from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
+from components.workloads.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
 from maestro import mockrun
 from tests.unit.stacks import PORTS, SHIPPED, evaluated
 

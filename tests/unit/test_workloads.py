@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.kubernetes.namespaces import LEVELS, NAMES
+from components.workloads.namespaces import LEVELS, NAMES
 from maestro import mockrun
 from tests.unit.stacks import PORTS, SHIPPED, by_suffix, evaluated, pod_specs
 

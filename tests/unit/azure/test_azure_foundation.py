@@ -9,13 +9,9 @@ from typing import Any
 
 import pytest
 
-from components.azure.foundation import (
-    APPGW_CERTIFICATE,
-    BLOB_LOG_CATEGORIES,
-    INGRESS_CLASS,
-    ROLES,
-    WORKLOAD_IDENTITY_AUDIENCE,
-)
+from components.foundations.azure.edge import APPGW_CERTIFICATE, INGRESS_CLASS
+from components.foundations.azure.identity import ROLES, WORKLOAD_IDENTITY_AUDIENCE
+from components.foundations.azure.storage import BLOB_LOG_CATEGORIES
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.unit.stacks import evaluated

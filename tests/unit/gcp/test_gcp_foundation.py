@@ -9,21 +9,14 @@ from typing import Any
 
 import pytest
 
-from components.gcp.foundation import (
-    BUCKET_OBJECT_ROLE,
-    FRONTEND_CONFIG,
-    GFE_RANGES,
-    INGRESS_CLASS,
-    INGRESS_NAMESPACE,
-    INGRESS_WEBHOOK_PORT,
-    KEY_PURPOSES,
-    SERVICE_AGENTS,
-    WAF_BACKEND_CONFIG,
-)
-from components.gcp.waf import OWASP_RULE_SETS
-from components.kubernetes.namespaces import NAMES
-from components.kubernetes.network import API, INGRESS_CONTROLLER_POD
+from components.foundations.gcp.edge import FRONTEND_CONFIG, GFE_RANGES, INGRESS_CLASS, WAF_BACKEND_CONFIG
+from components.foundations.gcp.identity import BUCKET_OBJECT_ROLE
+from components.foundations.gcp.keys import KEY_PURPOSES, SERVICE_AGENTS
+from components.foundations.gcp.waf import OWASP_RULE_SETS
+from components.foundations.ingress_nginx import INGRESS_CONTROLLER_POD, INGRESS_NAMESPACE, INGRESS_WEBHOOK_PORT
 from components.platform import IDENTITIES
+from components.workloads.namespaces import NAMES
+from components.workloads.network import API
 from maestro import mockrun
 from tests.unit.stacks import PORTS, evaluated
 
