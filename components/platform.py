@@ -1,4 +1,4 @@
-"""MaestroPlatform = one cloud Foundation + the cloud-agnostic Kubernetes workloads."""
+"""MaestroPlatform = the target's Foundation (looked up in foundations/table.py) + the cloud-agnostic workloads."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from components.config import MaestroConfig, Ports
 from components.foundations.contract import FoundationOutputs, IdentityRequest
 from components.foundations.table import FOUNDATIONS
 from components.workloads.api import Api, ApiArgs
-from components.workloads.images import Images, ImagesArgs
+from components.workloads.images import Images, ImagesArgs, ImageSource
 from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
 from components.workloads.mlflow import Mlflow, MlflowArgs
 from components.workloads.namespaces import NAMES, Namespaces
 from components.workloads.network import NetworkArgs, NetworkPolicies
-from components.workloads.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
+from components.workloads.observability import Observability, ObservabilityArgs
 from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
 from components.workloads.postgres import Postgres, PostgresArgs, role_urls
 from components.workloads.redis import Redis, RedisArgs
@@ -30,15 +30,30 @@ IDENTITIES = {
 
 
 @dataclass(frozen=True)
+class RepositoryFiles:
+    """The checkout's files the workloads read or build. __main__.py names them: components never locate the
+    checkout themselves."""
+
+    dashboards_dir: Path
+    """Generated Grafana dashboards, one ConfigMap each (dashboards/generated)."""
+    rules_dir: Path
+    """Prometheus rule files, one PrometheusRule each (dashboards/rules)."""
+    alertmanager_file: Path | None
+    """Alertmanager's configuration (dashboards/alertmanager/alertmanager.yml)."""
+    api_image: ImageSource
+    """Where the API image is built from (app/Dockerfile)."""
+    mlflow_image: ImageSource
+    """Where the MLflow image is built from (images/mlflow/)."""
+
+
+@dataclass(frozen=True)
 class PlatformArgs:
     config: MaestroConfig
     """The validated stack config."""
     ports: Ports
     """The port map (config/ports.yaml)."""
-    dashboards_dir: Path = DASHBOARDS_DIR
-    """Generated Grafana dashboards, one ConfigMap each."""
-    rules_dir: Path = RULES_DIR
-    """Prometheus rule files, one PrometheusRule each."""
+    files: RepositoryFiles
+    """The checkout's dashboards, rules and Dockerfiles."""
 
 
 def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
@@ -110,15 +125,25 @@ class Workloads(pulumi.ComponentResource):
             ),
             opts=after_ns,
         )
-        images = Images(f"{name}-images", ImagesArgs(config=cfg.images, registry=foundation.registry), opts=after_ns)
+        images = Images(
+            f"{name}-images",
+            ImagesArgs(
+                config=cfg.images,
+                registry=foundation.registry,
+                api=args.files.api_image,
+                mlflow=args.files.mlflow_image,
+            ),
+            opts=after_ns,
+        )
         self.observability = Observability(
             f"{name}-observability",
             ObservabilityArgs(
                 config=cfg.observability,
                 ports=ports,
                 storage_class=foundation.storage_class,
-                dashboards_dir=args.dashboards_dir,
-                rules_dir=args.rules_dir,
+                dashboards_dir=args.files.dashboards_dir,
+                rules_dir=args.files.rules_dir,
+                alertmanager_file=args.files.alertmanager_file,
             ),
             opts=after_ns,
         )

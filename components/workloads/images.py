@@ -1,5 +1,6 @@
-"""The API and MLflow images: built from the repository and pushed to the Foundation's registry, or taken from a
-configured registry. Either way the reference is pinned (a digest after a build, a tag or digest otherwise)."""
+"""The API and MLflow images: built from the checkout (the build contexts __main__.py names) and pushed to the
+Foundation's registry, or taken from a configured registry. Either way the reference is pinned (a digest after a
+build, a tag or digest otherwise)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ import pulumi_docker_build as docker_build
 from components.config import ImagesConfig
 from components.foundations.contract import RegistryRef
 
-ROOT = Path(__file__).resolve().parents[2]
-# The API builds from the repository root: the uv workspace and its lock file live there (see app/Dockerfile).
-API_CONTEXT, API_DOCKERFILE = ROOT, ROOT / "app" / "Dockerfile"
-MLFLOW_CONTEXT, MLFLOW_DOCKERFILE = ROOT / "images" / "mlflow", ROOT / "images" / "mlflow" / "Dockerfile"
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where an image is built from."""
+
+    context: Path
+    """The build context."""
+    dockerfile: Path
+    """The Dockerfile."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,10 @@ class ImagesArgs:
     """Validated image settings."""
     registry: RegistryRef | None
     """Where to push when building; None when the Foundation has no registry."""
+    api: ImageSource
+    """The API's build (app/Dockerfile, from the repository root: the uv workspace and its lock file live there)."""
+    mlflow: ImageSource
+    """MLflow's build (images/mlflow/)."""
 
 
 def pinned(repository: str, tag: str) -> str:
@@ -43,16 +53,9 @@ class Images(pulumi.ComponentResource):
         if cfg.build:
             if args.registry is None:
                 raise ValueError("maestro:images.build: this Foundation has no registry to push to")
-            self.api = self._build(
-                f"{name}-api", API_CONTEXT, API_DOCKERFILE, args.registry.api_repository, cfg.api_tag, args.registry
-            )
+            self.api = self._build(f"{name}-api", args.api, args.registry.api_repository, cfg.api_tag, args.registry)
             self.mlflow = self._build(
-                f"{name}-mlflow",
-                MLFLOW_CONTEXT,
-                MLFLOW_DOCKERFILE,
-                args.registry.mlflow_repository,
-                cfg.mlflow_tag,
-                args.registry,
+                f"{name}-mlflow", args.mlflow, args.registry.mlflow_repository, cfg.mlflow_tag, args.registry
             )
         else:
             assert cfg.registry is not None  # validated in components.config
@@ -63,16 +66,15 @@ class Images(pulumi.ComponentResource):
     def _build(
         self,
         resource_name: str,
-        context: Path,
-        dockerfile: Path,
+        source: ImageSource,
         repository: pulumi.Output[str],
         tag: str,
         registry: RegistryRef,
     ) -> pulumi.Output[str]:
         image = docker_build.Image(
             resource_name,
-            context={"location": str(context)},
-            dockerfile={"location": str(dockerfile)},
+            context={"location": str(source.context)},
+            dockerfile={"location": str(source.dockerfile)},
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
             tags=[repository.apply(lambda r: pinned(r, tag))],

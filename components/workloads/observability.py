@@ -1,6 +1,6 @@
 """Observability: kube-prometheus-stack (Prometheus, Alertmanager, Grafana) and Jaeger as Helm releases, plus our
-dashboards and rules from dashboards/ (one ConfigMap per dashboard, one PrometheusRule per rule file; the files
-are globbed when the program runs, so a new dashboard needs no code change)."""
+dashboards and rules (one ConfigMap per dashboard, one PrometheusRule per rule file; the directories __main__.py
+names are globbed when the program runs, so a new dashboard needs no code change)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,6 @@ from components.config import ObservabilityConfig, Ports
 from components.workloads.namespaces import NAMES
 from components.workloads.security import container_security_context, pod_security_context, resources
 
-ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS_DIR = ROOT / "dashboards" / "generated"
-RULES_DIR = ROOT / "dashboards" / "rules"
-ALERTMANAGER_FILE = ROOT / "dashboards" / "alertmanager" / "alertmanager.yml"
 KPS_CHART_VERSION = "75.15.1"
 KPS_REPO = "https://prometheus-community.github.io/helm-charts"
 JAEGER_CHART_VERSION = "3.4.1"
@@ -68,10 +64,13 @@ class ObservabilityArgs:
     """The port map."""
     storage_class: str
     """StorageClass for Prometheus and Alertmanager volumes."""
-    dashboards_dir: Path = DASHBOARDS_DIR
-    """Where the generated dashboard JSON files are (one ConfigMap each)."""
-    rules_dir: Path = RULES_DIR
-    """Where the Prometheus rule files are (one PrometheusRule each)."""
+    dashboards_dir: Path
+    """Where the generated dashboard JSON files are (one ConfigMap each): dashboards/generated."""
+    rules_dir: Path
+    """Where the Prometheus rule files are (one PrometheusRule each): dashboards/rules."""
+    alertmanager_file: Path | None
+    """Alertmanager's configuration (dashboards/alertmanager/alertmanager.yml); None or an absent file keeps the
+    chart's."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -219,6 +218,6 @@ class Observability(pulumi.ComponentResource):
                 "resources": resources("50m", "64Mi"),
             },
         }
-        if ALERTMANAGER_FILE.is_file():
-            values["alertmanager"]["config"] = yaml.safe_load(ALERTMANAGER_FILE.read_text())
+        if args.alertmanager_file is not None and args.alertmanager_file.is_file():
+            values["alertmanager"]["config"] = yaml.safe_load(args.alertmanager_file.read_text())
         return values

@@ -14,6 +14,8 @@ SHIPPED = ("dev-kind", "dev-aws", "prod-aws")
 PORTS_FILE = ROOT / "config" / "ports.yaml"
 PORTS: Ports = load_ports(PORTS_FILE)
 """The checkout's port map, as __main__.py loads it."""
+DASHBOARDS_DIR = ROOT / "dashboards" / "generated"
+RULES_DIR = ROOT / "dashboards" / "rules"
 WORKLOAD_TYPES = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",

@@ -8,9 +8,9 @@ import pulumi
 import pytest
 
 from components.config import ObservabilityConfig
-from components.workloads.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
+from components.workloads.observability import Observability, ObservabilityArgs
 from maestro import mockrun
-from tests.unit.stacks import PORTS, SHIPPED, evaluated
+from tests.unit.stacks import DASHBOARDS_DIR, PORTS, RULES_DIR, SHIPPED, evaluated
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -37,10 +37,27 @@ def test_one_configmap_per_dashboard_and_one_rule_per_file(stack: str) -> None:
     assert names == {f.name for f in files}
 
 
-def _evaluate_component(dashboards: Path, rules: Path) -> mockrun.RecordedResources:
+def _evaluate_component(dashboards: Path, rules: Path, alertmanager: Path | None = None) -> mockrun.RecordedResources:
     program = FIXTURES / "observability_program.py"
     config = {"maestro:dashboards": str(dashboards), "maestro:rules": str(rules)}
+    if alertmanager is not None:
+        config["maestro:alertmanager"] = str(alertmanager)
     return mockrun.evaluate_config("unit", config, program=program)
+
+
+def _alertmanager_config(resources: mockrun.RecordedResources) -> object:
+    (stack,) = [r for r in resources.of_type("kubernetes:helm.sh/v3:Release") if r.name.endswith("-prometheus-stack")]
+    return mockrun.plain(stack.inputs)["values"]["alertmanager"].get("config")
+
+
+def test_alertmanager_takes_the_file_it_is_given_and_the_charts_config_otherwise(tmp_path: Path) -> None:
+    file = tmp_path / "alertmanager.yml"
+    file.write_text("route:\n  receiver: fixture\nreceivers:\n  - name: fixture\n")
+    given = _alertmanager_config(_evaluate_component(FIXTURES / "dashboards", FIXTURES / "rules", file))
+    assert given == {"route": {"receiver": "fixture"}, "receivers": [{"name": "fixture"}]}
+    assert _alertmanager_config(_evaluate_component(FIXTURES / "dashboards", FIXTURES / "rules")) is None
+    missing = _evaluate_component(FIXTURES / "dashboards", FIXTURES / "rules", tmp_path / "absent.yml")
+    assert _alertmanager_config(missing) is None
 
 
 def test_component_follows_the_directory_it_is_given(tmp_path: Path) -> None:
@@ -57,5 +74,13 @@ def test_component_follows_the_directory_it_is_given(tmp_path: Path) -> None:
 
 def test_component_args_are_typed() -> None:
     # The program used above builds exactly this; keep the import honest for mypy and readers.
-    assert ObservabilityArgs(config=ObservabilityConfig(), ports=PORTS, storage_class="x").rules_dir == RULES_DIR
+    args = ObservabilityArgs(
+        config=ObservabilityConfig(),
+        ports=PORTS,
+        storage_class="x",
+        dashboards_dir=DASHBOARDS_DIR,
+        rules_dir=RULES_DIR,
+        alertmanager_file=None,
+    )
+    assert args.rules_dir == RULES_DIR
     assert issubclass(Observability, pulumi.ComponentResource)
