@@ -56,11 +56,12 @@ class PlatformArgs:
     """The checkout's dashboards, rules and Dockerfiles."""
 
 
-def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
+def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
     """Adds the ownership labels to every Kubernetes object of the workloads (AWS resources get them as the
-    provider's default tags). A transformation on a component reaches every descendant, charts' inputs excepted."""
+    provider's default tags). The engine runs a component's transforms on every descendant; Helm releases are left
+    alone (their chart's objects are labelled through values, where a Foundation needs it)."""
 
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
             return None
         metadata = args.props.get("metadata")
@@ -70,7 +71,7 @@ def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
         if not isinstance(labels, dict):
             return None
         props = {**args.props, "metadata": {**metadata, "labels": {**tags, **labels}}}
-        return pulumi.ResourceTransformationResult(props=props, opts=args.opts)
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return transform
 
@@ -94,7 +95,7 @@ class MaestroPlatform(pulumi.ComponentResource):
                 providers=[self.foundation.k8s_provider],
                 depends_on=list(self.foundation.ready),
                 # Foundations label their own objects; the workloads get the ownership labels here.
-                transformations=[common_labels(args.config.common_tags)],
+                transforms=[common_labels(args.config.common_tags)],
             ),
         )
         self.api_url = self.workloads.api.url
