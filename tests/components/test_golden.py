@@ -20,7 +20,7 @@ from tests.components.golden import (
     record,
     shipped_stacks,
 )
-from tests.unit.stacks import evaluated
+from tests.components.stacks import evaluated
 
 pytestmark = pytest.mark.stacks
 

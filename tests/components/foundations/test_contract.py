@@ -17,6 +17,8 @@ from components.foundations.contract import BucketRef, FoundationOutputs, RedisE
 from components.platform import IDENTITIES
 from maestro import mockrun
 
+pytestmark = pytest.mark.stacks
+
 # One stack per Foundation; the cloud each must report, and the bucket URL scheme its buckets use.
 STACKS = {
     "dev-kind": ("kubernetes", None),
@@ -33,10 +35,10 @@ PROGRAM = textwrap.dedent(
     import json
     import pulumi
     from components.config import TOP_LEVEL_KEYS, load_config
-    from tests.unit.stacks import PORTS
+    from tests.components.stacks import PORTS
     from components.foundations.table import FOUNDATIONS
     from components.platform import IDENTITIES
-    from tests.unit import test_foundation_contract as sink
+    from tests.components.foundations import test_contract as sink
 
     config = pulumi.Config("maestro")
     raw = {}

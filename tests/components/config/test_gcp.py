@@ -1,11 +1,11 @@
 """The `maestro:gcp` config: what only GCP has. Defaults, error keys and the rules both clouds share are tested once
-for both in tests/unit/test_cloud_foundations.py."""
+for both in tests/components/config/test_cloud.py."""
 
 from __future__ import annotations
 
 from components.config import load_config
 from components.config.gcp import GcpConfig
-from tests.unit.test_cloud_foundations import CLOUDS, raw_config, with_cloud
+from tests.components.clouds import CLOUDS, raw_config, with_cloud
 
 
 def test_the_shipped_stacks_validate() -> None:

@@ -18,7 +18,9 @@ from components.foundations.ingress_nginx import INGRESS_CONTROLLER_POD, INGRESS
 from components.workloads.namespaces import NAMES
 from components.workloads.network import ANYWHERE, API
 from maestro import mockrun, policycheck
-from tests.unit.stacks import PORTS, evaluated
+from tests.components.stacks import PORTS, evaluated
+
+pytestmark = pytest.mark.stacks
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS_NAMESPACE = "ingress-nginx"

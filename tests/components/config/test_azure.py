@@ -1,5 +1,5 @@
 """The `maestro:azure` config: what only Azure has. Defaults, error keys and the rules both clouds share are tested
-once for both in tests/unit/test_cloud_foundations.py."""
+once for both in tests/components/config/test_cloud.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from components.config import ConfigError, load_config
 from components.config.azure import AzureConfig
-from tests.unit.test_cloud_foundations import raw_config, with_cloud
+from tests.components.clouds import raw_config, with_cloud
 
 
 def test_the_shipped_stacks_validate() -> None:

@@ -10,7 +10,9 @@ import pytest
 from components.config import ObservabilityConfig
 from components.workloads.observability import Observability, ObservabilityArgs
 from maestro import mockrun
-from tests.unit.stacks import DASHBOARDS_DIR, PORTS, RULES_DIR, SHIPPED, evaluated
+from tests.components.stacks import DASHBOARDS_DIR, PORTS, RULES_DIR, SHIPPED, evaluated
+
+pytestmark = pytest.mark.stacks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

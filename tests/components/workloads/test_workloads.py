@@ -11,7 +11,9 @@ import pytest
 
 from components.workloads.namespaces import LEVELS, NAMES
 from maestro import mockrun
-from tests.unit.stacks import PORTS, SHIPPED, by_suffix, evaluated, pod_specs
+from tests.components.stacks import PORTS, SHIPPED, by_suffix, evaluated, pod_specs
+
+pytestmark = pytest.mark.stacks
 
 # The one documented exception to restricted: the operator writes Spilo's pod spec (see namespaces.py).
 RESTRICTED = {ns for ns, level in LEVELS.items() if level == "restricted"}

@@ -1,7 +1,7 @@
 """The Azure Foundation under mocks, for dev-azure and prod-azure: security per resource type, workload identity
 wiring, the WAF attached to the API's Application Gateway, prod versus dev defaults. What both clouds do alike (the
 program evaluates with the Foundation, the API reaches managed Redis over TLS) is tested once in
-tests/unit/test_cloud_foundations.py."""
+tests/components/foundations/test_cloud.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from components.foundations.azure.identity import ROLES, WORKLOAD_IDENTITY_AUDIE
 from components.foundations.azure.storage import BLOB_LOG_CATEGORIES
 from components.platform import IDENTITIES
 from maestro import mockrun
-from tests.unit.stacks import evaluated
+from tests.components.stacks import evaluated
+
+pytestmark = pytest.mark.stacks
 
 STACKS = ("dev-azure", "prod-azure")
 
@@ -139,7 +141,7 @@ def test_redis_is_tls_only(stack: str) -> None:
     assert redis["enableNonSslPort"] is False
     assert redis["minimumTlsVersion"] == "1.2"
     assert redis["publicNetworkAccess"] == "Disabled"
-    # The API's rediss:// URL on Azure Cache's port: tests/unit/test_cloud_foundations.py.
+    # The API's rediss:// URL on Azure Cache's port: tests/components/foundations/test_cloud.py.
 
 
 @pytest.mark.parametrize("stack", STACKS)

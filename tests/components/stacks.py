@@ -1,4 +1,5 @@
-"""Shared helpers: evaluate each shipped stack once per test session, and walk pod specs."""
+"""Shared helpers of the tests of components/: evaluate each shipped stack once per test session (the policy pack's
+stack tests reuse these evaluations), walk pod specs, and the checkout's port map and observability directories."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_config, load_ports, load_restore
-from tests.unit.stacks import PORTS_FILE
+from tests.components.stacks import PORTS_FILE
 
 AWS: dict[str, Any] = {
     "environment": "prod",

@@ -15,7 +15,10 @@ from components.foundations.aws.waf import MANAGED_RULE_GROUPS
 from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
 from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
 from maestro import mockrun
-from tests.unit.stacks import by_suffix, evaluated
+from maestro.paths import ROOT
+from tests.components.stacks import by_suffix, evaluated
+
+pytestmark = pytest.mark.stacks
 
 AWS_STACKS = ("dev-aws", "prod-aws")
 
@@ -215,7 +218,7 @@ def test_images_are_built_from_the_repository_and_pinned_by_digest() -> None:
     images = {_in(r)["dockerfile"]["location"].split("/")[-2]: r for r in resources.of_type("docker-build:index:Image")}
     assert set(images) == {"app", "mlflow"}
     # The API's Dockerfile copies the workspace lock file, so its context is the repository root; MLflow's is its own.
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     assert Path(_in(images["app"])["context"]["location"]) == root
     assert Path(_in(images["mlflow"])["context"]["location"]) == root / "images" / "mlflow"
     (api,) = [

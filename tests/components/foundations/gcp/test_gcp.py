@@ -1,6 +1,6 @@
 """The GCP Foundation under mocks, for dev-gcp and prod-gcp: security per resource type, workload identity wiring,
 the WAF in front of the API, prod versus dev defaults. What both clouds do alike (the program evaluates with the
-Foundation, the API reaches managed Redis over TLS) is tested once in tests/unit/test_cloud_foundations.py."""
+Foundation, the API reaches managed Redis over TLS) is tested once in tests/components/foundations/test_cloud.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from components.platform import IDENTITIES
 from components.workloads.namespaces import NAMES
 from components.workloads.network import API
 from maestro import mockrun
-from tests.unit.stacks import PORTS, evaluated
+from tests.components.stacks import PORTS, evaluated
+
+pytestmark = pytest.mark.stacks
 
 STACKS = ("dev-gcp", "prod-gcp")
 GCS = "gcp:storage/bucket:Bucket"
@@ -127,7 +129,7 @@ def test_memorystore_is_ha_with_auth_tls_and_cmek(stack: str) -> None:
     assert redis["authEnabled"] is True
     assert redis["transitEncryptionMode"] == "SERVER_AUTHENTICATION"
     assert redis["customerManagedKey"] == _keys(stack)["redis"].id
-    # The API's rediss:// URL on Memorystore's port: tests/unit/test_cloud_foundations.py.
+    # The API's rediss:// URL on Memorystore's port: tests/components/foundations/test_cloud.py.
 
 
 @pytest.mark.parametrize("stack", STACKS)
