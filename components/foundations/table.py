@@ -1,6 +1,7 @@
 """Every target's Foundation, by the stack's `maestro:cloud`: the one place `MaestroPlatform` looks a Foundation up.
 
-Adding a cloud is one folder beside these (its `build`, a `FoundationBuilder`) and one entry here (docs/pulumi.md).
+Adding a cloud is one folder beside these (its `build`, a `FoundationBuilder`) and one entry here
+(docs/architecture.md).
 """
 
 from __future__ import annotations
