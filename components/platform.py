@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 
 from components.config import MaestroConfig, Ports
-from components.foundations.contract import FoundationOutputs, IdentityRequest
+from components.foundations.contract import FoundationArgs, FoundationOutputs, IdentityRequest
 from components.foundations.table import FOUNDATIONS
 from components.workloads.api import Api, ApiArgs
 from components.workloads.images import Images, ImagesArgs, ImageSource
@@ -84,7 +84,9 @@ class MaestroPlatform(pulumi.ComponentResource):
         super().__init__("maestro:index:Platform", name, None, opts)
         cfg = args.config
         self.foundation = FOUNDATIONS[cfg.cloud](
-            f"{name}-{cfg.cloud}", cfg, args.ports, IDENTITIES, pulumi.ResourceOptions(parent=self)
+            f"{name}-{cfg.cloud}",
+            FoundationArgs(config=cfg, ports=args.ports, identities=IDENTITIES),
+            pulumi.ResourceOptions(parent=self),
         )
         self.workloads = Workloads(
             f"{name}-workloads",

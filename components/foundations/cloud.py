@@ -17,9 +17,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pulumi
 
-from components.config import MaestroConfig, Ports, PostgresConfig, WafConfig
+from components.config import Ports, PostgresConfig, WafConfig
 from components.config.cloud import CloudConfig
-from components.foundations.contract import BUCKET_PURPOSES, Foundation, IdentityRequest, required
+from components.foundations.contract import BUCKET_PURPOSES, Foundation, FoundationArgs, IdentityRequest, required
 
 C = TypeVar("C", bound=CloudConfig)
 
@@ -60,23 +60,17 @@ class CloudFoundationArgs(Generic[C]):
 A = TypeVar("A", bound=CloudFoundationArgs[Any])
 
 
-def foundation_args(
-    args_type: type[A],
-    cloud: Literal["gcp", "azure"],
-    config: MaestroConfig,
-    ports: Ports,
-    identities: Mapping[str, IdentityRequest],
-    **extra: Any,
-) -> A:
-    """`args_type` for a validated stack config whose cloud is `cloud`; `extra` are the cloud's own fields."""
+def foundation_args(args_type: type[A], cloud: Literal["gcp", "azure"], args: FoundationArgs, **extra: Any) -> A:
+    """`args_type` for a Foundation's args whose stack's cloud is `cloud`; `extra` are the cloud's own fields."""
+    config = args.config
     return args_type(
         config=required(getattr(config, cloud), cloud),
         environment=config.environment,
         deletion_protection=config.deletion_protection,
         postgres=config.postgres,
         waf=config.waf,
-        ports=ports,
-        identities=identities,
+        ports=args.ports,
+        identities=args.identities,
         tags=config.common_tags,
         **extra,
     )

@@ -161,20 +161,35 @@ class Foundation(pulumi.ComponentResource):
         super().__init__(f"maestro:{target}:Foundation", name, None, opts)
 
 
+@dataclass(frozen=True)
+class FoundationArgs:
+    """What every Foundation is given."""
+
+    config: MaestroConfig
+    """The validated stack config; the target's own object is `config.<cloud>`."""
+    ports: Ports
+    """The port map."""
+    identities: Mapping[str, IdentityRequest]
+    """The Kubernetes service accounts that must reach a bucket, by key (`FoundationOutputs.identities` answers
+    them)."""
+
+
 class FoundationBuilder(Protocol):
     """What each target folder exports as `build`: the Foundation for a validated stack config."""
 
-    def __call__(
-        self,
-        name: str,
-        config: MaestroConfig,
-        ports: Ports,
-        identities: Mapping[str, IdentityRequest],
-        opts: pulumi.ResourceOptions,
-    ) -> FoundationOutputs:
-        """Create the `Foundation` component `name` with `opts` and everything under it; `identities` are the
-        Kubernetes service accounts that must reach a bucket, by key (`FoundationOutputs.identities` answers them)."""
+    def __call__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> FoundationOutputs:
+        """Create the `Foundation` component `name` with `opts`, everything under it, and return the contract."""
         ...
+
+
+def bucket_refs(
+    scheme: Literal["s3", "gs", "azure"],
+    names: Mapping[BucketPurpose, pulumi.Output[str]],
+    region: str,
+    kms_key_id: pulumi.Output[str] | None = None,
+) -> dict[BucketPurpose, BucketRef]:
+    """The backup and artifact buckets of one store, by purpose (`FoundationOutputs.backup_bucket`, ...)."""
+    return {p: BucketRef(scheme=scheme, name=names[p], region=region, kms_key_id=kms_key_id) for p in BUCKET_PURPOSES}
 
 
 def required(target: T | None, cloud: str) -> T:

@@ -208,25 +208,9 @@ class NetworkPolicies(pulumi.ComponentResource):
         )
         self.register_outputs({"count": len(self.policies)})
 
-    def _policy(
-        self,
-        namespace: str,
-        suffix: str,
-        pods: Mapping[str, str],
-        *,
-        ingress: list[dict[str, Any]] | None = None,
-        egress: list[dict[str, Any]] | None = None,
-        types: list[str] | None = None,
-    ) -> None:
-        self.policies.append(
-            network_policy(
-                f"{self._name}-{namespace}-{suffix}",
-                namespace,
-                suffix,
-                pods,
-                ingress=ingress,
-                egress=egress,
-                types=types,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        )
+    def _policy(self, namespace: str, suffix: str, pods: Mapping[str, str], **rules: Any) -> None:
+        """`network_policy` `f"{name}-{namespace}-{suffix}"` under this component; `rules` are its `ingress`,
+        `egress` and `types`."""
+        resource_name = f"{self._name}-{namespace}-{suffix}"
+        opts = pulumi.ResourceOptions(parent=self)
+        self.policies.append(network_policy(resource_name, namespace, suffix, pods, opts=opts, **rules))

@@ -8,13 +8,10 @@ workloads inherit it through their parent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import MaestroConfig, Ports
 from components.foundations.aws.buckets import buckets
 from components.foundations.aws.cluster import STORAGE_CLASS, Cluster, storage_class
 from components.foundations.aws.identity import workload_identities
@@ -24,24 +21,12 @@ from components.foundations.aws.network import Network
 from components.foundations.aws.redis import ManagedRedis
 from components.foundations.aws.registry import Registry
 from components.foundations.aws.waf import Waf
-from components.foundations.contract import (
-    BucketPurpose,
-    BucketRef,
-    Foundation,
-    FoundationOutputs,
-    IdentityRequest,
-    required,
-)
+from components.foundations.contract import Foundation, FoundationArgs, FoundationOutputs, bucket_refs, required
 
 
-def build(
-    name: str,
-    config: MaestroConfig,
-    ports: Ports,
-    identities: Mapping[str, IdentityRequest],
-    opts: pulumi.ResourceOptions,
-) -> FoundationOutputs:
+def build(name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> FoundationOutputs:
     """The AWS Foundation `maestro:aws:Foundation` for a validated stack config."""
+    config, ports = args.config, args.ports
     cfg = required(config.aws, "aws")
     region = required(config.region, "aws")
     prod = config.environment == "prod"
@@ -97,7 +82,7 @@ def build(
     storage = storage_class(name, foundation, cluster, provider=k8s_provider, key_arn=key["storage"], retain=prod)
     workload_ids = workload_identities(
         f"{name}-identity",
-        identities,
+        args.identities,
         oidc_provider_arn=cluster.oidc_provider.arn,
         issuer=cluster.issuer,
         bucket_arns={p: b.arn for p, b in stored.data.items()},
@@ -130,9 +115,7 @@ def build(
         f"{name}-registry", key_arn=key["storage"], force_delete=not config.deletion_protection, opts=child
     )
 
-    def ref(purpose: BucketPurpose) -> BucketRef:
-        return BucketRef(scheme="s3", name=stored.data[purpose].name, region=region, kms_key_id=key["storage"])
-
+    refs = bucket_refs("s3", {p: b.name for p, b in stored.data.items()}, region, kms_key_id=key["storage"])
     outputs = FoundationOutputs(
         cloud="aws",
         k8s_provider=k8s_provider,
@@ -151,8 +134,8 @@ def build(
         # target-type ip: the ALB's nodes in the VPC connect straight to the API pods.
         ingress_peers=[{"ipBlock": {"cidr": cfg.vpc_cidr}}],
         service_cidrs=(cfg.vpc_cidr,),
-        backup_bucket=ref("backup"),
-        artifact_bucket=ref("artifact"),
+        backup_bucket=refs["backup"],
+        artifact_bucket=refs["artifact"],
         identities=workload_ids,
         key_ids={p: k.key_id for p, k in keys.keys.items()},
         waf_id=waf.acl.id,

@@ -7,12 +7,9 @@ Analytics workspace; VNet flow logs go to a storage account of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pulumi
 import pulumi_azure_native as azure
 
-from components.config import MaestroConfig, Ports
 from components.foundations.azure.cluster import STORAGE_CLASS, cluster
 from components.foundations.azure.edge import INGRESS_CLASS, edge
 from components.foundations.azure.identity import workload_identities
@@ -23,35 +20,22 @@ from components.foundations.azure.redis import AZURE_REDIS_TLS_PORT, redis
 from components.foundations.azure.scope import AzureFoundationArgs, AzureScope
 from components.foundations.azure.storage import storage
 from components.foundations.cloud import foundation_args
-from components.foundations.contract import (
-    BucketPurpose,
-    BucketRef,
-    Foundation,
-    FoundationOutputs,
-    IdentityRequest,
-    RedisEndpoint,
-)
+from components.foundations.contract import Foundation, FoundationArgs, FoundationOutputs, RedisEndpoint, bucket_refs
 
 
-def build(
-    name: str,
-    config: MaestroConfig,
-    ports: Ports,
-    identities: Mapping[str, IdentityRequest],
-    opts: pulumi.ResourceOptions,
-) -> FoundationOutputs:
+def build(name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> FoundationOutputs:
     """The Azure Foundation `maestro:azure:Foundation` for a validated stack config."""
-    args = foundation_args(AzureFoundationArgs, "azure", config, ports, identities)
-    cfg = args.config
+    azure_args = foundation_args(AzureFoundationArgs, "azure", args)
+    cfg = azure_args.config
     foundation = Foundation("azure", name, opts)
     resource_group = azure.resources.ResourceGroup(
         f"{name}-rg",
-        resource_group_name=f"{cfg.name_prefix}-{args.environment}-rg",
+        resource_group_name=f"{cfg.name_prefix}-{azure_args.environment}-rg",
         location=cfg.location,
-        tags=args.managed_tags,
+        tags=azure_args.managed_tags,
         opts=pulumi.ResourceOptions(parent=foundation),
     )
-    scope = AzureScope(foundation, name, args, resource_group)
+    scope = AzureScope(foundation, name, azure_args, resource_group)
     net = network(scope)
     logs = workspace(scope)
     key = keys(scope)
@@ -61,15 +45,8 @@ def build(
     cache = redis(scope, net)
     workload_ids = workload_identities(scope, aks.cluster, stored.containers)
 
-    def ref(purpose: BucketPurpose) -> BucketRef:
-        return BucketRef(
-            scheme="azure",
-            # The name is ours (deterministic); deriving it from the id keeps the dependency on the container.
-            name=stored.containers[purpose].id.apply(lambda _: purpose),
-            region=cfg.location,
-            kms_key_id=None,  # storage-account level CMK: writers need no key parameter
-        )
-
+    # Storage-account level CMK: writers need no key parameter.
+    refs = bucket_refs("azure", stored.container_names, cfg.location)
     outputs = FoundationOutputs(
         cloud="azure",
         k8s_provider=aks.provider,
@@ -81,8 +58,8 @@ def build(
         # AGIC sends traffic from the gateway's instances, which live in the gateway subnet.
         ingress_peers=[{"ipBlock": {"cidr": cfg.appgw_subnet_cidr}}],
         service_cidrs=(cfg.endpoints_subnet_cidr,),
-        backup_bucket=ref("backup"),
-        artifact_bucket=ref("artifact"),
+        backup_bucket=refs["backup"],
+        artifact_bucket=refs["artifact"],
         identities=workload_ids,
         key_ids={purpose: k.key_uri_with_version for purpose, k in key.keys.items()},
         waf_id=public.waf_policy.id,

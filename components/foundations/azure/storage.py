@@ -27,6 +27,8 @@ BLOB_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
 class Storage:
     containers: dict[BucketPurpose, azure.storage.BlobContainer]
     """The backup and artifact containers (each the only one in its account)."""
+    container_names: dict[BucketPurpose, pulumi.Output[str]]
+    """Their names (ours, deterministic), derived from the containers' ids so they carry the dependency."""
     account_names: dict[BucketPurpose, pulumi.Output[str]]
     """Their accounts' names, derived from the accounts' ids so they carry the dependency."""
 
@@ -52,7 +54,7 @@ def storage(
         scope, "storage-cmk", "crypto_service_encryption_user", identity.principal_id, keys.keys["storage"].id
     )
     shared = _Accounts(identity=identity, key_grant=key_grant, keys=keys, logs_workspace=logs_workspace)
-    made = Storage(containers={}, account_names={})
+    made = Storage(containers={}, container_names={}, account_names={})
     for purpose in BUCKET_PURPOSES:
         account, service = _account(
             scope,
@@ -87,6 +89,7 @@ def storage(
         account_name = f"{cfg.name_prefix}{args.environment}{purpose}"
         made.account_names[purpose] = account.id.apply(lambda _, n=account_name: n)
         made.containers[purpose] = container
+        made.container_names[purpose] = container.id.apply(lambda _, p=purpose: p)
     _flow_log(scope, net, shared)
     return made
 

@@ -3,20 +3,10 @@ returned as `FoundationOutputs`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pulumi
 
-from components.config import MaestroConfig, Ports
 from components.foundations.cloud import Scope, foundation_args
-from components.foundations.contract import (
-    BucketPurpose,
-    BucketRef,
-    Foundation,
-    FoundationOutputs,
-    IdentityRequest,
-    RedisEndpoint,
-)
+from components.foundations.contract import Foundation, FoundationArgs, FoundationOutputs, RedisEndpoint, bucket_refs
 from components.foundations.gcp.args import GcpFoundationArgs
 from components.foundations.gcp.buckets import buckets
 from components.foundations.gcp.cluster import STORAGE_CLASS, cluster
@@ -28,17 +18,11 @@ from components.foundations.gcp.redis import MEMORYSTORE_TLS_PORT, redis
 from components.foundations.ingress_nginx import INGRESS_NAMESPACE
 
 
-def build(
-    name: str,
-    config: MaestroConfig,
-    ports: Ports,
-    identities: Mapping[str, IdentityRequest],
-    opts: pulumi.ResourceOptions,
-) -> FoundationOutputs:
+def build(name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> FoundationOutputs:
     """The GCP Foundation `maestro:gcp:Foundation` for a validated stack config."""
-    args = foundation_args(GcpFoundationArgs, "gcp", config, ports, identities, api_hostname=config.api.hostname)
-    scope = Scope(Foundation("gcp", name, opts), name, args)
-    cfg = args.config
+    gcp_args = foundation_args(GcpFoundationArgs, "gcp", args, api_hostname=args.config.api.hostname)
+    scope = Scope(Foundation("gcp", name, opts), name, gcp_args)
+    cfg = gcp_args.config
     net = network(scope)
     key = keys(scope)
     gke = cluster(scope, net, key)
@@ -47,9 +31,7 @@ def build(
     public = edge(scope, net, gke)
     workload_ids = workload_identities(scope, stored)
 
-    def ref(purpose: BucketPurpose) -> BucketRef:
-        return BucketRef(scheme="gs", name=stored[purpose].name, region=cfg.region, kms_key_id=key.keys["storage"].id)
-
+    refs = bucket_refs("gs", {p: b.name for p, b in stored.items()}, cfg.region, kms_key_id=key.keys["storage"].id)
     outputs = FoundationOutputs(
         cloud="gcp",
         k8s_provider=gke.provider,
@@ -61,8 +43,8 @@ def build(
         ingress_annotations={},
         ingress_peers=[{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": INGRESS_NAMESPACE}}}],
         service_cidrs=(cfg.redis_cidr,),
-        backup_bucket=ref("backup"),
-        artifact_bucket=ref("artifact"),
+        backup_bucket=refs["backup"],
+        artifact_bucket=refs["artifact"],
         identities=workload_ids,
         key_ids={purpose: k.id for purpose, k in key.keys.items()},
         waf_id=public.armor.id,

@@ -4,26 +4,18 @@ WAL archiving and MLflow keeps artifacts on a volume (fine for development, docu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import MaestroConfig, Ports
-from components.foundations.contract import Foundation, FoundationOutputs, IdentityRequest, required
+from components.foundations.contract import Foundation, FoundationArgs, FoundationOutputs, required
 from components.foundations.ingress_nginx import INGRESS_NAMESPACE
 from components.foundations.kubernetes.edge import modsecurity_ingress
 
 
-def build(
-    name: str,
-    config: MaestroConfig,
-    ports: Ports,
-    identities: Mapping[str, IdentityRequest],
-    opts: pulumi.ResourceOptions,
-) -> FoundationOutputs:
+def build(name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> FoundationOutputs:
     """The plain-Kubernetes Foundation `maestro:kubernetes:Foundation`. It has no bucket, so it creates no workload
     identity: the workloads ask for one only with a bucket."""
+    config, ports = args.config, args.ports
     cfg = required(config.kubernetes, "kubernetes")
     foundation = Foundation("kubernetes", name, opts)
     # The Foundation's job is to hand out the provider the workloads inherit (the seam: docs/architecture.md).

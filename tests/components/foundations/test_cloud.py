@@ -10,7 +10,7 @@ import pytest
 
 from components.config import load_config
 from components.foundations.cloud import foundation_args
-from components.foundations.contract import IdentityRequest
+from components.foundations.contract import FoundationArgs, IdentityRequest
 from components.platform import IDENTITIES
 from maestro import mockrun
 from tests.components.clouds import BY_CLOUD, STACKS, Cloud, raw_config
@@ -31,7 +31,7 @@ def _inputs(r: mockrun.RecordedResource) -> dict[str, Any]:
 @pytest.mark.parametrize("cloud", BY_CLOUD)
 def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
     config = load_config(raw_config(f"prod-{cloud.name}"))
-    args = foundation_args(cloud.args_type, cloud.name, config, PORTS, IDENTITIES)
+    args = foundation_args(cloud.args_type, cloud.name, FoundationArgs(config, PORTS, IDENTITIES))
     assert isinstance(args, cloud.args_type)
     assert args.config is getattr(config, cloud.name)
     assert (args.environment, args.deletion_protection) == ("prod", True)
@@ -39,13 +39,8 @@ def test_foundation_args_come_from_the_stack_config(cloud: Cloud) -> None:
     assert args.managed_tags == {**config.common_tags, "managed-by": "pulumi"}
     # A config that lost its cloud object (load_config refuses that; a hand-built one may not) fails by name.
     with pytest.raises(ValueError, match=rf"^maestro:{cloud.name}: required when cloud is {cloud.name}$"):
-        foundation_args(
-            cloud.args_type,
-            cloud.name,
-            config.model_copy(update={cloud.name: None}),
-            PORTS,
-            IDENTITIES,
-        )
+        lost = FoundationArgs(config.model_copy(update={cloud.name: None}), PORTS, IDENTITIES)
+        foundation_args(cloud.args_type, cloud.name, lost)
 
 
 @pytest.mark.parametrize("cloud", BY_CLOUD)
@@ -54,8 +49,8 @@ def test_foundation_args_refuse_an_identity_for_an_unknown_bucket(cloud: Cloud) 
     ports = PORTS
     wrong = {**IDENTITIES, "logs": IdentityRequest("maestro", "logs", "logs")}
     with pytest.raises(ValueError, match=r"^identities: unknown bucket purpose 'logs'$"):
-        foundation_args(cloud.args_type, cloud.name, config, ports, wrong)
-    right = foundation_args(cloud.args_type, cloud.name, config, ports, IDENTITIES)
+        foundation_args(cloud.args_type, cloud.name, FoundationArgs(config, ports, wrong))
+    right = foundation_args(cloud.args_type, cloud.name, FoundationArgs(config, ports, IDENTITIES))
     assert {r.bucket for r in right.identities.values()} == {"backup", "artifact"}
 
 

@@ -36,6 +36,7 @@ PROGRAM = textwrap.dedent(
     import pulumi
     from components.config import TOP_LEVEL_KEYS, load_config
     from tests.components.stacks import PORTS
+    from components.foundations.contract import FoundationArgs
     from components.foundations.table import FOUNDATIONS
     from components.platform import IDENTITIES
     from tests.components.foundations import test_contract as sink
@@ -51,8 +52,11 @@ PROGRAM = textwrap.dedent(
                 raw[key] = value
     settings = load_config(raw, region=pulumi.Config("aws").get("region"))
     holder = pulumi.ComponentResource("maestro:test:Holder", "holder")
-    build = FOUNDATIONS[settings.cloud]
-    outputs = build(f"maestro-{settings.cloud}", settings, PORTS, IDENTITIES, pulumi.ResourceOptions(parent=holder))
+    outputs = FOUNDATIONS[settings.cloud](
+        f"maestro-{settings.cloud}",
+        FoundationArgs(config=settings, ports=PORTS, identities=IDENTITIES),
+        pulumi.ResourceOptions(parent=holder),
+    )
     sink.CAPTURED[pulumi.get_stack()] = outputs
     pulumi.export("clusterName", outputs.cluster_name)
     pulumi.export("annotations", {k: dict(v.annotations) for k, v in outputs.identities.items()})
