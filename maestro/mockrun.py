@@ -194,7 +194,7 @@ def _invoke_answers(region: str) -> dict[str, dict[str, Any]]:
 
 
 def _cloud_state(typ: str, name: str, state: dict[str, Any]) -> None:
-    """What GCP and Azure compute and the GCP/Azure Foundations read (components/gcp, components/azure)."""
+    """What GCP and Azure compute and the GCP/Azure Foundations read (components/foundations/gcp, .../azure)."""
     fake = _fake_id(typ + name)
     if typ == "gcp:container/cluster:Cluster":
         state.update(endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": "TU9DSy1DQQ=="})

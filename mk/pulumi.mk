@@ -1,8 +1,9 @@
-# The Pulumi program (Pulumi.yaml, __main__.py, components/, stacks/). Its tests (tests/components/) evaluate stacks
-# under mocks and are marked `stacks`: they run in `make test-stacks`, not in `make test-fast`. `make preview`
-# evaluates a stack offline under mocks (no Pulumi CLI, no credentials). The golden record
-# (tests/components/golden/<stack>.json: every resource's URN, parent, dependencies, options and inputs) guards
-# refactorings: tests/components/test_golden.py fails on any difference; `make golden` rewrites it on purpose.
+# The Pulumi program (Pulumi.yaml, __main__.py, components/, stacks/). Its tests are in tests/components/: those that
+# evaluate stacks under mocks are marked `stacks` and run in `make test-stacks`; the config and import-layering tests
+# run in `make test-fast`. `make preview` evaluates a stack offline under mocks (no Pulumi CLI, no credentials). The
+# golden record (tests/components/golden/<stack>.json: every resource's URN, parent, dependencies, options and
+# inputs) guards refactorings: tests/components/test_golden.py fails on any difference; `make golden` rewrites it on
+# purpose (review the diff: a changed URN or parent is a replacement on `pulumi up`).
 .PHONY: preview preview-all golden
 
 STACK ?= dev-kind
