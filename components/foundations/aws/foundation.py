@@ -28,7 +28,9 @@ def build(name: str, args: FoundationArgs, opts: pulumi.ResourceOptions) -> Foun
     """The AWS Foundation `maestro:aws:Foundation` for a validated stack config."""
     config, ports = args.config, args.ports
     cfg = required(config.aws, "aws")
-    region = required(config.region, "aws")
+    region = config.region
+    if not region:  # MaestroConfig requires it with cloud aws; a config built by hand may lack it
+        raise ValueError("aws:region: required when cloud is aws")
     prod = config.environment == "prod"
     tags = config.common_tags
     foundation = Foundation("aws", name, opts)
