@@ -1,4 +1,5 @@
-"""Maestro: `pulumi up -s <stack>` builds the whole platform. Config is read here and nowhere else."""
+"""Maestro: `pulumi up -s <stack>` builds the whole platform. Config is read here and nowhere else, and this is the
+one place of the program that knows where the checkout keeps its files."""
 
 import json
 from typing import Any
@@ -6,7 +7,9 @@ from typing import Any
 import pulumi
 
 from components.config import TOP_LEVEL_KEYS, load_config, load_ports
-from components.platform import MaestroPlatform, PlatformArgs
+from components.platform import MaestroPlatform, PlatformArgs, RepositoryFiles
+from components.workloads.images import ImageSource
+from maestro.paths import ROOT
 
 
 def _raw_config() -> dict[str, Any]:
@@ -23,8 +26,19 @@ def _raw_config() -> dict[str, Any]:
     return raw
 
 
+# The checkout's files the platform uses: the repository layout is known here, at the edge, not in components/.
+FILES = RepositoryFiles(
+    dashboards_dir=ROOT / "dashboards" / "generated",
+    rules_dir=ROOT / "dashboards" / "rules",
+    alertmanager_file=ROOT / "dashboards" / "alertmanager" / "alertmanager.yml",
+    # The API builds from the repository root: the uv workspace and its lock file live there (app/Dockerfile).
+    api_image=ImageSource(context=ROOT, dockerfile=ROOT / "app" / "Dockerfile"),
+    mlflow_image=ImageSource(context=ROOT / "images" / "mlflow", dockerfile=ROOT / "images" / "mlflow" / "Dockerfile"),
+)
+PORTS_FILE = ROOT / "config" / "ports.yaml"
+
 settings = load_config(_raw_config(), region=pulumi.Config("aws").get("region"))
-platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports()))
+platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports(PORTS_FILE), files=FILES))
 foundation = platform.foundation
 
 pulumi.export("environment", settings.environment)

@@ -1,4 +1,4 @@
-"""MaestroPlatform = one cloud Foundation + the cloud-agnostic Kubernetes workloads."""
+"""MaestroPlatform = the target's Foundation (looked up in foundations/table.py) + the cloud-agnostic workloads."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ from pathlib import Path
 import pulumi
 
 from components.config import MaestroConfig, Ports
-from components.foundation import FoundationOutputs, IdentityRequest
-from components.kubernetes.api import Api, ApiArgs
-from components.kubernetes.images import Images, ImagesArgs
-from components.kubernetes.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
-from components.kubernetes.mlflow import Mlflow, MlflowArgs
-from components.kubernetes.namespaces import NAMES, Namespaces
-from components.kubernetes.network import NetworkArgs, NetworkPolicies
-from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
-from components.kubernetes.postgres import SERVICE_ACCOUNT as POSTGRES_SA
-from components.kubernetes.postgres import Postgres, PostgresArgs, role_urls
-from components.kubernetes.redis import Redis, RedisArgs
+from components.foundations.contract import FoundationArgs, FoundationOutputs, IdentityRequest
+from components.foundations.table import FOUNDATIONS
+from components.workloads.api import Api, ApiArgs
+from components.workloads.images import Images, ImagesArgs, ImageSource
+from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
+from components.workloads.mlflow import Mlflow, MlflowArgs
+from components.workloads.namespaces import NAMES, Namespaces
+from components.workloads.network import NetworkArgs, NetworkPolicies
+from components.workloads.observability import Observability, ObservabilityArgs
+from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
+from components.workloads.postgres import Postgres, PostgresArgs, role_urls
+from components.workloads.redis import Redis, RedisArgs
 
 # The service accounts that touch a bucket, and the only bucket each may reach.
 IDENTITIES = {
@@ -29,22 +30,38 @@ IDENTITIES = {
 
 
 @dataclass(frozen=True)
+class RepositoryFiles:
+    """The checkout's files the workloads read or build. __main__.py names them: components never locate the
+    checkout themselves."""
+
+    dashboards_dir: Path
+    """Generated Grafana dashboards, one ConfigMap each (dashboards/generated)."""
+    rules_dir: Path
+    """Prometheus rule files, one PrometheusRule each (dashboards/rules)."""
+    alertmanager_file: Path | None
+    """Alertmanager's configuration (dashboards/alertmanager/alertmanager.yml)."""
+    api_image: ImageSource
+    """Where the API image is built from (app/Dockerfile)."""
+    mlflow_image: ImageSource
+    """Where the MLflow image is built from (images/mlflow/)."""
+
+
+@dataclass(frozen=True)
 class PlatformArgs:
     config: MaestroConfig
     """The validated stack config."""
     ports: Ports
     """The port map (config/ports.yaml)."""
-    dashboards_dir: Path = DASHBOARDS_DIR
-    """Generated Grafana dashboards, one ConfigMap each."""
-    rules_dir: Path = RULES_DIR
-    """Prometheus rule files, one PrometheusRule each."""
+    files: RepositoryFiles
+    """The checkout's dashboards, rules and Dockerfiles."""
 
 
-def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
+def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
     """Adds the ownership labels to every Kubernetes object of the workloads (AWS resources get them as the
-    provider's default tags). A transformation on a component reaches every descendant, charts' inputs excepted."""
+    provider's default tags). The engine runs a component's transforms on every descendant; Helm releases are left
+    alone (their chart's objects are labelled through values, where a Foundation needs it)."""
 
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
             return None
         metadata = args.props.get("metadata")
@@ -54,7 +71,7 @@ def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransformation:
         if not isinstance(labels, dict):
             return None
         props = {**args.props, "metadata": {**metadata, "labels": {**tags, **labels}}}
-        return pulumi.ResourceTransformationResult(props=props, opts=args.opts)
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return transform
 
@@ -65,7 +82,12 @@ class MaestroPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("maestro:index:Platform", name, None, opts)
-        self.foundation = self._foundation(name, args)
+        cfg = args.config
+        self.foundation = FOUNDATIONS[cfg.cloud](
+            f"{name}-{cfg.cloud}",
+            FoundationArgs(config=cfg, ports=args.ports, identities=IDENTITIES),
+            pulumi.ResourceOptions(parent=self),
+        )
         self.workloads = Workloads(
             f"{name}-workloads",
             args,
@@ -75,53 +97,13 @@ class MaestroPlatform(pulumi.ComponentResource):
                 providers=[self.foundation.k8s_provider],
                 depends_on=list(self.foundation.ready),
                 # Foundations label their own objects; the workloads get the ownership labels here.
-                transformations=[common_labels(args.config.common_tags)],
+                transforms=[common_labels(args.config.common_tags)],
             ),
         )
         self.api_url = self.workloads.api.url
         self.grafana_url = self.workloads.observability.grafana_url
         self.stack_outputs = self.workloads.stack_outputs
         self.register_outputs({"api_url": self.api_url, "cluster_name": self.foundation.cluster_name})
-
-    def _foundation(self, name: str, args: PlatformArgs) -> FoundationOutputs:
-        cfg = args.config
-        child = pulumi.ResourceOptions(parent=self)
-        if cfg.cloud == "aws":
-            from components.aws.foundation import AwsFoundation, AwsFoundationArgs
-
-            assert cfg.aws is not None and cfg.region is not None  # validated in components.config
-            return AwsFoundation(
-                f"{name}-aws",
-                AwsFoundationArgs(
-                    config=cfg.aws,
-                    environment=cfg.environment,
-                    region=cfg.region,
-                    deletion_protection=cfg.deletion_protection,
-                    postgres=cfg.postgres,
-                    redis=cfg.redis,
-                    waf=cfg.waf,
-                    ports=args.ports,
-                    identities=IDENTITIES,
-                    tags=cfg.common_tags,
-                ),
-                opts=child,
-            ).outputs
-        if cfg.cloud == "gcp":
-            from components.gcp.foundation import build_gcp_foundation
-
-            return build_gcp_foundation(f"{name}-gcp", cfg, args.ports, IDENTITIES, opts=child)
-        if cfg.cloud == "azure":
-            from components.azure.foundation import build_azure_foundation
-
-            return build_azure_foundation(f"{name}-azure", cfg, args.ports, IDENTITIES, opts=child)
-        from components.kubernetes.foundation import KubernetesFoundation, KubernetesFoundationArgs
-
-        assert cfg.kubernetes is not None
-        return KubernetesFoundation(
-            f"{name}-kubernetes",
-            KubernetesFoundationArgs(labels=cfg.common_tags, config=cfg.kubernetes, waf=cfg.waf, ports=args.ports),
-            opts=child,
-        ).outputs
 
 
 class Workloads(pulumi.ComponentResource):
@@ -146,15 +128,25 @@ class Workloads(pulumi.ComponentResource):
             ),
             opts=after_ns,
         )
-        images = Images(f"{name}-images", ImagesArgs(config=cfg.images, registry=foundation.registry), opts=after_ns)
+        images = Images(
+            f"{name}-images",
+            ImagesArgs(
+                config=cfg.images,
+                registry=foundation.registry,
+                api=args.files.api_image,
+                mlflow=args.files.mlflow_image,
+            ),
+            opts=after_ns,
+        )
         self.observability = Observability(
             f"{name}-observability",
             ObservabilityArgs(
                 config=cfg.observability,
                 ports=ports,
                 storage_class=foundation.storage_class,
-                dashboards_dir=args.dashboards_dir,
-                rules_dir=args.rules_dir,
+                dashboards_dir=args.files.dashboards_dir,
+                rules_dir=args.files.rules_dir,
+                alertmanager_file=args.files.alertmanager_file,
             ),
             opts=after_ns,
         )

@@ -180,7 +180,7 @@ def _url_host(url: str) -> str:
 
 def _password_urn(resources: list[Any], role: str, cluster: str) -> str:
     """The URN of the generated password behind `role`'s credential Secret of `cluster`."""
-    from components.kubernetes.postgres import credentials_secret_name
+    from components.workloads.postgres import credentials_secret_name
 
     secret = _by_name(resources, SECRET_TYPE).get(credentials_secret_name(role, cluster))
     types = {r.urn: r.type for r in resources}
@@ -192,7 +192,7 @@ def _password_urn(resources: list[Any], role: str, cluster: str) -> str:
 
 def check_urls(resources: list[Any], cluster: str) -> None:
     """Every database URL of the platform names `cluster`'s Service and uses `cluster`'s own credentials."""
-    from components.kubernetes.postgres import service_host
+    from components.workloads.postgres import service_host
 
     secrets = _by_name(resources, SECRET_TYPE)
     for key, url in database_urls(resources).items():
@@ -293,7 +293,7 @@ def restore_stack(
     """Write and verify the `maestro:restore` config of `stack` (a clone next to the live cluster); returns the
     stack file written."""
     from components.config import ConfigError, load_restore
-    from components.kubernetes.postgres import CLUSTER
+    from components.workloads.postgres import CLUSTER
     from maestro import mockrun
 
     path = stack_file or mockrun.stack_file_for(stack)
@@ -385,7 +385,7 @@ def _evaluate(stack: str, path: Path, config: dict[str, str], secret_keys: list[
 
 def settings_cluster(settings: Any) -> str:
     """The cluster the platform's URLs point at under these settings."""
-    from components.kubernetes.postgres import CLUSTER
+    from components.workloads.postgres import CLUSTER
 
     if settings.postgres.endpoint == "restore" and settings.restore is not None:
         return str(settings.restore.cluster_name)
@@ -395,7 +395,7 @@ def settings_cluster(settings: Any) -> str:
 def switch_stack(stack: str, *, stack_file: Path | None, yes: bool, confirm: ConfirmFn, step: StepFn) -> Path:
     """Point the platform's database endpoint at the restore clone (`maestro:postgres.endpoint: restore`) and verify
     it; returns the stack file (unchanged when it already points there)."""
-    from components.kubernetes.postgres import CLUSTER
+    from components.workloads.postgres import CLUSTER
     from maestro import mockrun
 
     path = stack_file or mockrun.stack_file_for(stack)

@@ -14,7 +14,11 @@ What a recorded resource carries, and how it relates to what the real engine see
 - Values only known after deployment (ids, ARNs, endpoints) are filled in by `MaestroMocks` with deterministic
   fake values, so the program's `apply` chains run the same way they do in `pulumi up`.
 - `parent` is the parent URN ("" for the stack itself), `provider` the provider reference the engine would
-  get (`<provider urn>::<id>`, "" when the default provider is used).
+  get (`<provider urn>::<id>`, "" when the default provider is used); `options` the resource options the engine
+  acts on (protect, ignoreChanges, aliases, ...), `property_dependencies` which resources each input came from.
+- `transforms` run as the engine runs them (the SDK's mock monitor does not): before a resource is registered,
+  its own transforms, then each ancestor's, change its inputs. Only their properties are applied; Maestro's
+  transforms change no resource option.
 - Stack outputs are returned on the list (`RecordedResources.outputs`), deserialized the same way.
 
 Each evaluation runs in a fresh `contextvars.Context`: every Pulumi runtime setting (monitor, stack, config,
@@ -39,15 +43,38 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc, settings
+from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "maestro"
 SECRET_SIG_KEY = rpc._special_sig_key
 SECRET_SIG = rpc._special_secret_sig
+
+# The fields of a RegisterResourceRequest that are resource options the engine acts on (the others are recorded
+# as their own attributes, or are the SDK's capabilities and call-site details).
+OPTION_FIELDS = (
+    "protect",
+    "ignoreChanges",
+    "deleteBeforeReplace",
+    "additionalSecretOutputs",
+    "aliases",
+    "aliasURNs",
+    "customTimeouts",
+    "replaceOnChanges",
+    "retainOnDelete",
+    "deletedWith",
+    "importId",
+    "providers",
+    "hideDiffs",
+    "replaceWith",
+    "replacementTrigger",
+)
 
 # Deterministic stand-ins for values only the cloud knows.
 MOCK_ACCOUNT = "123456789012"
@@ -98,6 +125,10 @@ class RecordedResource:
     """The state the mocks returned (inputs plus fake computed values)."""
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for (`depends_on` plus the resources its inputs came from)."""
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For each input, the URNs of the resources its value came from."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The resource options that are set (`OPTION_FIELDS`, as the engine receives them, e.g. `protect`)."""
 
 
 class RecordedResources(list[RecordedResource]):
@@ -163,7 +194,7 @@ def _invoke_answers(region: str) -> dict[str, dict[str, Any]]:
 
 
 def _cloud_state(typ: str, name: str, state: dict[str, Any]) -> None:
-    """What GCP and Azure compute and the GCP/Azure Foundations read (components/gcp, components/azure)."""
+    """What GCP and Azure compute and the GCP/Azure Foundations read (components/foundations/gcp, .../azure)."""
     fake = _fake_id(typ + name)
     if typ == "gcp:container/cluster:Cluster":
         state.update(endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": "TU9DSy1DQQ=="})
@@ -267,14 +298,49 @@ class MaestroMocks(pmocks.Mocks):
         return rid, state
 
 
+def _run_transform(callback: Any, request: Any, properties: Any) -> Any:
+    """Call one transform the program registered, through the SDK's callback server as the engine would, and return
+    the properties it produced (a protobuf Struct)."""
+    servicer = next(s for s in _CallbackServicer._servicers if callback.token in s._callbacks)
+    transform = resource_pb2.TransformRequest(
+        type=request.type, name=request.name, custom=request.custom, parent=request.parent, properties=properties
+    )
+
+    async def call() -> Any:
+        return await servicer._callbacks[callback.token](transform.SerializeToString())
+
+    # The monitor runs on an executor thread while the program's loop waits for it: the callback runs on that loop.
+    return asyncio.run_coroutine_threadsafe(call(), servicer._loop).result().properties
+
+
 class _RecordingMonitor(pmocks.MockMonitor):
-    """The SDK's mock monitor, additionally keeping what the engine would see: parent, provider, raw inputs."""
+    """The SDK's mock monitor, additionally keeping what the engine would see: parent, provider, raw inputs, options;
+    and running transforms as the engine does."""
 
     def __init__(self, mocks: pmocks.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
         self.stack_outputs: dict[str, Any] = {}
         self.stack_urn = ""
+        self.transforms: dict[str, list[Any]] = {}
+        self.parents: dict[str, str] = {}
+
+    def _transformed(self, request: Any) -> Any:
+        """`request` with its inputs changed by its own transforms, then its ancestors' (the engine's order)."""
+        chain = list(request.transforms)
+        current = request.parent
+        while current:
+            chain += self.transforms.get(current, [])
+            current = self.parents.get(current, "")
+        if not chain:
+            return request
+        properties = request.object
+        for callback in chain:
+            properties = _run_transform(callback, request, properties)
+        changed = resource_pb2.RegisterResourceRequest()
+        changed.CopyFrom(request)
+        changed.object.CopyFrom(properties)
+        return changed
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the stack out of a child's qualified type; the SDK's mock monitor does not.
@@ -283,11 +349,16 @@ class _RecordingMonitor(pmocks.MockMonitor):
         return str(super().make_urn(parent, type_, name))
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type != "pulumi:pulumi:Stack":
+            request = self._transformed(request)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response
+        self.transforms[response.urn] = list(request.transforms)
+        self.parents[response.urn] = request.parent
         registration = self.resources[response.urn]
+        message = json_format.MessageToDict(request)
         self.recorded.append(
             RecordedResource(
                 urn=response.urn,
@@ -300,6 +371,10 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 id=registration.id or "",
                 outputs=dict(registration.state),
                 dependencies=tuple(request.dependencies),
+                property_dependencies={
+                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                },
+                options={key: message[key] for key in OPTION_FIELDS if key in message},
             )
         )
         return response

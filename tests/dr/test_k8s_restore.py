@@ -79,7 +79,7 @@ def _world(
 ) -> list[_R]:
     """A small stand-in for an evaluated program: the postgresql objects with their role Secrets and passwords,
     and the API's and MLflow's URL Secrets pointing at `endpoint` with the passwords of `creds` (default: the same)."""
-    from components.kubernetes.postgres import ROLES, credentials_secret_name, service_host
+    from components.workloads.postgres import ROLES, credentials_secret_name, service_host
 
     clusters = {LIVE: live_spec or {"teamId": "maestro"}}
     if clone is not None:

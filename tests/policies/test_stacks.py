@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from maestro import mockrun, policycheck
-from tests.unit.stacks import evaluated
+from tests.components.stacks import evaluated
 
 from .engine import NO_EXCEPTIONS
+
+pytestmark = pytest.mark.stacks
 
 FIXTURES = Path(__file__).with_name("fixtures")
 INSECURE_PROGRAM = FIXTURES / "insecure" / "__main__.py"

@@ -77,3 +77,81 @@ def test_preview_renders_tree_counts_and_hides_secrets() -> None:
     assert "  kubernetes:core/v1:Secret  box-secret  <- box" in text
     assert "random:index/randomPassword:RandomPassword  1" in text
     assert "password: [secret]" in text and "M0ck" not in text
+
+
+# A component whose children get a label from the component's transform (or legacy transformation), one level
+# further down too; a resource outside it; a protected child whose input comes from another resource.
+TRANSFORM_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+OPTION = {option!r}
+
+
+def label(args):
+    if not args.type_.startswith("kubernetes:"):
+        return None
+    metadata = args.props["metadata"]
+    labels = {{"owner": "me", **(metadata.get("labels") or {{}})}}
+    props = {{**args.props, "metadata": {{**metadata, "labels": labels}}}}
+    cls = pulumi.ResourceTransformResult if OPTION == "transforms" else pulumi.ResourceTransformationResult
+    return cls(props=props, opts=args.opts)
+
+
+class Inner(pulumi.ComponentResource):
+    def __init__(self, name, opts):
+        super().__init__("maestro:test:Inner", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        k8s.core.v1.ConfigMap(f"{{name}}-map", metadata={{"labels": {{"keep": "1"}}}}, opts=child)
+        self.register_outputs({{}})
+
+
+class Outer(pulumi.ComponentResource):
+    def __init__(self, name, opts):
+        super().__init__("maestro:test:Outer", name, None, opts)
+        pw = random.RandomPassword(f"{{name}}-pw", length=8, opts=pulumi.ResourceOptions(parent=self))
+        k8s.core.v1.Secret(
+            f"{{name}}-secret",
+            metadata={{"name": "s"}},
+            string_data={{"pw": pw.result}},
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["data"]),
+        )
+        Inner(f"{{name}}-inner", pulumi.ResourceOptions(parent=self))
+        self.register_outputs({{}})
+
+
+Outer("outer", pulumi.ResourceOptions(**{{OPTION: [label]}}))
+k8s.core.v1.ConfigMap("outside", metadata={{"name": "outside"}})
+"""
+
+
+def _transform_run(tmp_path: Path, option: str) -> mockrun.RecordedResources:
+    program = tmp_path / option / "__main__.py"
+    program.parent.mkdir()
+    program.write_text(TRANSFORM_PROGRAM.format(option=option))
+    return mockrun.evaluate_config("unit", {}, program=program)
+
+
+def test_transforms_run_as_the_engine_runs_them_like_legacy_transformations(tmp_path: Path) -> None:
+    transforms, legacy = _transform_run(tmp_path, "transforms"), _transform_run(tmp_path, "transformations")
+    labels = {r.name: mockrun.plain(r.inputs)["metadata"].get("labels") for r in transforms if "metadata" in r.inputs}
+    # The component's children and grandchildren get the label; the resource outside it does not.
+    assert labels == {"outer-secret": {"owner": "me"}, "outer-inner-map": {"owner": "me", "keep": "1"}, "outside": None}
+    assert transforms.named("outer-secret").outputs["metadata"]["labels"] == {"owner": "me"}
+    # Exactly what the SDK's legacy transformations produce for the same program.
+    assert [(r.urn, r.inputs) for r in transforms] == [(r.urn, r.inputs) for r in legacy]
+
+
+def test_options_and_property_dependencies_are_recorded(tmp_path: Path) -> None:
+    resources = _transform_run(tmp_path, "transforms")
+    secret, password = resources.named("outer-secret"), resources.named("outer-pw")
+    # The SDK's Secret class adds its own additionalSecretOutputs.
+    assert secret.options == {
+        "protect": True,
+        "ignoreChanges": ["data"],
+        "additionalSecretOutputs": ["data", "stringData"],
+    }
+    assert resources.named("outside").options == {}
+    assert secret.property_dependencies == {"stringData": (password.urn,)}
+    assert password.property_dependencies == {}
