@@ -9,12 +9,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
 
 pytestmark = pytest.mark.servers
 

@@ -10,15 +10,13 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from dashboards.alerts import GROUPS
-
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
 
 pytestmark = pytest.mark.servers
 

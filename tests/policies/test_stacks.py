@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from maestro import mockrun, policycheck
+from maestro.offline import mockrun, policycheck
 from tests.unit.stacks import evaluated
 
 from .engine import NO_EXCEPTIONS

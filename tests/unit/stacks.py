@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from maestro import mockrun
+from maestro.offline import mockrun
 
 SHIPPED = ("dev-kind", "dev-aws", "prod-aws")
 WORKLOAD_TYPES = {

@@ -14,7 +14,7 @@ from components.aws.ingress import WAF_ANNOTATION
 from components.aws.waf import MANAGED_RULE_GROUPS
 from components.kubernetes.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
 from components.kubernetes.postgres import SERVICE_ACCOUNT as POSTGRES_SA
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.unit.stacks import by_suffix, evaluated
 
 AWS_STACKS = ("dev-aws", "prod-aws")

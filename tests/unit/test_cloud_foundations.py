@@ -22,7 +22,7 @@ from components.foundation import IdentityRequest
 from components.gcp.config import DEFAULTS as GCP_DEFAULTS
 from components.gcp.foundation import MEMORYSTORE_TLS_PORT, GcpFoundationArgs
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.unit.stacks import evaluated
 
 STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"

@@ -15,7 +15,7 @@ import pytest
 
 from components.foundation import BucketRef, FoundationOutputs, RedisEndpoint, WorkloadIdentity
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 
 # One stack per Foundation; the cloud each must report, and the bucket URL scheme its buckets use.
 STACKS = {

@@ -22,7 +22,7 @@ from components.kubernetes.network import (
     INGRESS_CONTROLLER_POD,
     IngressControllerFlows,
 )
-from maestro import mockrun, policycheck
+from maestro.offline import mockrun, policycheck
 from tests.unit.stacks import evaluated
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

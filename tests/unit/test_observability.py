@@ -9,7 +9,7 @@ import pytest
 
 from components.config import ObservabilityConfig, load_ports
 from components.kubernetes.observability import DASHBOARDS_DIR, RULES_DIR, Observability, ObservabilityArgs
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.unit.stacks import SHIPPED, evaluated
 
 FIXTURES = Path(__file__).parent / "fixtures"

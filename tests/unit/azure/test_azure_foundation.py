@@ -17,7 +17,7 @@ from components.azure.foundation import (
     WORKLOAD_IDENTITY_AUDIENCE,
 )
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.unit.stacks import evaluated
 
 STACKS = ("dev-azure", "prod-azure")

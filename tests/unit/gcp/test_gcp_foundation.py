@@ -25,7 +25,7 @@ from components.gcp.waf import OWASP_RULE_SETS
 from components.kubernetes.namespaces import NAMES
 from components.kubernetes.network import API, INGRESS_CONTROLLER_POD
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.unit.stacks import evaluated
 
 STACKS = ("dev-gcp", "prod-gcp")
