@@ -54,6 +54,6 @@ lint: bootstrap lint-python $(LINT_TARGETS) ## ruff, mypy and every part's linte
 lint-python:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy app/maestro_api components maestro
+	.venv/bin/mypy app/maestro_api components maestro bench tests/dr_loopback.py
 
 bench: bootstrap-test $(BENCH_TARGETS) ## Run the benchmarks and write docs/benchmarks/.

@@ -174,9 +174,8 @@ def cases(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def write_report(result: dict[str, Any]) -> None:
-    """docs/benchmarks/dr.{json,md} from one run's result."""
-    result["cases"] = cases(result)
+def markdown(result: dict[str, Any]) -> str:
+    """docs/benchmarks/dr.md from one run's result."""
     f = result["figures"]
     gib = f["database_bytes"] / 2**30
     lines = [
@@ -214,7 +213,13 @@ def write_report(result: dict[str, Any]) -> None:
         "replication (a replica has every acknowledged commit): that is the lab's failover test, not measured here.",
         "",
     ]
-    report.write("dr", result, "\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_report(result: dict[str, Any]) -> None:
+    """docs/benchmarks/dr.{json,md} from one run's result."""
+    result["cases"] = cases(result)
+    report.write("dr", result, markdown(result))
 
 
 def main(
