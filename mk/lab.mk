@@ -18,7 +18,7 @@ lab-down: ## Stop the lab hosts; remove their overlays, mounts, the bridge and t
 lab-status: ## Show which lab hosts (and the S3 endpoint) run.
 	$(LAB) status
 
-# The lab tests bring the lab up themselves (cached image) and always take it down at the end.
+# test-lab brings the lab up (from the cached image when there is one), runs tests/lab and always takes it down.
 test-lab: bootstrap-lab ## Lab tests: testinfra per role, end to end through the WAF, failover under load, idempotence, restore drill.
 	rc=0; $(LAB) up || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(PYTEST) -q -m lab -p no:cacheprovider tests/lab || rc=$$?; fi; \
