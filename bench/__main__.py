@@ -26,8 +26,12 @@ _THEIR_OPTIONS = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
 def _their_main(main: Callable[[], int], prog: str, args: list[str]) -> None:
-    sys.argv = [prog, *args]
-    raise typer.Exit(main())
+    saved, sys.argv = sys.argv, [prog, *args]
+    try:
+        code = main()
+    finally:
+        sys.argv = saved
+    raise typer.Exit(code)
 
 
 @api.command("run", context_settings=_THEIR_OPTIONS, add_help_option=False)
