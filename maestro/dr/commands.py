@@ -216,8 +216,10 @@ def restore(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before dangerous steps.")] = False,
 ) -> None:
-    """Point-in-time restore: of the Patroni cluster (--inventory) or of the platform's database (--stack: a clone
-    next to the live cluster, then --switch to it)."""
+    """Point-in-time restore of the Patroni cluster (--inventory) or of the platform's database (--stack).
+
+    With --stack the restore is a clone next to the live cluster; --switch then points the platform at it.
+    """
     if (inventory is None) == (stack is None):
         raise _fail(pgbr.DrError("give exactly one of --inventory (bare metal) or --stack (Kubernetes)"))
     if switch and (stack is None or to is not None):
