@@ -7,6 +7,9 @@ export UV_PYTHON_DOWNLOADS := never
 UV := .tools/bin/uv
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
+# The two programs the targets call: the operator CLI and the benchmarks.
+MAESTRO := .venv/bin/maestro
+BENCH := $(PY) -m bench
 
 # Each part of the platform adds its own targets in mk/<part>.mk and registers them here:
 #   TEST_TARGETS  run by `make test` after lint, the fast tests and the server tests
@@ -36,7 +39,8 @@ bootstrap-lab: ## Also install what the systemd-nspawn lab needs.
 test: bootstrap-lab ## Run everything: lint, unit tests, server tests and every part's suite.
 	@$(MAKE) --no-print-directory lint test-fast test-stacks test-servers $(TEST_TARGETS) $(LAB_TEST_TARGETS)
 
-test-fast: bootstrap ## Unit tests only: no servers, no whole-stack evaluations.
+# The dashboards' unit tests run promtool and amtool, which come with the `test` group's Debian packages.
+test-fast: bootstrap-test ## Unit tests only: no servers, no whole-stack evaluations.
 	$(PYTEST) -q -m "not servers and not lab and not stacks" -p no:cacheprovider tests
 
 test-stacks: bootstrap ## The Pulumi program evaluated under mocks for every shipped stack, and the policy pack over it.
@@ -50,6 +54,6 @@ lint: bootstrap lint-python $(LINT_TARGETS) ## ruff, mypy and every part's linte
 lint-python:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy app/maestro_api components maestro
+	.venv/bin/mypy app/maestro_api components maestro bench tests/dr_loopback.py
 
 bench: bootstrap-test $(BENCH_TARGETS) ## Run the benchmarks and write docs/benchmarks/.

@@ -1,10 +1,10 @@
 """DR benchmark on loopback: restore time of a pgbench database from moto's S3, and RPO on whole-cluster loss.
 
-    python -m bench.dr [--scale 70] [--write-seconds 150]      (make bench-dr)
+    python -m bench dr [--scale 70] [--write-seconds 150]      (make bench-dr)
 
 One run:
 1. A fresh PostgreSQL 15 with WAL archiving (archive_timeout 60 s, as the patroni role sets) to pgBackRest on
-   moto's S3 over TLS (maestro/dr_loopback.py); `pgbench -i -s SCALE` (scale 70 is about 1 GB), a full backup.
+   moto's S3 over TLS (tests/dr_loopback.py); `pgbench -i -s SCALE` (scale 70 is about 1 GB), a full backup.
 2. A writer commits one row every 50 ms for `--write-seconds`; then the cluster is lost: PostgreSQL is killed
    (`immediate`) and its data directory removed, mid-write.
 3. `restore --to latest` with the CLI's logic (window check, pgbackrest restore from the shared command builder,
@@ -19,33 +19,18 @@ serving: that needs the lab drill (Patroni, replicas re-created, HAProxy, the AP
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import shutil
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from maestro import bench_report as report
-from maestro import dr_loopback as lb
-from maestro import dr_pgbackrest as pgbr
+import typer
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "docs" / "benchmarks"
-
-
-def _machine() -> dict[str, Any]:
-    mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    return {
-        "cpus": os.cpu_count(),
-        "memory_gib": round(int(mem.split()[1]) / 2**20, 1),
-        "kernel": platform.release(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+from bench import report
+from maestro.dr import pgbackrest as pgbr
+from tests import dr_loopback as lb
 
 
 def _counts(cluster: lb.Cluster) -> dict[str, int]:
@@ -88,7 +73,7 @@ class Writer(threading.Thread):
 
 def run(scale: int, write_seconds: float) -> dict[str, Any]:
     started_at = datetime.now(UTC)
-    machine = _machine()
+    machine = report.machine()
     figures: dict[str, Any] = {}
     with lb.loopback(archive_timeout=60, extra_options=("max_wal_size=4GB", "checkpoint_timeout=15min")) as cluster:
         t = time.monotonic()
@@ -146,7 +131,7 @@ def run(scale: int, write_seconds: float) -> dict[str, Any]:
         "name": "dr-loopback",
         "date": started_at.date().isoformat(),
         "machine": machine,
-        "command": f"python -m bench.dr --scale {scale} --write-seconds {write_seconds:g}",
+        "command": f"python -m bench dr --scale {scale} --write-seconds {write_seconds:g}",
         "scale": scale,
         "archive_timeout_seconds": 60,
         "figures": figures,
@@ -189,10 +174,8 @@ def cases(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def write_report(result: dict[str, Any]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    result["cases"] = cases(result)
-    (OUT / "dr.json").write_text(json.dumps(result, indent=2) + "\n")
+def markdown(result: dict[str, Any]) -> str:
+    """docs/benchmarks/dr.md from one run's result."""
     f = result["figures"]
     gib = f["database_bytes"] / 2**30
     lines = [
@@ -206,7 +189,7 @@ def write_report(result: dict[str, Any]) -> None:
         "the same process tree (TLS, no network). They are *not* the lab's RTO from the command to the API serving,",
         "which adds stopping Patroni, re-creating the replicas and the API's readiness: see [lab-dr.md](lab-dr.md).",
         "",
-        "| figure | value | target (issue 7) |",
+        "| figure | value | target |",
         "|---|---|---|",
         f"| database size (pgbench scale {result['scale']}) | {gib:.2f} GiB | at least 1 GB |",
         f"| pgbench -i | {f['pgbench_init_seconds']} s | |",
@@ -230,22 +213,24 @@ def write_report(result: dict[str, Any]) -> None:
         "replication (a replica has every acknowledged commit): that is the lab's failover test, not measured here.",
         "",
     ]
-    (OUT / "dr.md").write_text("\n".join(lines))
+    return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=70, help="pgbench scale (70 is about 1 GB)")
-    parser.add_argument("--write-seconds", type=float, default=150, help="writes between backup and loss")
-    parser.add_argument("--report-only", action="store_true", help="only re-render dr.md from dr.json")
-    args = parser.parse_args()
-    if args.report_only:  # re-render dr.md from the recorded dr.json
-        write_report(json.loads((OUT / "dr.json").read_text()))
+def write_report(result: dict[str, Any]) -> None:
+    """docs/benchmarks/dr.{json,md} from one run's result."""
+    result["cases"] = cases(result)
+    report.write("dr", result, markdown(result))
+
+
+def main(
+    scale: Annotated[int, typer.Option(help="pgbench scale (70 is about 1 GB).")] = 70,
+    write_seconds: Annotated[float, typer.Option(help="Seconds of writes between the backup and the loss.")] = 150,
+    report_only: Annotated[bool, typer.Option(help="Only render dr.md again from the recorded dr.json.")] = False,
+) -> None:
+    """Restore time of a pgbench database from S3 and RPO on whole-cluster loss, on loopback."""
+    if report_only:
+        write_report(json.loads((report.OUT_DIR / "dr.json").read_text()))
         return
-    result = run(args.scale, args.write_seconds)
+    result = run(scale, write_seconds)
     write_report(result)
     print(json.dumps(result["figures"], indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -5,30 +5,24 @@ then sends the same REST calls the stock client sends, one at a time (closed loo
 interleaving direct and proxied calls so that load from the shared machine hits both alike. Writes
 docs/benchmarks/mlflow-proxy.{md,json}: P50 and P99 per call and path, and the overhead (proxy minus direct).
 
-    python -m bench.mlflow_proxy [--requests 300]
+    python -m bench proxy [--requests 300]      (make bench-proxy)
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import sys
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
 from maestro_api.registry.scoping import workspace_for
 
+from bench import report as shared
 from bench.api.openloop import percentile
-from bench.api.run import loadavg, machine
 from bench.servers import ApiConfig, MlflowConfig, platform
-from maestro import bench_report
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks"
 BATCH = 100  # metrics per log_batch call
 
 
@@ -40,7 +34,7 @@ def _batch(run_id: str, step: int) -> dict[str, Any]:
     }
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
+def measure(requests: int) -> dict[str, Any]:
     with platform(
         prefix="maestro-bench-proxy-",
         mlflow=MlflowConfig(workers=2, serve_artifacts=True),
@@ -48,7 +42,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         api=ApiConfig(workers=1),
     ) as p:
         assert p.mlflow is not None and p.api_url
-        return run_cases(p.api_url, p.mlflow.url, p.key, p.tenant_id, args.requests)
+        return run_cases(p.api_url, p.mlflow.url, p.key, p.tenant_id, requests)
 
 
 def run_cases(api: str, mlflow_url: str, key: str, tenant_id: uuid.UUID, n: int) -> dict[str, Any]:
@@ -116,14 +110,15 @@ def run_cases(api: str, mlflow_url: str, key: str, tenant_id: uuid.UUID, n: int)
 
 
 def render(report: dict[str, Any]) -> str:
+    """docs/benchmarks/mlflow-proxy.md from the report."""
     lines = [
         "# MLflow proxy overhead",
         "",
         f"Date: {report['date']}. Command: `{report['command']}`. Load average before/after: "
         f"{report['load_before']} / {report['load_after']}.",
         "",
-        f"Machine: {report['machine'].get('cpus')} CPUs ({report['machine'].get('cpu_model')}), "
-        f"{report['machine'].get('memory_gib')} GiB; {report['machine'].get('shared')}.",
+        f"Machine: {report['machine'].get('cpus')} CPUs ({report['machine'].get('cpu')}), "
+        f"{report['machine'].get('memory_gib')} GiB, shared with other work (see the load averages).",
         "",
         f"Closed loop, one connection, {report['requests']} calls per case after 20 warm-up rounds, direct and "
         f"proxied calls interleaved. log_batch sends {BATCH} metrics; the proxy path includes authentication, "
@@ -139,10 +134,10 @@ def render(report: dict[str, Any]) -> str:
 
 
 def shared_cases(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The figures in the shape every benchmark report shares (maestro/bench_report.py): one case per call and path
+    """The figures in the shape every benchmark report shares (bench/report.py): one case per call and path
     (direct, proxy, and the overhead between them)."""
     return [
-        bench_report.case(
+        shared.case(
             name,
             {key.removesuffix("_ms"): (value, "ms" if key.endswith("_ms") else "requests") for key, value in f.items()},
             command=report["command"],
@@ -153,30 +148,21 @@ def shared_cases(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=300)
-    args = ap.parse_args()
-    before = loadavg()
-    figures = measure(args)
+def main(requests: Annotated[int, typer.Option(help="Calls per case and path.")] = 300) -> None:
+    """MLflow proxy overhead vs MLflow direct; writes docs/benchmarks/mlflow-proxy.{md,json}."""
+    before = shared.load_average()
+    figures = measure(requests)
     report = {
         "name": "mlflow-proxy-overhead",
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "make bench-proxy  # python -m bench.mlflow_proxy " + " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "requests": args.requests,
+        "command": f"python -m bench proxy --requests {requests}",
+        "machine": shared.machine(),
+        "requests": requests,
         "load_before": before,
-        "load_after": loadavg(),
+        "load_after": shared.load_average(),
         "units": "milliseconds",
         "figures": figures,
     }
     report["cases"] = shared_cases(report)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    (DOCS / "mlflow-proxy.json").write_text(json.dumps(report, indent=2) + "\n")
-    (DOCS / "mlflow-proxy.md").write_text(render(report))
+    shared.write("mlflow-proxy", report, render(report))
     print(render(report))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import httpx
 
+from maestro.paths import ROOT
 from tests.mlflow_server import MlflowServer, start_mlflow, stop_process_group
 from tests.servers import REDIS_SERVER, PgServer, free_port, postgres_cluster
 
-ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 

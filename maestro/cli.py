@@ -1,6 +1,17 @@
-"""The operator CLI (`maestro ...`). Commands are added by the parts that own them."""
+"""The operator CLI, `maestro`: one program with a sub-command per job (the make targets call it too).
+
+maestro backup | backups | restore | drill    disaster recovery (maestro/dr/commands.py)
+maestro lab up | down | status | ...          the platform on local nspawn hosts (maestro/lab/commands.py)
+maestro preview [STACK]                       a stack's resources, evaluated offline (maestro/offline/preview.py)
+maestro policy check | generate | info        the policy pack offline (maestro/offline/policycheck.py)
+maestro version
+"""
 
 import typer
+
+from maestro.dr import commands as dr
+from maestro.lab import commands as lab
+from maestro.offline import policycheck, preview
 
 app = typer.Typer(help="Maestro operator commands.", no_args_is_help=True)
 
@@ -13,7 +24,7 @@ def version() -> None:
     typer.echo(_v("maestro"))
 
 
-# Disaster recovery: backup, backups, restore, drill (maestro/dr.py).
-from maestro import dr as _dr  # noqa: E402 - registered after the app exists
-
-_dr.register(app)
+dr.register(app)
+app.add_typer(lab.app, name="lab")
+app.command("preview")(preview.preview)
+app.add_typer(policycheck.app, name="policy")

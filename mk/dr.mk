@@ -1,5 +1,5 @@
-# Disaster recovery (issue 7): the operator CLI (maestro backup|backups|restore|drill), its playbooks, the loopback
-# point-in-time drill (tests/dr/, `servers` marker: run by `make test-servers`) and the DR benchmark.
+# Disaster recovery: the operator CLI (maestro backup|backups|restore|drill), its playbooks, the loopback
+# point-in-time drill (tests/maestro/dr/, `servers` marker: run by `make test-servers`) and the DR benchmarks.
 #   make bench-dr                             pgbench scale 70 (~1 GB), 150 s of writes before the loss
 #   make bench-dr BENCH_DR_ARGS="--scale 10"  a quicker, smaller run
 .PHONY: bench-dr
@@ -7,7 +7,7 @@
 BENCH_DR_ARGS ?=
 
 bench-dr: bootstrap-test ## DR benchmark on loopback: restore time of a ~1 GB pgbench database from S3, RPO; writes docs/benchmarks/dr.{md,json}.
-	timeout 5400 $(PY) -m bench.dr $(BENCH_DR_ARGS)
+	timeout 5400 $(BENCH) dr $(BENCH_DR_ARGS)
 
 BENCH_TARGETS += bench-dr
 
@@ -17,4 +17,4 @@ BENCH_TARGETS += bench-dr
 .PHONY: bench-lab-dr
 BENCH_LAB_DR_ARGS ?= --scale 70 --writes-seconds 90 --runs 3
 bench-lab-dr: bootstrap-lab ## Lab restore drill with ~1 GB: RTO to the API serving, RPO; writes docs/benchmarks/lab-dr.{md,json}.
-	timeout 3600 $(PY) -m maestro.lab_drill $(BENCH_LAB_DR_ARGS)
+	timeout 3600 $(BENCH) lab-dr $(BENCH_LAB_DR_ARGS)

@@ -1,7 +1,7 @@
-# The systemd-nspawn lab (maestro/lab.py) and its tests. Needs root.
+# The systemd-nspawn lab (`maestro lab ...`, maestro/lab/) and its tests. Needs root.
 .PHONY: lab lab-down lab-status test-lab lint-ansible bench-lab
 
-LAB := $(PY) -m maestro.lab
+LAB := $(MAESTRO) lab
 
 # ansible-lint (production profile) and yamllint pass on ansible/ (the nginx_waf role lints in its owner's target).
 LINT_TARGETS += lint-ansible
@@ -13,13 +13,13 @@ lab: bootstrap-lab ## Boot the whole platform on local nspawn hosts and print it
 	$(LAB) up
 
 lab-down: ## Stop the lab hosts; remove their overlays, mounts, the bridge and the NAT table.
-	@if [ -x $(PY) ]; then $(LAB) down; else echo "lab-down: no .venv, nothing was started"; fi
+	@if [ -x $(MAESTRO) ]; then $(LAB) down; else echo "lab-down: no .venv, nothing was started"; fi
 
-lab-status: ## Show which lab hosts run.
+lab-status: ## Show which lab hosts (and the S3 endpoint) run.
 	$(LAB) status
 
-# The lab tests bring the lab up themselves (cached image) and always take it down at the end.
-test-lab: bootstrap-lab ## Lab tests: testinfra per role, failover under load, end to end through the WAF, idempotence.
+# test-lab brings the lab up (from the cached image when there is one), runs tests/lab and always takes it down.
+test-lab: bootstrap-lab ## Lab tests: testinfra per role, end to end through the WAF, failover under load, idempotence, restore drill.
 	rc=0; $(LAB) up || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(PYTEST) -q -m lab -p no:cacheprovider tests/lab || rc=$$?; fi; \
 	$(LAB) down || true; exit $$rc
@@ -29,4 +29,4 @@ lint-ansible: bootstrap ## ansible-lint (production profile) and yamllint on ans
 	cd ansible && ../.venv/bin/yamllint -s .
 
 bench-lab: bootstrap-lab ## Lab benchmarks: cold/warm `make lab`, failover over 5 runs; writes docs/benchmarks/lab.{md,json}.
-	$(PY) -m maestro.lab_bench
+	$(BENCH) lab

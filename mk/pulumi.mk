@@ -10,10 +10,10 @@ STACK ?= dev-kind
 PULUMI_STACKS := dev-kind dev-aws prod-aws dev-gcp prod-gcp dev-azure prod-azure
 
 preview: bootstrap ## Print a stack's resource tree and counts by type, offline (STACK=<a stacks/Pulumi.<name>.yaml>).
-	$(PY) -m maestro.preview $(STACK)
+	$(MAESTRO) preview $(STACK)
 
 preview-all: bootstrap ## Evaluate every shipped Pulumi stack offline (fails on any program or config error).
-	@for s in $(PULUMI_STACKS); do $(PY) -m maestro.preview $$s > /dev/null && echo "preview $$s: ok"; done
+	@for s in $(PULUMI_STACKS); do $(MAESTRO) preview $$s > /dev/null && echo "preview $$s: ok"; done
 
 golden: bootstrap ## Rewrite the golden record of every shipped stack (tests/components/golden/); review the diff.
 	$(PY) -m tests.components.golden --write

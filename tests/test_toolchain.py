@@ -4,7 +4,7 @@ from importlib.metadata import version
 
 
 def test_pinned_mlflow_matches_the_measured_baseline() -> None:
-    # DESIGN.md's MLflow measurements were taken on 3.17.2; a silent upgrade would invalidate them.
+    # docs/architecture.md's MLflow measurements were taken on 3.17.2; a silent upgrade would invalidate them.
     assert version("mlflow") == "3.17.2"
 
 

@@ -34,13 +34,13 @@ from typing import Any
 import httpx
 from maestro_api.registry.scoping import workspace_for
 
+from bench import report as bench_report
 from bench import servers
 from bench.api.openloop import open_loop
 from bench.servers import ApiConfig, MlflowConfig, start_api
-from maestro import bench_report
+from maestro.paths import ROOT
 from tests.mlflow_server import stop_process_group
 
-ROOT = Path(__file__).resolve().parents[2]
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 LUA = Path(__file__).with_name("wrk.lua")
 DOCS = ROOT / "docs" / "benchmarks"

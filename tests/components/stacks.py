@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from components.config import Ports, load_ports
-from maestro import mockrun
+from maestro.offline import mockrun
 from maestro.paths import ROOT
 
 SHIPPED = ("dev-kind", "dev-aws", "prod-aws")

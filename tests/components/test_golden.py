@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.golden import (
     GOLDEN_DIR,
     SECRET,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
+
 CONFIG = ROOT / "dashboards/alertmanager/alertmanager.yml"
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from maestro.paths import ROOT
 from tests.dashboards.ready_server import ready_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.servers
 

@@ -4,15 +4,14 @@ datasource, job and instance as template variables."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dashboards.boards import BOARDS
 from dashboards.boards._common import Panel, Query, age, quantile, rate_by, share
+from maestro.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"maestro-overview", "maestro-api", "maestro-postgres", "maestro-redis", "maestro-mlflow", "maestro-backups"}
 
 

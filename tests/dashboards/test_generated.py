@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.__main__ import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
 
 
 def test_checked_in_files_match_the_generator(generated: dict[str, str]) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from dashboards.alerts import GROUPS
+from maestro.paths import ROOT
 from tests.dashboards.ready_server import ready_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.servers
 

@@ -13,9 +13,9 @@ import yaml
 from dashboards import config
 from dashboards.alerts import GROUPS
 from dashboards.render.rules import runbook_url
+from maestro.paths import ROOT
 from tests.dashboards.conftest import ALL_ALERTS
 
-ROOT = Path(__file__).resolve().parents[2]
 # libyaml when present: the generated test files are large and the pure-Python loader is slow.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RULE_FILES = sorted((ROOT / "dashboards/rules").glob("*.yml"))

@@ -4,11 +4,10 @@ and the per-machine label our rules and the Alertmanager inhibition rely on."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from dashboards import config
+from maestro.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "ansible/roles/monitoring/templates/prometheus.yml.j2"
 
 

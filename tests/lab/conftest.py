@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from maestro import lab
+from maestro.lab.endpoints import ENDPOINTS_FILE
+from maestro.lab.nspawn import ssh_ready
+from maestro.lab.pki import SSH_KEY, SSH_OPTIONS
+from maestro.lab.topology import HOSTS, host_by_name, platform_ports
+from maestro.paths import ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -26,24 +30,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def lab_endpoints() -> Iterator[dict[str, Any]]:
-    """The lab's endpoints; runs `maestro.lab up` when the lab is not up, and `down` afterwards if it did."""
+    """The lab's endpoints; runs `maestro lab up` when the lab is not up, and `down` afterwards if it did."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    path = lab.LAB_DIR / "endpoints.json"
+    path = ENDPOINTS_FILE
     started = False
-    if not path.exists() or not all(lab.ssh_ready(h) for h in lab.HOSTS):
-        subprocess.run([sys.executable, "-m", "maestro.lab", "up"], check=True, cwd=lab.REPO)
+    if not path.exists() or not all(ssh_ready(h) for h in HOSTS):
+        subprocess.run([sys.executable, "-m", "maestro", "lab", "up"], check=True, cwd=ROOT)
         started = True
     try:
         yield json.loads(path.read_text())
     finally:
         if started:
-            subprocess.run([sys.executable, "-m", "maestro.lab", "down"], check=False, cwd=lab.REPO)
+            subprocess.run([sys.executable, "-m", "maestro", "lab", "down"], check=False, cwd=ROOT)
 
 
 @pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
-    return lab.platform_ports()
+    return platform_ports()
 
 
 @pytest.fixture(scope="session")
@@ -60,14 +64,12 @@ def ca_file(lab_endpoints: dict[str, Any]) -> str:
 def testinfra_host(name: str) -> Any:
     import testinfra
 
-    host = lab.host_by_name(name)
-    key = lab.LAB_DIR / "keys" / "id_ed25519"
+    host = host_by_name(name)
     return testinfra.get_host(
         f"ssh://root@{host.ip}",
-        ssh_identity_file=str(key),
-        ssh_extra_args=(
-            "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
-            "-o ControlMaster=auto -o ControlPersist=120s -o ControlPath=/tmp/maestro-lab-ssh-%C"
+        ssh_identity_file=str(SSH_KEY),
+        ssh_extra_args=" ".join(
+            (*SSH_OPTIONS, "-o ControlMaster=auto -o ControlPersist=120s -o ControlPath=/tmp/maestro-lab-ssh-%C")
         ),
     )
 
@@ -75,4 +77,4 @@ def testinfra_host(name: str) -> Any:
 @pytest.fixture(scope="session")
 def hosts(lab_endpoints: dict[str, Any]) -> dict[str, Any]:
     """testinfra hosts by name."""
-    return {h.name: testinfra_host(h.name) for h in lab.HOSTS}
+    return {h.name: testinfra_host(h.name) for h in HOSTS}

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import yaml
 
-from maestro import lab
+from maestro.lab.topology import HOSTS, host_by_name
+from maestro.paths import ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -42,7 +43,7 @@ def api(lab_endpoints: dict[str, Any], ca_file: str) -> httpx.Client:
 
 
 def test_edge_serves_https_only(lab_endpoints: dict[str, Any], ports: dict[str, int]) -> None:
-    edge = lab.host_by_name("edge1").ip
+    edge = host_by_name("edge1").ip
     resp = httpx.get(f"http://{edge}:{ports['http']}/healthz", headers={"Host": lab_endpoints["api_hostname"]})
     assert resp.status_code in (301, 308)
     assert resp.headers["location"].startswith("https://")
@@ -106,7 +107,7 @@ def test_prometheus_scrapes_every_target(lab_endpoints: dict[str, Any]) -> None:
         time.sleep(5)
     jobs = {t["labels"]["job"] for t in targets}
     assert {"node", "postgres", "patroni", "etcd", "redis", "haproxy", "prometheus", "alertmanager"} <= jobs
-    assert len([t for t in targets if t["labels"]["job"] == "node"]) == len(lab.HOSTS)
+    assert len([t for t in targets if t["labels"]["job"] == "node"]) == len(HOSTS)
     assert down == []
 
 
@@ -116,7 +117,7 @@ def test_prometheus_loaded_the_rules_from_dashboards(lab_endpoints: dict[str, An
     alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
     expected: set[str] = set()
     expected_alerts: set[str] = set()
-    for f in sorted((lab.REPO / "dashboards" / "rules").glob("*.yml")):
+    for f in sorted((ROOT / "dashboards" / "rules").glob("*.yml")):
         for g in (yaml.safe_load(f.read_text()) or {}).get("groups", []):
             expected.add(g["name"])
             expected_alerts |= {r["alert"] for r in g["rules"] if "alert" in r}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from maestro.lab_failover import run_failover
+from maestro.lab.failover import run_failover
 
 pytestmark = pytest.mark.lab
 

@@ -8,23 +8,21 @@ from typing import Any
 
 import pytest
 
-from maestro import lab
+from maestro import ansible
+from maestro.lab.topology import HOSTS, INVENTORY
+from maestro.paths import ROOT
 
 pytestmark = pytest.mark.lab
 
 
 def test_second_site_run_reports_zero_changed(lab_endpoints: dict[str, Any]) -> None:
-    cmd = [
-        str(lab.REPO / ".venv" / "bin" / "ansible-playbook"),
-        "-i",
-        str(lab.INVENTORY_DIR / "hosts.yml"),
-        str(lab.REPO / "ansible" / "site.yml"),
-    ]
-    env = dict(lab.ansible_env(), ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_DISPLAY_OK_HOSTS="false")
-    proc = subprocess.run(cmd, env=env, cwd=lab.REPO, capture_output=True, text=True, check=False)
+    # The playbook as `maestro lab up` runs it, with its output captured to read the recap.
+    cmd = ansible.command("site.yml", INVENTORY)
+    env = dict(ansible.environment(), ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_DISPLAY_OK_HOSTS="false")
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     recap = re.findall(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert {h for h, *_ in recap} == {h.name for h in lab.HOSTS}
+    assert {h for h, *_ in recap} == {h.name for h in HOSTS}
     changed = {h: int(c) for h, c, _, _ in recap if int(c) != 0}
     assert changed == {}, (
         "changed tasks:\n"

@@ -1,4 +1,4 @@
-"""The restore drill of issue 7 on the lab, through the operator CLI (maestro/lab_drill.py has the steps).
+"""The restore drill on the lab, through the operator CLI (maestro/lab/drill.py has the steps).
 
 It loses the whole cluster and rebuilds it in place, so it runs after the tests that need the original cluster
 (file order: e2e, failover, idempotence, mlflow_client, restore_drill, roles); test_roles then checks the
@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from maestro import lab_drill
+from maestro.lab.drill import run_drill
 
 pytestmark = pytest.mark.lab
 
 
 def test_whole_cluster_loss_then_point_in_time_restore(lab_endpoints: dict[str, Any]) -> None:
-    result = lab_drill.run_drill()
+    result = run_drill()
     print(result.as_dict())
     # Restore to `latest` into the drill host: every archived commit is back, in order, nothing invented; the
     # commits after the last archived segment are the ones lost.

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from maestro import lab
+from maestro.lab.topology import DOMAIN, HOSTS, host_by_name
 
 pytestmark = pytest.mark.lab
 
 DB = ("db1", "db2", "db3")
-ALL = tuple(h.name for h in lab.HOSTS)
+ALL = tuple(h.name for h in HOSTS)
 
 SERVICES = {
     "db": [
@@ -81,7 +81,7 @@ def test_ports_are_bound_only_where_intended(
     hosts: dict[str, Any], ports: dict[str, int], name: str, port_name: str, expected: str
 ) -> None:
     host = hosts[name]
-    ip = lab.host_by_name(name).ip
+    ip = host_by_name(name).ip
     out = host.check_output(f"ss -Htln 'sport = :{ports[port_name]}'")
     bound = {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in out.splitlines() if line.strip()}
     want = {"ip": {ip}, "ip+lo": {ip, "127.0.0.1"}, "any": {"0.0.0.0"}}[expected]
@@ -131,7 +131,7 @@ def test_firewall_drops_unlisted_ports(hosts: dict[str, Any], name: str) -> None
         probe = f"curl -s -o /dev/null http://127.0.0.1:{port}/"
         assert host.run(f"for i in $(seq 50); do {probe} && exit 0; sleep 0.1; done; exit 1").rc == 0
         with pytest.raises(OSError):
-            socket.create_connection((lab.host_by_name(name).ip, port), timeout=2).close()
+            socket.create_connection((host_by_name(name).ip, port), timeout=2).close()
     finally:
         host.run("systemctl stop maestro-fwprobe")
 
@@ -150,7 +150,7 @@ def _tls_peer(ip: str, port: int, ca: str, server_hostname: str | None = None) -
     ("name", "port_name"), [*[(db, "patroni_rest") for db in DB], *[(db, "etcd_peer") for db in DB]]
 )
 def test_tls_verifies_against_the_deployment_ca(ca_file: str, ports: dict[str, int], name: str, port_name: str) -> None:
-    ip = lab.host_by_name(name).ip
+    ip = host_by_name(name).ip
     if port_name == "etcd_peer":
         # etcd demands a client certificate: the handshake with the CA-verified server must fail without one.
         with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
@@ -163,13 +163,13 @@ def test_tls_verifies_against_the_deployment_ca(ca_file: str, ports: dict[str, i
                 assert tls.recv(1) == b""
         return
     cert = _tls_peer(ip, ports[port_name], ca_file)
-    assert any(v == f"{name}.{lab.DOMAIN}" for k, v in cert.get("subjectAltName", ()) if k == "DNS")
+    assert any(v == f"{name}.{DOMAIN}" for k, v in cert.get("subjectAltName", ()) if k == "DNS")
 
 
 def test_tls_fails_without_the_deployment_ca(ports: dict[str, int], lab_endpoints: dict[str, Any]) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
         ctx = ssl.create_default_context()
-        with socket.create_connection((lab.host_by_name("db1").ip, ports["patroni_rest"]), timeout=5) as raw:
+        with socket.create_connection((host_by_name("db1").ip, ports["patroni_rest"]), timeout=5) as raw:
             ctx.wrap_socket(raw, server_hostname="db1.maestro.lab").close()
 
 
@@ -179,7 +179,7 @@ def test_postgres_uses_tls_checksums_scram_and_sync_mode(
     import psycopg2
 
     conn = psycopg2.connect(
-        host=lab.host_by_name("app1").ip,
+        host=host_by_name("app1").ip,
         port=ports["haproxy_primary"],
         dbname="postgres",
         user="postgres",
@@ -211,7 +211,7 @@ def test_postgres_refuses_connections_without_tls(ports: dict[str, int], secrets
 
     with pytest.raises(psycopg2.OperationalError, match=r"no encryption|SSL off"):
         psycopg2.connect(
-            host=lab.host_by_name("db1").ip,
+            host=host_by_name("db1").ip,
             port=ports["postgres"],
             dbname="postgres",
             user="postgres",
@@ -233,18 +233,18 @@ def test_redis_requires_auth_and_sentinel_knows_the_master(
         f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -p {ports['redis_sentinel']} "
         "sentinel get-master-addr-by-name maestro-lab"
     )
-    assert master.split()[0] in {lab.host_by_name(d).ip for d in DB}
+    assert master.split()[0] in {host_by_name(d).ip for d in DB}
     # The API reaches Redis through HAProxy on app1, which routes to the member that reports role:master: the
     # same member Sentinel names.
     app1 = hosts["app1"]
     via = app1.check_output(
-        f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -h {lab.host_by_name('app1').ip} "
+        f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -h {host_by_name('app1').ip} "
         f"-p {ports['haproxy_redis']} info replication"
     )
     assert "role:master" in via
     # Only the part after the credentials is read, so a failure prints no password.
     target = app1.check_output("sed -n 's/^MAESTRO_REDIS_URL=.*@//p' /etc/maestro-api/maestro-api.env")
-    assert target.startswith(f"{lab.host_by_name('app1').ip}:{ports['haproxy_redis']}/")
+    assert target.startswith(f"{host_by_name('app1').ip}:{ports['haproxy_redis']}/")
 
 
 @pytest.mark.parametrize("name", DB)
@@ -256,7 +256,7 @@ def test_backup_timers_are_scheduled(hosts: dict[str, Any], name: str) -> None:
 
 
 def test_wal_archiving_and_a_full_backup_reach_s3(hosts: dict[str, Any]) -> None:
-    from maestro.lab_failover import patroni_cluster
+    from maestro.lab.failover import patroni_cluster
 
     leader = next(m["name"] for m in patroni_cluster() if m["role"] == "leader")
     info = json.loads(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maestro import policycheck
+from maestro.offline import policycheck
 
 from .cases import R
 

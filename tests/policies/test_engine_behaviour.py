@@ -10,7 +10,7 @@ import pytest
 from maestro_policies import exceptions as exc
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
-from maestro import policycheck
+from maestro.offline import policycheck
 
 from .cases import CASES, R
 from .engine import findings

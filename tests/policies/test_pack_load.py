@@ -8,7 +8,7 @@ from google.protobuf import empty_pb2
 from maestro_policies.registry import all_rules
 from pulumi.runtime.proto import analyzer_pb2
 
-from maestro import policycheck
+from maestro.offline import policycheck
 
 pytestmark = pytest.mark.servers  # starts a real gRPC server in a subprocess (a few seconds)
 

@@ -86,7 +86,7 @@ def test_backup_retention_threshold_depends_on_environment() -> None:
 
 
 def test_aws_provider_default_tags_count() -> None:
-    from maestro import policycheck
+    from maestro.offline import policycheck
 
     from .engine import Recorded
 

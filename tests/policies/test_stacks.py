@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from maestro import mockrun, policycheck
+from maestro.offline import mockrun, policycheck
 from tests.components.stacks import evaluated
 
 from .engine import NO_EXCEPTIONS
@@ -117,7 +117,7 @@ def test_every_shipped_stack_is_checked_and_prod_is_judged_as_prod() -> None:
 def test_shipped_stack_passes_every_mandatory_rule(stack: str) -> None:
     """Judged as `make check` judges it: with the stack environment's policy config (prod: every rule mandatory).
 
-    The resources are the evaluation tests/unit/ already made for this stack in this session (same program, same
+    The resources are the evaluation tests/components/ already made for this stack in this session (same program, same
     stack file, same mocks as `policycheck.evaluate`), so the pack run is the only extra cost here."""
     resources = evaluated(stack)
     config, _ = mockrun.load_stack_config(mockrun.stack_file_for(stack))

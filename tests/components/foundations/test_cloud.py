@@ -12,7 +12,7 @@ from components.config import load_config
 from components.foundations.cloud import foundation_args
 from components.foundations.contract import FoundationArgs, IdentityRequest
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.clouds import BY_CLOUD, STACKS, Cloud, raw_config
 from tests.components.stacks import PORTS, evaluated
 

@@ -15,7 +15,7 @@ import pytest
 
 from components.foundations.contract import BucketRef, FoundationOutputs, RedisEndpoint, WorkloadIdentity
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 
 pytestmark = pytest.mark.stacks
 

@@ -17,7 +17,7 @@ from components.foundations.gcp.edge import GFE_RANGES
 from components.foundations.ingress_nginx import INGRESS_CONTROLLER_POD, INGRESS_WEBHOOK_PORT, IngressControllerFlows
 from components.workloads.namespaces import NAMES
 from components.workloads.network import ANYWHERE, API
-from maestro import mockrun, policycheck
+from maestro.offline import mockrun, policycheck
 from tests.components.stacks import PORTS, evaluated
 
 pytestmark = pytest.mark.stacks

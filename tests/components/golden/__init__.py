@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from maestro import mockrun
+from maestro.offline import mockrun
 
 GOLDEN_DIR = Path(__file__).resolve().parent
 SECRET = "[secret]"

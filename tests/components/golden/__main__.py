@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.golden import differences, golden_file, record, shipped_stacks, write
 
 

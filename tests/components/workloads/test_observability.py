@@ -9,7 +9,7 @@ import pytest
 
 from components.config import ObservabilityConfig
 from components.workloads.observability import Observability, ObservabilityArgs
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.stacks import DASHBOARDS_DIR, PORTS, RULES_DIR, SHIPPED, evaluated
 
 pytestmark = pytest.mark.stacks

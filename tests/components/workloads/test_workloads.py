@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.workloads.namespaces import LEVELS, NAMES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.stacks import PORTS, SHIPPED, by_suffix, evaluated, pod_specs
 
 pytestmark = pytest.mark.stacks
@@ -241,7 +241,7 @@ def test_endpoint_picks_the_cluster_of_every_database_url() -> None:
 def test_switched_stack_deletes_nothing_and_passes_the_policy_pack() -> None:
     """The clone carries the same labels, pod security and NetworkPolicy coverage as the live cluster: prod-aws with
     the clone and the switch passes every mandatory rule, as the shipped stacks do."""
-    from maestro import policycheck
+    from maestro.offline import policycheck
 
     assert {r.urn for r in evaluated("prod-aws")} <= {r.urn for r in switched_prod()}
     config, _ = mockrun.load_stack_config(mockrun.stack_file_for("prod-aws"))
@@ -306,7 +306,7 @@ def test_mlflow_serves_workspaces_and_proxies_artifacts(stack: str) -> None:
 def test_redis_exporter_has_cheap_http_probes_on_its_metrics_port() -> None:
     from dataclasses import replace
 
-    from maestro import policycheck
+    from maestro.offline import policycheck
 
     statefulset = by_suffix(evaluated("dev-kind").of_type("kubernetes:apps/v1:StatefulSet"), "-redis-statefulset")
     props = mockrun.plain(statefulset.inputs)

@@ -14,7 +14,7 @@ from components.foundations.aws.ingress import WAF_ANNOTATION
 from components.foundations.aws.waf import MANAGED_RULE_GROUPS
 from components.workloads.mlflow import SERVICE_ACCOUNT as MLFLOW_SA
 from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
-from maestro import mockrun
+from maestro.offline import mockrun
 from maestro.paths import ROOT
 from tests.components.stacks import by_suffix, evaluated
 

@@ -13,7 +13,7 @@ from components.foundations.azure.edge import APPGW_CERTIFICATE, INGRESS_CLASS
 from components.foundations.azure.identity import ROLES, WORKLOAD_IDENTITY_AUDIENCE
 from components.foundations.azure.storage import BLOB_LOG_CATEGORIES
 from components.platform import IDENTITIES
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.stacks import evaluated
 
 pytestmark = pytest.mark.stacks

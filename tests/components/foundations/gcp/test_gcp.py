@@ -17,7 +17,7 @@ from components.foundations.ingress_nginx import INGRESS_CONTROLLER_POD, INGRESS
 from components.platform import IDENTITIES
 from components.workloads.namespaces import NAMES
 from components.workloads.network import API
-from maestro import mockrun
+from maestro.offline import mockrun
 from tests.components.stacks import PORTS, evaluated
 
 pytestmark = pytest.mark.stacks

@@ -1,0 +1,261 @@
+"""The restore drill on the lab: real Patroni, pgBackRest and the S3 repository, driven through the operator CLI.
+
+1. A known workload through HAProxy: one row per transaction; each row's commit time comes back from
+   `track_commit_timestamp` (the clock recovery_target_time is compared with).
+2. `maestro backup`, then more writes with a gap in the middle (T falls inside it), all archived.
+3. More writes that only a WAL switch would archive; then the whole cluster is lost: every Patroni unit is killed
+   with SIGKILL (PostgreSQL with it) and every member's data directory is deleted.
+4. `maestro drill --to latest --keep` restores the repository into the drill host (dr1) and leaves it running:
+   everything archived is back, in order; the commits after the last archived segment are counted as lost (RPO).
+5. `maestro restore --to T --target in-place --yes` rebuilds the cluster: exactly the commits up to T are present,
+   row for row and by checksum; one leader, every replica streaming, and the API answers `/readyz` again (RTO).
+
+Used by tests/lab/test_restore_drill.py and by the lab DR benchmark (bench/lab_dr.py, `make bench-lab-dr`), which
+adds a pgbench database of about 1 GB before the backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maestro.lab.failover import dsn, wait_healthy
+from maestro.lab.nspawn import ssh
+from maestro.lab.pki import ca_context
+from maestro.lab.system import LabError
+from maestro.lab.topology import DOMAIN, HOSTS, INVENTORY, host_by_name, platform_ports
+from maestro.paths import ROOT
+
+TABLE = "maestro_drill"
+DATA_DIR = "/var/lib/postgresql/15/maestro-lab"
+DRILL_HOST = "dr1"
+
+Row = tuple[int, str, dt.datetime]
+
+
+def _connect() -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn())
+    conn.autocommit = True
+    return conn
+
+
+def prepare() -> None:
+    """The drill's table, empty."""
+    with contextlib.closing(_connect()) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        cur.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, payload text NOT NULL)")
+
+
+def write(n: int, tag: str, pause: float = 0.0) -> None:
+    """`n` rows, one transaction each (autocommit), `pause` seconds apart."""
+    with contextlib.closing(_connect()) as conn, conn.cursor() as cur:
+        for i in range(n):
+            cur.execute(f"INSERT INTO {TABLE} (payload) VALUES (%s)", (f"{tag}-{i}-{time.time_ns()}",))  # noqa: S608
+            if pause:
+                time.sleep(pause)
+
+
+ROWS_SQL = f"SELECT id, md5(payload), pg_xact_commit_timestamp(xmin) FROM {TABLE} ORDER BY id"  # noqa: S608
+
+
+def rows() -> list[Row]:
+    """The table as the cluster's primary sees it: (id, md5 of the payload, commit time)."""
+    with contextlib.closing(_connect()) as conn, conn.cursor() as cur:
+        cur.execute(ROWS_SQL)
+        return [(int(r[0]), str(r[1]), r[2]) for r in cur.fetchall()]
+
+
+def drill_host_rows() -> list[tuple[int, str]]:
+    """The table in the copy `maestro drill --keep` left running on the drill host (ids and checksums)."""
+    port = platform_ports()["postgres"]
+    sql = f"SELECT id, md5(payload) FROM {TABLE} ORDER BY id"  # noqa: S608
+    out = ssh(
+        host_by_name(DRILL_HOST),
+        f"runuser -u postgres -- psql -h /var/run/postgresql -p {port} -d postgres -AtF, -c '{sql}'",
+    ).stdout
+    return [(int(i), m) for i, m in (line.split(",") for line in out.splitlines() if line)]
+
+
+def stop_drill_copy() -> None:
+    """Stop the copy `maestro drill --keep` left running (its data stays until the next drill moves it aside)."""
+    ssh(
+        host_by_name(DRILL_HOST),
+        f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D {DATA_DIR} -m fast -w stop",
+        check=False,
+    )
+
+
+def checksum(pairs: list[tuple[int, str]]) -> str:
+    return hashlib.sha256("".join(f"{i}:{m};" for i, m in pairs).encode()).hexdigest()
+
+
+def switch_and_wait_archived(timeout: float = 60) -> None:
+    """Close the current WAL segment and wait until the archiver has pushed it."""
+    with contextlib.closing(_connect()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_walfile_name(pg_switch_wal())")
+        (segment,) = cur.fetchone()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cur.execute("SELECT last_archived_wal FROM pg_stat_archiver")
+            (last,) = cur.fetchone()
+            if last is not None and last >= segment:
+                return
+            time.sleep(0.5)
+    raise LabError(f"WAL segment {segment} was not archived within {timeout:.0f} s")
+
+
+def lose_cluster() -> None:
+    """Whole-cluster loss: SIGKILL every Patroni unit (PostgreSQL dies with it) and delete every data directory."""
+    for host in HOSTS:
+        if "postgres" in host.groups:
+            ssh(
+                host,
+                f"systemctl kill --signal=SIGKILL patroni; systemctl stop patroni; rm -rf {DATA_DIR}",
+            )
+
+
+def maestro(*args: str) -> float:
+    """Run the operator CLI against the lab inventory; the seconds it took. Raises on a non-zero exit."""
+    started = time.monotonic()
+    proc = subprocess.run(  # noqa: S603 - fixed argument list
+        [str(Path(sys.executable).parent / "maestro"), *args, "--inventory", str(INVENTORY)],
+        check=False,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise LabError(f"maestro {' '.join(args)} exited {proc.returncode}")
+    return time.monotonic() - started
+
+
+class ReadyWatch(threading.Thread):
+    """Polls the API's /readyz through the WAF; records when it first answers 200 after it was seen failing."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        edge = host_by_name("edge1")
+        self.url = f"https://{edge.ip}/readyz"
+        self.host = f"edge1.{DOMAIN}"
+        # The edge's certificate names its IP too; the Host header is the server name the WAF serves.
+        self.ctx = ca_context()
+        self.started = time.monotonic()
+        self.saw_failure = False
+        self.ready_at: float | None = None
+        self.stop_event = threading.Event()
+
+    def ready(self) -> bool:
+        headers = {"Host": self.host, "User-Agent": "maestro-lab-drill", "Accept": "application/json"}
+        req = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - https to the lab
+        try:
+            with urllib.request.urlopen(req, timeout=3, context=self.ctx) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def run(self) -> None:
+        while not self.stop_event.is_set() and self.ready_at is None:
+            if self.ready():
+                if self.saw_failure:
+                    self.ready_at = time.monotonic()
+            else:
+                self.saw_failure = True
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def watching_ready() -> Iterator[ReadyWatch]:
+    watch = ReadyWatch()
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.stop_event.set()
+        watch.join(timeout=10)
+
+
+@dataclass
+class DrillResult:
+    """What one lab drill measured and checked."""
+
+    committed_before_loss: int
+    archived_rows: int
+    lost_on_cluster_loss: int
+    rpo_seconds: float
+    drill_seconds: float
+    target: str
+    expected_at_target: int
+    restored_at_target: int
+    exact_at_target: bool
+    exact_after_latest: bool
+    restore_seconds: float
+    rto_api_seconds: float | None
+    members: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_drill(*, gap: float = 2.0, unarchived: int = 30, unarchived_pause: float = 0.05) -> DrillResult:
+    """The whole drill (steps 1-5 of the module's docstring) on a healthy lab."""
+    wait_healthy()
+    prepare()
+    write(40, "before-backup")
+    maestro("backup")
+    write(40, "after-backup-1")
+    time.sleep(gap)  # T falls inside this gap: a clear boundary between two commits
+    write(40, "after-backup-2")
+    switch_and_wait_archived()
+    archived = rows()
+    gap_start, gap_end = archived[79][2], archived[80][2]
+    target = gap_start + (gap_end - gap_start) / 2
+    write(unarchived, "unarchived", pause=unarchived_pause)
+    before_loss = rows()
+
+    lose_cluster()
+    drill_seconds = maestro("drill", "--to", "latest", "--keep")
+    try:
+        copy = drill_host_rows()
+    finally:
+        stop_drill_copy()
+    live = [(i, m) for i, m, _ in before_loss]
+    exact_after_latest = copy == live[: len(copy)] and len(copy) >= len(archived)
+    lost = before_loss[len(copy) :]
+    last_restored = before_loss[len(copy) - 1][2]
+    rpo = (before_loss[-1][2] - last_restored).total_seconds() if lost else 0.0
+
+    with watching_ready() as watch:
+        restore_seconds = maestro("restore", "--to", target.isoformat(), "--target", "in-place", "--yes")
+        deadline = time.monotonic() + 300
+        while watch.ready_at is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rto = round(watch.ready_at - watch.started, 1) if watch.ready_at is not None else None
+    members = wait_healthy()
+    expected = [(i, m) for i, m, ts in before_loss if ts <= target]
+    restored = [(i, m) for i, m, _ in rows()]
+    return DrillResult(
+        committed_before_loss=len(before_loss),
+        archived_rows=len(archived),
+        lost_on_cluster_loss=len(lost),
+        rpo_seconds=round(rpo, 2),
+        drill_seconds=round(drill_seconds, 1),
+        target=target.isoformat(),
+        expected_at_target=len(expected),
+        restored_at_target=len(restored),
+        exact_at_target=restored == expected and checksum(restored) == checksum(expected),
+        exact_after_latest=exact_after_latest,
+        restore_seconds=round(restore_seconds, 1),
+        rto_api_seconds=rto,
+        members=members,
+    )
