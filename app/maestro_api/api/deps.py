@@ -36,7 +36,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from maestro_api.core.audit import record_audit, record_audit_separately
+from maestro_api.core.audit import AuditEntry, Outcome, record_audit, record_audit_separately
 from maestro_api.core.config import Settings
 from maestro_api.core.db import scope_session
 from maestro_api.core.errors import ProblemError
@@ -126,13 +126,9 @@ class Requirement:
         if is_allowed(principal.role, self.permission):
             return
         AUTHZ_DENIALS.labels(permission=self.permission).inc()
+        target = f"{request.method} {request.url.path}"
         await record_audit_separately(
-            get_sessionmaker(request),
-            principal=principal,
-            action=self.permission,
-            target=f"{request.method} {request.url.path}",
-            outcome="denied",
-            request=request,
+            get_sessionmaker(request), AuditEntry(principal, self.permission, target, "denied", request)
         )
         raise ProblemError(403, "Forbidden", f"Role {principal.role!r} lacks the permission {self.permission!r}.")
 
@@ -175,25 +171,14 @@ class AuditedCheck(Requirement):
                 target = f"{request.method} {request.url.path}"
                 mutation = Mutation(principal=principal, permission=self.permission, session=session, target=target)
                 yield mutation
-                await record_audit(
-                    session,
-                    principal=principal,
-                    action=self.permission,
-                    target=mutation.target,
-                    outcome="success",
-                    request=request,
-                )
+                await record_audit(session, AuditEntry(principal, self.permission, mutation.target, "success", request))
         except ProblemError as exc:
             if mutation is None:
                 raise
             # The request's transaction has rolled back (and let its connection go): the outcome gets its own.
+            outcome: Outcome = "denied" if exc.status == 403 else "failure"
             await record_audit_separately(
-                get_sessionmaker(request),
-                principal=principal,
-                action=self.permission,
-                target=mutation.target,
-                outcome="denied" if exc.status == 403 else "failure",
-                request=request,
+                get_sessionmaker(request), AuditEntry(principal, self.permission, mutation.target, outcome, request)
             )
             raise
 

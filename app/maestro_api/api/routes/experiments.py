@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from maestro_api.api.deps import Audited, Authorize, Mutation
 from maestro_api.api.dispatch import direct
 from maestro_api.core.security import Principal
 from maestro_api.registry import operations as ops
-from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
+from maestro_api.registry.runtime import FilteredPage, FreshDep, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     EXPERIMENT_ID_PATTERN,
     TAG_KEY_PATTERN,
@@ -31,16 +31,9 @@ async def search_experiments(
     principal: Annotated[Principal, Authorize("experiments:read")],
     registry: RegistryDep,
     fresh: FreshDep,
-    filter: Annotated[
-        str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
-    ] = None,
-    max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    page: FilteredPage,
 ) -> Response:
-    body = await registry.run(
-        ops.SEARCH_EXPERIMENTS, principal.tenant_id, fresh=fresh, filter=filter, max_results=max_results,
-        page_token=page_token,
-    )  # fmt: skip
+    body = await registry.run(ops.SEARCH_EXPERIMENTS, principal.tenant_id, fresh=fresh, **page)
     return json_response(body)
 
 

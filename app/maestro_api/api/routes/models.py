@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from maestro_api.api.deps import Audited, Authorize, Mutation
 from maestro_api.api.dispatch import direct
 from maestro_api.core.security import Principal
 from maestro_api.registry import operations as ops
-from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
+from maestro_api.registry.runtime import FilteredPage, FreshDep, MaxResults, PageToken, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     ALIAS_PATTERN,
     NAME_PATTERN,
@@ -35,8 +35,6 @@ ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="Registered mo
 VersionNumber = Annotated[str, Path(pattern=VERSION_PATTERN)]
 AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN)]
 TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN)]
-PageToken = Annotated[str | None, Query(max_length=4000)]
-MaxResults = Annotated[int, Query(ge=1, le=1000)]
 
 
 # --- registered models ----------------------------------------------------------------------------------------
@@ -45,17 +43,10 @@ async def search_models(
     principal: Annotated[Principal, Authorize("models:read")],
     registry: RegistryDep,
     fresh: FreshDep,
-    filter: Annotated[
-        str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
-    ] = None,
-    max_results: MaxResults = 100,
-    page_token: PageToken = None,
+    page: FilteredPage,
 ) -> Response:
     """Search the tenant's registered models."""
-    body = await registry.run(
-        ops.SEARCH_MODELS, principal.tenant_id, fresh=fresh, filter=filter, max_results=max_results,
-        page_token=page_token,
-    )  # fmt: skip
+    body = await registry.run(ops.SEARCH_MODELS, principal.tenant_id, fresh=fresh, **page)
     return json_response(body)
 
 
