@@ -102,7 +102,12 @@ class Comparison:
     runs: list[dict[str, Any]] = field(default_factory=list)
     medians: dict[str, dict[str, Any]] = field(default_factory=dict)
     ratio: float = 0.0
-    """Median req/s of the working tree over the baseline's."""
+    """Median req/s of the working tree over the baseline's (the figure the tolerance applies to)."""
+    paired_ratio: float = 0.0
+    """Median over the repeats of each repeat's own ratio (the two sides measured back to back): less sensitive to
+    the machine's load drifting during the run."""
+    cpu_ratio: float = 0.0
+    """API CPU per request of the working tree over the baseline's (median): what the load changes least."""
     within_tolerance: bool = False
     cases: list[dict[str, Any]] = field(default_factory=list)
     """Both medians in the shape every benchmark report shares (maestro/bench_report.py)."""
@@ -175,6 +180,12 @@ def compare(*, rev: str, cfg: ApiConfig, args: Any) -> Comparison:
         }
     base_rps, work_rps = report.medians["baseline"]["rps"], report.medians["working tree"]["rps"]
     report.ratio = round(work_rps / base_rps, 3) if base_rps else 0.0
+    pairs = [r["working tree"]["rps"] / r["baseline"]["rps"] for r in report.runs if r["baseline"]["rps"]]
+    report.paired_ratio = round(statistics.median(pairs), 3) if pairs else 0.0
+    base_cpu = report.medians["baseline"]["api_cpu_ms_per_request"]
+    report.cpu_ratio = (
+        round(report.medians["working tree"]["api_cpu_ms_per_request"] / base_cpu, 3) if base_cpu else 0.0
+    )
     report.within_tolerance = report.ratio >= 1 - TOLERANCE
     report.config["elapsed_s"] = round(time.monotonic() - started)
     command = "python -m bench.api.run " + " ".join(sys.argv[1:])
@@ -222,15 +233,17 @@ def render_markdown(report: Comparison, argv: str) -> str:
     lines += [
         "",
         f"Working tree / baseline (median req/s): **{report.ratio:.3f}**, {verdict} the {TOLERANCE:.0%} tolerance.",
+        f"Median of the per-repeat ratios: {report.paired_ratio:.3f}; API CPU per request, working tree / baseline: "
+        f"{report.cpu_ratio:.3f} (above 1: the working tree costs more).",
         "",
-        "| repeat | order | load before | load after | baseline req/s | working tree req/s |",
-        "|---|---|---|---|---|---|",
+        "| repeat | order | load before | load after | baseline req/s | working tree req/s | ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in report.runs:
+        base, work = run["baseline"]["rps"], run["working tree"]["rps"]
         lines.append(
             f"| {run['repeat']} | {', '.join(run['order'])} | {', '.join(map(str, run['load_before']))} | "
-            f"{', '.join(map(str, run['load_after']))} | {run['baseline']['rps']:.0f} | "
-            f"{run['working tree']['rps']:.0f} |"
+            f"{', '.join(map(str, run['load_after']))} | {base:.0f} | {work:.0f} | {work / base if base else 0:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -239,4 +252,7 @@ def write(report: Comparison, output: Path, argv: str) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(asdict(report), indent=2) + "\n")
     output.with_suffix(".md").write_text(render_markdown(report, argv))
-    print(f"wrote {output} and {output.with_suffix('.md').name}: working tree / baseline = {report.ratio:.3f}")
+    print(
+        f"wrote {output} and {output.with_suffix('.md').name}: working tree / baseline = {report.ratio:.3f} "
+        f"(paired {report.paired_ratio:.3f}, CPU per request {report.cpu_ratio:.3f})"
+    )
