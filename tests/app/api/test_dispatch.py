@@ -26,11 +26,6 @@ TENANT = uuid.uuid4()
 GOOD_KEY = "good"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class StubAuthenticator:
     def __init__(self, role: str) -> None:
         self.role = role

@@ -15,11 +15,6 @@ pytestmark = pytest.mark.anyio
 ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/artifacts"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Refuse:
     async def authenticate(self, authorization: str | None) -> Principal:
         raise unauthorized("missing", "No credentials.")

@@ -21,11 +21,6 @@ TENANT = uuid.uuid4()
 ROOT = "s3://artifacts"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeClient:
     """Records every call; answers from ``answers`` by endpoint (``{}`` otherwise), or raises ``fail``."""
 
