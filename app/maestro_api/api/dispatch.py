@@ -2,10 +2,10 @@
 
 A cached read of one registry object (``GET /v1/models/{name}`` and the like) is the API's hot path. Its work is
 small (one cached principal, the rate-limit round trips, one cache ``HMGET``); behind FastAPI the router and the
-generic dependency solver cost more than that work. Route order, one level of routers instead of two and the
-``/mlflow`` proxy on a mount of its own remove most of the router's share, but not the rest: measured with
-``make bench-api BENCH_API_ARGS="--baseline <rev>"``, case (a) stays far more than 5 % below this shortcut
-(bench/api/tuning.md). So these few routes are served here, from what FastAPI itself built:
+generic dependency solver cost more than that work. The route layout (``maestro_api.api.main``) keeps the
+router's share small but not small enough: served by the router, even with its dependencies compiled, case (a) of
+``make bench-api`` falls well over 5 % below this shortcut (bench/api/tuning.md). So these few routes are served
+here, from what FastAPI itself built:
 
 - which routes: those whose endpoint is marked ``@direct``, found in the app's own routes (``iter_route_contexts``);
 - what runs: each route's dependency tree as FastAPI resolved it for the app (the inclusion's dependencies too),
