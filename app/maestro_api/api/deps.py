@@ -183,7 +183,16 @@ class AuditedCheck(Requirement):
             raise
 
 
-class Authorize(DependsParam):
+class Requires(DependsParam):
+    """A dependency that requires a permission, named once as ``.permission`` (the RBAC walk and the docs)."""
+
+    @property
+    def permission(self) -> str:
+        assert isinstance(self.dependency, Requirement)
+        return self.dependency.permission
+
+
+class Authorize(Requires):
     """``Authorize("models:read")``: requires a permission and yields the principal.
 
     Use as ``principal: Annotated[Principal, Authorize(...)]`` or in ``dependencies=[Authorize(...)]``."""
@@ -191,24 +200,14 @@ class Authorize(DependsParam):
     def __init__(self, permission: str, **_: Any) -> None:
         super().__init__(dependency=PermissionCheck(permission))
 
-    @property
-    def permission(self) -> str:
-        assert isinstance(self.dependency, Requirement)
-        return self.dependency.permission
 
-
-class Audited(DependsParam):
+class Audited(Requires):
     """``Audited("models:update")``: requires a permission and yields the request's ``Mutation`` (see the module
     docstring): ``change: Annotated[Mutation, Audited(...)]``. Function-scoped: the event is written, and the
     transaction committed, before the response is sent."""
 
     def __init__(self, permission: str, **_: Any) -> None:
         super().__init__(dependency=AuditedCheck(permission), scope="function")
-
-    @property
-    def permission(self) -> str:
-        assert isinstance(self.dependency, Requirement)
-        return self.dependency.permission
 
 
 def route_permissions(dependant: Any) -> set[str]:
