@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.security import NewApiKey, generate_api_key
-from maestro_api.models import ApiKey, Quota, Tenant, User
+from maestro_api.models import ApiKey, Base, Quota, Tenant
+
+Row = TypeVar("Row", bound=Base)
 
 DEFAULT_QUOTAS: dict[str, dict[str, int]] = {
     "free": {"max_users": 5, "max_api_keys": 5, "max_models": 10, "max_deployments": 2},
@@ -24,6 +28,20 @@ DEFAULT_QUOTAS: dict[str, dict[str, int]] = {
 def not_found(kind: str) -> ProblemError:
     """The answer for a missing object and for another tenant's object alike."""
     return ProblemError(404, "Not Found", f"No such {kind}.")
+
+
+async def get_or_404(session: AsyncSession, model: type[Row], key: Any, *, kind: str) -> Row:
+    """The row of ``model`` with primary key ``key`` that the session's tenant may see, or ``not_found(kind)``."""
+    row = await session.get(model, key)
+    if row is None:
+        raise not_found(kind)
+    return row
+
+
+def apply_update(row: Base, update: BaseModel) -> None:
+    """Set every field the client sent in ``update`` (a PATCH body) on ``row``; an explicit null changes nothing."""
+    for field, value in update.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(row, field, value)
 
 
 async def create_tenant(session: AsyncSession, *, name: str, tier: str) -> Tenant:
@@ -74,10 +92,3 @@ async def create_api_key(
     await session.flush()
     await session.refresh(row)
     return row, new
-
-
-async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise not_found("user")
-    return user

@@ -10,17 +10,17 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from maestro_api.api.main import api_router, public_router
+from maestro_api.api.dispatch import DirectReads, direct_routes
+from maestro_api.api.main import include_routes
 from maestro_api.core.config import Settings, get_settings
 from maestro_api.core.db import create_engine, create_sessionmaker
-from maestro_api.core.errors import PROBLEM_RESPONSES, install_error_handlers
+from maestro_api.core.errors import install_error_handlers
 from maestro_api.core.http import HttpHygieneMiddleware
 from maestro_api.core.lifecycle import LIFESPAN_HOOKS
 from maestro_api.core.ratelimit import RateLimiter
 from maestro_api.core.security import Authenticator
 from maestro_api.core.telemetry import configure_logging, create_tracer_provider
 from maestro_api.metrics import DB_POOL_SIZE
-from maestro_api.registry.fastpath import CachedReadFastPath, cached_read_routes
 
 API_TITLE = "Maestro API"
 API_VERSION = "1.0.0"
@@ -81,13 +81,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     app.state.settings = settings
     app.state.tracer_provider = provider
     install_error_handlers(app)
-    # Inner to outer: the fast path runs inside the hygiene middleware (headers, body limit, metrics, span).
-    app.add_middleware(CachedReadFastPath, routes=cached_read_routes())
+    include_routes(app)
+    # Inner to outer: the direct reads are served inside the hygiene middleware (headers, body limit, metrics, span).
+    app.add_middleware(DirectReads, routes=direct_routes(app.routes))
     app.add_middleware(
         HttpHygieneMiddleware,
         settings=settings,
         tracer=provider.get_tracer("maestro_api") if provider is not None else None,
     )
-    app.include_router(public_router)
-    app.include_router(api_router, responses=PROBLEM_RESPONSES)
     return app

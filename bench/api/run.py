@@ -2,140 +2,44 @@
 uncached read through the API, (d) an authenticated write creating a model version.
 
 Everything runs on loopback and is started and stopped here: PostgreSQL 15 and Redis (Debian), MLflow (4 sync
-gunicorn workers: the fair baseline of docs/DESIGN, no job runner), the API (uvicorn workers). Each case gets
+gunicorn workers: the fair baseline of docs/architecture.md, no job runner), the API (uvicorn workers). Each case gets
 requests/s and P50/P95/P99 at a fixed concurrency (wrk, closed loop) and latencies at a fixed arrival rate
 (``openloop.py``, open loop). The whole set repeats ``--repeats`` times, interleaved; medians are reported.
 
     .venv/bin/python -m bench.api.run [--api-workers 2] [--repeats 3] [--duration 10] [--label NAME]
+    .venv/bin/python -m bench.api.run --baseline <git-rev> [--repeats 6]   case (a) against a baseline revision
 
-Writes docs/benchmarks/api.json and docs/benchmarks/api.md (the tuning log is bench/api/tuning.md).
+Writes docs/benchmarks/api.json and docs/benchmarks/api.md (the tuning log is bench/api/tuning.md); with
+``--baseline``, build/bench/api-baseline.{json,md} (``bench.api.baseline``).
 """
 
-# ruff: noqa: S603 - a benchmark driver: it runs a fixed local program (wrk); bench/servers.py starts the servers
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
-import os
-import platform
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from maestro_api.registry.scoping import workspace_for
 
 from bench import report as bench_report
 from bench import servers
+from bench.api import baseline
+from bench.api.measure import WORKSPACE_HEADER, Case, cached_read, loadavg, machine, run_wrk, setup_data
 from bench.api.openloop import open_loop
 from bench.servers import ApiConfig, MlflowConfig, start_api
 from maestro.paths import ROOT
 from tests.mlflow_server import stop_process_group
 
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
-LUA = Path(__file__).with_name("wrk.lua")
 DOCS = ROOT / "docs" / "benchmarks"
 TUNING = Path(__file__).with_name("tuning.md")
-WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
-
-
-# --- load ----------------------------------------------------------------------------------------------------
-@dataclass
-class Case:
-    key: str
-    title: str
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: str | None
-    rate: float
-    """Arrival rate of the open-loop measurement (requests/s), below the case's capacity."""
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU time of every live process in a process group (from /proc; children of gunicorn and
-    uvicorn masters share the master's group). Load-independent: what one request costs, not how long it waited."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # field 5 (pgrp) of proc(5), counted after the command name
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
-
-
-CPU_GROUPS: dict[str, int] = {}
-"""Process groups whose CPU time is sampled around each measurement: name -> pgid (filled in by main)."""
-
-
-def run_wrk(case: Case, *, connections: int, duration: int, threads: int) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "BENCH_METHOD": case.method,
-        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in case.headers.items()),
-    }
-    if case.body is not None:
-        env["BENCH_BODY"] = case.body
-    cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LUA), case.url]
-    cpu_before = {name: group_cpu_seconds(pgid) for name, pgid in CPU_GROUPS.items()}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
-    cpu = {name: group_cpu_seconds(pgid) - cpu_before[name] for name, pgid in CPU_GROUPS.items()}
-    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = raw["duration_us"] / 1e6
-    errors = sum(v for k, v in raw.items() if k.startswith("errors_"))
-    return {
-        "rps": round(raw["requests"] / seconds, 1),
-        "p50_ms": raw["p50_us"] / 1000,
-        "p95_ms": raw["p95_us"] / 1000,
-        "p99_ms": raw["p99_us"] / 1000,
-        "max_ms": raw["max_us"] / 1000,
-        "requests": raw["requests"],
-        "errors": errors,
-        "cpu_ms_per_request": {
-            name: round(seconds * 1000 / raw["requests"], 3) if raw["requests"] else None
-            for name, seconds in cpu.items()
-        },
-        "command": " ".join(cmd),
-    }
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def machine() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kib = 0
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    wrk_version = subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "wrk": wrk_version[0] if wrk_version else "wrk",
-        "shared": "yes: other engineers' builds and tests run on the same 2 cores (see load averages per run)",
-    }
 
 
 @dataclass
@@ -148,7 +52,7 @@ class Report:
     medians: dict[str, Any] = field(default_factory=dict)
     tuning: list[dict[str, Any]] = field(default_factory=list)
     cases: list[dict[str, Any]] = field(default_factory=list)
-    """The medians in the shape every benchmark report shares (maestro/bench_report.py)."""
+    """The medians in the shape every benchmark report shares (bench/report.py)."""
 
 
 def shared_cases(report: Report, command: str) -> list[dict[str, Any]]:
@@ -172,30 +76,6 @@ def shared_cases(report: Report, command: str) -> list[dict[str, Any]]:
     return out
 
 
-def setup_data(api: str, mlflow: str, key: str, tenant_ws: str) -> tuple[str, str]:
-    h = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(timeout=30) as c:
-        r = c.post(f"{api}/v1/experiments", json={"name": "bench"}, headers=h)
-        r.raise_for_status()
-        exp = r.json()["experiment_id"]
-        r = c.post(
-            f"{mlflow}/api/2.0/mlflow/runs/create", json={"experiment_id": exp}, headers={WORKSPACE_HEADER: tenant_ws}
-        )
-        r.raise_for_status()
-        run = r.json()["run"]["info"]
-        c.post(
-            f"{api}/v1/models",
-            json={"name": "bench-model", "description": "benchmark", "tags": {"team": "perf"}},
-            headers=h,
-        ).raise_for_status()
-        body = json.dumps({"source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]})
-        c.post(
-            f"{api}/v1/models/bench-model/versions", content=body, headers={**h, "Content-Type": "application/json"}
-        ).raise_for_status()
-        c.put(f"{api}/v1/models/bench-model/aliases/champion", json={"version": "1"}, headers=h).raise_for_status()
-    return body, run["run_id"]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--api-workers", type=int, default=2)
@@ -212,7 +92,11 @@ def main() -> int:
     ap.add_argument("--cases", default="abcd")
     ap.add_argument("--label", default="default")
     ap.add_argument(
-        "--output", type=Path, default=DOCS / "api.json", help="JSON results (the .md is written next to it)"
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON results (the .md is written next to it); default docs/benchmarks/api.json, with --baseline "
+        "build/bench/api-baseline.json",
     )
     ap.add_argument("--no-markdown", action="store_true", help="only write JSON (tuning experiments)")
     ap.add_argument(
@@ -221,8 +105,18 @@ def main() -> int:
         help="after the main runs, measure (a) with other API configs on the same servers: comma-separated "
         "workers:loop:http:auth_cache_ttl, e.g. 1:uvloop:httptools:5,2:asyncio:h11:5,2:uvloop:httptools:0",
     )
+    ap.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="measure only (a), for the API at git revision REV and for the working tree, alternately in one run",
+    )
     args = ap.parse_args()
     cfg = ApiConfig(workers=args.api_workers, loop=args.loop, http=args.http, auth_cache_ttl=args.auth_cache_ttl)
+    if args.baseline:
+        comparison = baseline.compare(rev=args.baseline, cfg=cfg, args=args)
+        baseline.write(comparison, args.output or baseline.DEFAULT_OUTPUT, " ".join(sys.argv[1:]))
+        return 0
+    args.output = args.output or DOCS / "api.json"
 
     started = time.monotonic()
     report = Report(
@@ -245,12 +139,13 @@ def main() -> int:
     with servers.platform(prefix="maestro-bench-", mlflow=mlflow_cfg, api=cfg) as p:
         assert p.mlflow is not None and p.mlflow.process is not None and p.api_proc is not None and p.api_url
         mlflow, api_proc, api, key = p.mlflow, p.api_proc, p.api_url, p.key
-        CPU_GROUPS.update({"api": api_proc.pid, "mlflow": p.mlflow.process.pid, "redis": p.redis_pid})
+        cpu_groups = {"api": api_proc.pid, "mlflow": p.mlflow.process.pid, "redis": p.redis_pid}
+        wrk = {"connections": args.connections, "threads": args.threads, "cpu_groups": cpu_groups}
         ws = workspace_for(p.tenant_id)
         version_body, _ = setup_data(api, mlflow.url, key, ws)
         auth = {"Authorization": f"Bearer {key}"}
         cases = {
-            "a": Case("a", "cached model read through the API", f"{api}/v1/models/bench-model", "GET", auth, None, 400),
+            "a": cached_read(api, key),
             "b": Case(
                 "b",
                 "same read directly from MLflow REST",
@@ -283,8 +178,8 @@ def main() -> int:
         for rep in range(args.repeats):
             run: dict[str, Any] = {"repeat": rep + 1, "load_before": loadavg(), "cases": {}}
             for case in selected:
-                run_wrk(case, connections=args.connections, duration=2, threads=args.threads)  # warm-up
-                closed = run_wrk(case, connections=args.connections, duration=args.duration, threads=args.threads)
+                run_wrk(case, duration=2, **wrk)  # warm-up
+                closed = run_wrk(case, duration=args.duration, **wrk)
                 # The fixed arrival rate: the case's nominal rate, capped at half of the capacity just measured, so
                 # the open-loop run shows latency below saturation instead of an ever-growing queue.
                 rate = max(1.0, min(case.rate, round(closed["rps"] / 2)))
@@ -322,7 +217,7 @@ def main() -> int:
                     )
                     if any(r["cpu_ms_per_request"][name] is not None for r in closed_runs)
                     else None
-                    for name in CPU_GROUPS
+                    for name in cpu_groups
                 },
                 "open_rate_rps": statistics.median(r["rate_target"] for r in open_runs),
                 "open_achieved_rps": statistics.median(r["achieved_rps"] for r in open_runs),
@@ -341,14 +236,11 @@ def main() -> int:
                 w, loop, http, ttl = spec.split(":")
                 vcfg = ApiConfig(workers=int(w), loop=loop, http=http, auth_cache_ttl=float(ttl))
                 vproc, vapi = start_api(p.env, vcfg, p.base / "api.log")
-                CPU_GROUPS["api"] = vproc.pid
+                cpu_groups["api"] = vproc.pid
                 try:
                     vcase = Case(**{**asdict(cases["a"]), "url": f"{vapi}/v1/models/bench-model"})
-                    run_wrk(vcase, connections=args.connections, duration=2, threads=args.threads)
-                    results = [
-                        run_wrk(vcase, connections=args.connections, duration=args.duration, threads=args.threads)
-                        for _ in range(args.repeats)
-                    ]
+                    run_wrk(vcase, duration=2, **wrk)
+                    results = [run_wrk(vcase, duration=args.duration, **wrk) for _ in range(args.repeats)]
                 finally:
                     stop_process_group(vproc)
                 entry = {
@@ -382,7 +274,7 @@ def render_markdown(report: Report, argv: str) -> str:
         "",
         f"- Date: {report.date}",
         f"- Command: `.venv/bin/python -m bench.api.run {argv}`".rstrip(),
-        f"- Machine: {report.machine['cpus']} CPUs ({report.machine['cpu_model']}), "
+        f"- Machine: {report.machine['cpus']} CPUs ({report.machine['cpu']}), "
         f"{report.machine['memory_gib']} GiB, Linux {report.machine['kernel']}, Python {report.machine['python']}, "
         f"{report.machine['wrk']}",
         f"- Shared machine: {report.machine['shared']}.",

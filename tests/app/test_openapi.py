@@ -1,11 +1,11 @@
 """app/openapi.json is generated from the code (`make openapi`); this fails when they drift."""
 
-from pathlib import Path
-
 from maestro_api.cli import openapi_document
 from maestro_api.core.rbac import PERMISSIONS
 
-APP = Path(__file__).resolve().parents[2] / "app"
+from maestro.paths import ROOT
+
+APP = ROOT / "app"
 
 
 def test_committed_openapi_matches_the_code() -> None:

@@ -1,6 +1,16 @@
-"""The API's routers: one include line per routes module (the registry adds its lines below the core's)."""
+"""The API's routes, in the order FastAPI's router tries them: one line per routes module.
 
-from fastapi import APIRouter
+- ``/mlflow``: the stock MLflow client's REST API on a mount of its own (one prefix test decides between it and
+  everything else; every route of it authenticates and authorizes itself).
+- ``/v1``: one router per resource, each included once under ``/v1`` (FastAPI matches a router included in a
+  router once per level). The model registry's come first: its reads are the hot path.
+- ``/healthz``, ``/readyz``, ``/metrics``: unauthenticated.
+
+The registry's cached reads of one object are marked ``@direct`` and served ahead of the router
+(``maestro_api.api.dispatch``).
+"""
+
+from fastapi import FastAPI
 
 from maestro_api.api.routes import (
     api_keys,
@@ -16,22 +26,27 @@ from maestro_api.api.routes import (
     tenants,
     users,
 )
+from maestro_api.core.errors import PROBLEM_RESPONSES
 
-api_router = APIRouter(prefix="/v1")
-api_router.include_router(roles.router)
-api_router.include_router(tenants.router)
-api_router.include_router(quotas.router)
-api_router.include_router(users.router)
-api_router.include_router(api_keys.router)
-api_router.include_router(audit.router)
-# The model registry (MLflow behind it).
-api_router.include_router(experiments.router)
-api_router.include_router(runs.router)
-api_router.include_router(models.router)
-api_router.include_router(deployments.router)
+V1_ROUTERS = (
+    # the model registry (MLflow behind it)
+    models.router,
+    experiments.router,
+    runs.router,
+    deployments.router,
+    # the core
+    roles.router,
+    tenants.router,
+    quotas.router,
+    users.router,
+    api_keys.router,
+    audit.router,
+)
 
-# Unauthenticated, outside /v1: /healthz, /readyz, /metrics.
-public_router = APIRouter()
-public_router.include_router(health.router)
-# The stock MLflow client's REST API at /mlflow (outside /v1; every route authenticates and authorizes itself).
-public_router.include_router(mlflow_proxy.router)
+
+def include_routes(app: FastAPI) -> None:
+    """Add every route of the API to ``app``."""
+    app.mount(mlflow_proxy.PREFIX, mlflow_proxy.router)
+    for router in V1_ROUTERS:
+        app.include_router(router, prefix="/v1", responses=PROBLEM_RESPONSES)
+    app.include_router(health.router)

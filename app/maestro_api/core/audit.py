@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import text
@@ -42,33 +42,46 @@ _INSERT = text(
 )
 
 
-def event_hash(
-    *,
-    tenant_id: uuid.UUID,
-    seq: int,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    target: str,
-    outcome: str,
-    request_id: str,
-    client_address: str,
-    prev_hash: str,
-) -> str:
-    """SHA-256 of the event's canonical JSON (sorted keys, UTC microsecond timestamps)."""
-    doc = {
-        "tenant_id": str(tenant_id),
-        "seq": seq,
-        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "outcome": outcome,
-        "request_id": request_id,
-        "client_address": client_address,
-        "prev_hash": prev_hash,
-    }
+HASHED_FIELDS = (
+    "tenant_id",
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "target",
+    "outcome",
+    "request_id",
+    "client_address",
+    "prev_hash",
+)
+"""What an event's hash covers: every column but its id and the hash itself."""
+
+
+def event_hash(event: Mapping[str, Any]) -> str:
+    """SHA-256 of the event's canonical JSON (its ``HASHED_FIELDS``, sorted keys, UTC microsecond timestamps)."""
+    doc = {name: event[name] for name in HASHED_FIELDS}
+    doc["tenant_id"] = str(doc["tenant_id"])
+    doc["occurred_at"] = doc["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """An event to record for a request.
+
+    Args:
+        principal: who; the event goes to the principal's tenant chain.
+        action: the permission exercised (``models:create``).
+        target: the object (``model:churn``), or the request line when there is none yet.
+        outcome: ``success``, ``denied`` or ``failure``.
+        request: its request id and client address are recorded.
+    """
+
+    principal: Principal
+    action: str
+    target: str
+    outcome: Outcome
+    request: Request | None
 
 
 def request_facts(request: Request | None) -> tuple[str, str]:
@@ -80,28 +93,19 @@ def request_facts(request: Request | None) -> tuple[str, str]:
     return str(request_id), client
 
 
-async def record_audit(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    action: str,
-    target: str,
-    outcome: Outcome,
-    request: Request | None,
-) -> None:
-    """Append one audit event to the principal's tenant chain, inside ``session``'s transaction.
+async def record_audit(session: AsyncSession, entry: AuditEntry) -> None:
+    """Append ``entry`` to its principal's tenant chain, inside ``session``'s transaction.
 
-    Call it in the same transaction as the change it records (a rolled-back change leaves no event). ``action``
-    is the permission exercised (``models:create``), ``target`` names the object (``model:churn``).
+    Call it in the same transaction as the change it records (a rolled-back change leaves no event).
     """
-    request_id, client = request_facts(request)
+    request_id, client = request_facts(entry.request)
     await append_event(
         session,
-        tenant_id=principal.tenant_id,
-        actor=principal.actor,
-        action=action,
-        target=target,
-        outcome=outcome,
+        tenant_id=entry.principal.tenant_id,
+        actor=entry.principal.actor,
+        action=entry.action,
+        target=entry.target,
+        outcome=entry.outcome,
         request_id=request_id,
         client_address=client,
     )
@@ -124,10 +128,9 @@ async def append_event(
     if head is None:
         await session.execute(_HEAD_CREATE, {"t": tenant_id, "h": GENESIS_HASH})
         head = (await session.execute(_HEAD_FOR_UPDATE, params)).one()
-    seq, prev_hash = int(head[0]) + 1, str(head[1])
-    fields = {
+    event = {
         "tenant_id": tenant_id,
-        "seq": seq,
+        "seq": int(head[0]) + 1,
         "occurred_at": datetime.now(UTC),
         "actor": actor,
         "action": action,
@@ -135,33 +138,23 @@ async def append_event(
         "outcome": outcome,
         "request_id": request_id,
         "client_address": client_address,
-        "prev_hash": prev_hash,
+        "prev_hash": str(head[1]),
     }
-    digest = event_hash(**fields)  # type: ignore[arg-type]
-    await session.execute(_INSERT, {**fields, "hash": digest})
-    await session.execute(_HEAD_UPDATE, {"t": tenant_id, "seq": seq, "h": digest})
+    digest = event_hash(event)
+    await session.execute(_INSERT, {**event, "hash": digest})
+    await session.execute(_HEAD_UPDATE, {"t": tenant_id, "seq": event["seq"], "h": digest})
     AUDIT_EVENTS.labels(outcome=outcome).inc()
 
 
-async def record_audit_separately(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    principal: Principal,
-    action: str,
-    target: str,
-    outcome: Outcome,
-    request: Request | None,
-) -> None:
-    """Record an event in its own transaction (denials and failures: the request's own transaction rolls back).
+async def record_audit_separately(sessionmaker: async_sessionmaker[AsyncSession], entry: AuditEntry) -> None:
+    """Record ``entry`` in its own transaction (denials and failures: the request's own transaction rolls back).
     A failure to write is counted and logged, never turned into a different response."""
     try:
-        async with tenant_transaction(sessionmaker, tenant_id=principal.tenant_id) as session:
-            await record_audit(
-                session, principal=principal, action=action, target=target, outcome=outcome, request=request
-            )
+        async with tenant_transaction(sessionmaker, tenant_id=entry.principal.tenant_id) as session:
+            await record_audit(session, entry)
     except Exception:
         AUDIT_WRITE_FAILURES.inc()
-        log.exception("audit event could not be written (action=%s outcome=%s)", action, outcome)
+        log.exception("audit event could not be written (action=%s outcome=%s)", entry.action, entry.outcome)
 
 
 @dataclass(frozen=True)
@@ -205,18 +198,7 @@ async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID) -> tuple[int
             )
         if row["prev_hash"] != prev:
             return count, ChainProblem(tenant_id, event_id, seq, "prev_hash does not match the previous event")
-        digest = event_hash(
-            tenant_id=row["tenant_id"],  # type: ignore[arg-type]
-            seq=seq,
-            occurred_at=row["occurred_at"],  # type: ignore[arg-type]
-            actor=str(row["actor"]),
-            action=str(row["action"]),
-            target=str(row["target"]),
-            outcome=str(row["outcome"]),
-            request_id=str(row["request_id"]),
-            client_address=str(row["client_address"]),
-            prev_hash=prev,
-        )
+        digest = event_hash({**row, "prev_hash": prev})
         if digest != row["hash"]:
             return count, ChainProblem(tenant_id, event_id, seq, "hash mismatch (event altered)")
         prev, expected_seq = digest, seq + 1

@@ -35,6 +35,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("maestro_api.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ROUTE_LABEL = "maestro.route"
+"""Scope key: the route template of a request answered before FastAPI's router (``maestro_api.api.dispatch``)."""
 # The one route exempt from max_body_bytes (see the module docstring); the trailing slash requires a path.
 ARTIFACT_UPLOAD_PREFIX = "/mlflow/api/2.0/mlflow-artifacts/artifacts/"
 
@@ -193,12 +195,17 @@ class HttpHygieneMiddleware:
 
 def route_template(scope: Scope) -> str:
     """The matched route's full path template (``/v1/models/{name}``), or ``unmatched`` (bounded cardinality)."""
-    served = scope.get("maestro.route")  # set by a pure ASGI fast path that answered without FastAPI's router
+    served = scope.get(ROUTE_LABEL)
     if served:
         return str(served)
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
-    return str(path) if path else "unmatched"
+    if not path:
+        return "unmatched"
+    # A mounted router's paths are relative to its mount: the mount's prefix is what it added to root_path.
+    root_path = str(scope.get("root_path", ""))
+    mount = root_path.removeprefix(str(scope.get("app_root_path", root_path)))
+    return mount + str(path)
 
 
 def _carrier(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
 
 from maestro_api.api.deps import get_sessionmaker
-from maestro_api.core.audit import record_audit_separately
+from maestro_api.core.audit import AuditEntry, Outcome, record_audit_separately
 from maestro_api.core.config import Settings
 from maestro_api.core.errors import ProblemError, pool_exhausted
 from maestro_api.core.lifecycle import register_lifespan
@@ -72,14 +72,8 @@ async def tenant_workspace(request: Request, tenant_id: uuid.UUID) -> str:
 
 async def audit(request: Request, principal: Principal, *, action: str, target: str, ok: bool) -> None:
     """Audit one proxied mutation in its own transaction (no DB connection is held while MLflow works)."""
-    await record_audit_separately(
-        get_sessionmaker(request),
-        principal=principal,
-        action=action,
-        target=target,
-        outcome="success" if ok else "failure",
-        request=request,
-    )
+    outcome: Outcome = "success" if ok else "failure"
+    await record_audit_separately(get_sessionmaker(request), AuditEntry(principal, action, target, outcome, request))
 
 
 class MlflowRoute(APIRoute):

@@ -47,7 +47,7 @@ class VariantSpec(BaseModel):
     weight: int = Field(ge=0, le=100, description="Percent of keys routed here; all weights sum to 100.")
 
 
-class _Variants(BaseModel):
+class Variants(BaseModel):
     variants: list[VariantSpec] = Field(min_length=1, max_length=MAX_VARIANTS)
 
     @field_validator("variants")
@@ -59,14 +59,14 @@ class _Variants(BaseModel):
         return variants
 
 
-class DeploymentCreate(_Variants):
+class DeploymentCreate(Variants):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN, description="Unique per tenant.")
     description: str = Field(default="", max_length=2000)
 
 
-class DeploymentVariantsUpdate(_Variants):
+class DeploymentVariantsUpdate(Variants):
     """Replace the variants (and so the weights) of a deployment."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
 from maestro_api.core.config import Settings
@@ -58,6 +58,24 @@ async def wants_fresh(request: Request) -> bool:
 
 
 FreshDep = Annotated[bool, Depends(wants_fresh)]
+
+# The query parameters of a search: which page, and (where clients may filter) the filter.
+MaxResults = Annotated[int, Query(ge=1, le=1000)]
+PageToken = Annotated[str | None, Query(max_length=4000)]
+
+
+async def filtered_page(
+    filter: Annotated[
+        str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
+    ] = None,
+    max_results: MaxResults = 100,
+    page_token: PageToken = None,
+) -> dict[str, Any]:
+    """A search's query parameters, as the registry operation's fields."""
+    return {"filter": filter, "max_results": max_results, "page_token": page_token}
+
+
+FilteredPage = Annotated[dict[str, Any], Depends(filtered_page)]
 
 
 def json_response(body: bytes, status_code: int = 200) -> Response:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from maestro_api.api.deps import Authorize, SessionDep
-from maestro_api.core.audit import record_audit
+from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.security import Principal
 from maestro_api.metrics import DEPLOYMENT_ROUTE
 from maestro_api.registry import deployments as svc
+from maestro_api.registry import operations as ops
 from maestro_api.registry.ab import choose
 from maestro_api.registry.runtime import RegistryDep
 from maestro_api.registry.service import RegistryService
@@ -21,10 +22,10 @@ router = APIRouter(prefix="/deployments", tags=["deployments"])
 DeploymentName = Annotated[str, Path(pattern=svc.NAME_PATTERN)]
 
 
-async def _check_versions_exist(registry: RegistryService, principal: Principal, spec: svc._Variants) -> None:
+async def _check_versions_exist(registry: RegistryService, tenant_id: uuid.UUID, spec: svc.Variants) -> None:
     """Every variant must name a version of the caller's own tenant (looked up in its MLflow workspace)."""
     for v in spec.variants:
-        if not await registry.version_exists(principal.tenant_id, v.model, v.version):
+        if not await registry.exists(ops.GET_VERSION, tenant_id, name=v.model, version=v.version):
             raise ProblemError(
                 422, "Unknown model version", f"Variant {v.name!r} names no model version of this tenant."
             )
@@ -41,21 +42,12 @@ async def list_deployments(
 @router.post("", response_model=svc.DeploymentPublic, status_code=201)
 async def create_deployment(
     spec: svc.DeploymentCreate,
-    principal: Annotated[Principal, Authorize("deployments:create")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("deployments:create")],
     registry: RegistryDep,
-    request: Request,
 ) -> svc.DeploymentPublic:
-    await _check_versions_exist(registry, principal, spec)
-    row = await svc.create_deployment(session, tenant_id=principal.tenant_id, spec=spec)
-    await record_audit(
-        session,
-        principal=principal,
-        action="deployments:create",
-        target=f"deployment:{row.name}:weights:{svc.weights_summary(row.variants)}",
-        outcome="success",
-        request=request,
-    )
+    await _check_versions_exist(registry, change.tenant_id, spec)
+    row = await svc.create_deployment(change.session, tenant_id=change.tenant_id, spec=spec)
+    change.target = f"deployment:{row.name}:weights:{svc.weights_summary(row.variants)}"
     return svc.to_public(row)
 
 
@@ -70,41 +62,22 @@ async def get_deployment(
 async def replace_variants(
     name: DeploymentName,
     spec: svc.DeploymentVariantsUpdate,
-    principal: Annotated[Principal, Authorize("deployments:route")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("deployments:route")],
     registry: RegistryDep,
-    request: Request,
 ) -> svc.DeploymentPublic:
     """Change the variants and their weights (audited with the old and the new split)."""
-    await _check_versions_exist(registry, principal, spec)
-    row, previous = await svc.replace_variants(session, tenant_id=principal.tenant_id, name=name, spec=spec)
-    await record_audit(
-        session,
-        principal=principal,
-        action="deployments:route",
-        target=f"deployment:{name}:weights:{svc.weights_summary(previous)}->{svc.weights_summary(row.variants)}",
-        outcome="success",
-        request=request,
-    )
+    await _check_versions_exist(registry, change.tenant_id, spec)
+    row, previous = await svc.replace_variants(change.session, tenant_id=change.tenant_id, name=name, spec=spec)
+    change.target = f"deployment:{name}:weights:{svc.weights_summary(previous)}->{svc.weights_summary(row.variants)}"
     return svc.to_public(row)
 
 
 @router.delete("/{name}", status_code=204)
 async def delete_deployment(
-    name: DeploymentName,
-    principal: Annotated[Principal, Authorize("deployments:delete")],
-    session: SessionDep,
-    request: Request,
+    name: DeploymentName, change: Annotated[Mutation, Audited("deployments:delete")]
 ) -> Response:
-    await svc.delete_deployment(session, tenant_id=principal.tenant_id, name=name)
-    await record_audit(
-        session,
-        principal=principal,
-        action="deployments:delete",
-        target=f"deployment:{name}",
-        outcome="success",
-        request=request,
-    )
+    await svc.delete_deployment(change.session, tenant_id=change.tenant_id, name=name)
+    change.target = f"deployment:{name}"
     return Response(status_code=204)
 
 

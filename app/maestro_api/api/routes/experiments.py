@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from maestro_api.api.deps import Authorize, SessionDep
-from maestro_api.core.audit import record_audit
+from maestro_api.api.deps import Audited, Authorize, Mutation
+from maestro_api.api.dispatch import direct
 from maestro_api.core.security import Principal
-from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
+from maestro_api.registry import operations as ops
+from maestro_api.registry.runtime import FilteredPage, FreshDep, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     EXPERIMENT_ID_PATTERN,
     TAG_KEY_PATTERN,
@@ -30,66 +31,42 @@ async def search_experiments(
     principal: Annotated[Principal, Authorize("experiments:read")],
     registry: RegistryDep,
     fresh: FreshDep,
-    filter: Annotated[
-        str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
-    ] = None,
-    max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    page: FilteredPage,
 ) -> Response:
-    body = await registry.search_experiments(
-        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token, fresh=fresh
-    )
+    body = await registry.run(ops.SEARCH_EXPERIMENTS, principal.tenant_id, fresh=fresh, **page)
     return json_response(body)
 
 
 @router.post("", response_model=ExperimentPublic, status_code=201)
 async def create_experiment(
-    spec: ExperimentCreate,
-    principal: Annotated[Principal, Authorize("experiments:create")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    spec: ExperimentCreate, change: Annotated[Mutation, Audited("experiments:create")], registry: RegistryDep
 ) -> Response:
-    body = await registry.create_experiment(principal.tenant_id, name=spec.name, tags=spec.tags)
-    await record_audit(
-        session,
-        principal=principal,
-        action="experiments:create",
-        target=f"experiment:{spec.name}",
-        outcome="success",
-        request=request,
-    )
+    body = await registry.run(ops.CREATE_EXPERIMENT, change.tenant_id, name=spec.name, tags=spec.tags)
+    change.target = f"experiment:{spec.name}"
     return json_response(body, 201)
 
 
 @router.get("/{experiment_id}", response_model=ExperimentPublic)
+@direct
 async def get_experiment(
     experiment_id: ExperimentId,
     principal: Annotated[Principal, Authorize("experiments:read")],
     registry: RegistryDep,
     fresh: FreshDep,
 ) -> Response:
-    return json_response(await registry.get_experiment(principal.tenant_id, experiment_id, fresh=fresh))
+    body = await registry.run(ops.GET_EXPERIMENT, principal.tenant_id, fresh=fresh, experiment_id=experiment_id)
+    return json_response(body)
 
 
 @router.patch("/{experiment_id}", response_model=ExperimentPublic)
 async def rename_experiment(
     experiment_id: ExperimentId,
     spec: ExperimentUpdate,
-    principal: Annotated[Principal, Authorize("experiments:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("experiments:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    body = await registry.rename_experiment(principal.tenant_id, experiment_id, name=spec.name)
-    await record_audit(
-        session,
-        principal=principal,
-        action="experiments:update",
-        target=f"experiment:{experiment_id}",
-        outcome="success",
-        request=request,
-    )
+    body = await registry.run(ops.RENAME_EXPERIMENT, change.tenant_id, experiment_id=experiment_id, new_name=spec.name)
+    change.target = f"experiment:{experiment_id}"
     return json_response(body)
 
 
@@ -98,38 +75,18 @@ async def set_experiment_tag(
     experiment_id: ExperimentId,
     key: Annotated[str, Path(pattern=TAG_KEY_PATTERN)],
     spec: TagValue,
-    principal: Annotated[Principal, Authorize("experiments:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("experiments:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.set_experiment_tag(principal.tenant_id, experiment_id, key, spec.value)
-    await record_audit(
-        session,
-        principal=principal,
-        action="experiments:update",
-        target=f"experiment:{experiment_id}:tag:{key}",
-        outcome="success",
-        request=request,
-    )
+    await registry.run(ops.SET_EXPERIMENT_TAG, change.tenant_id, experiment_id=experiment_id, key=key, value=spec.value)
+    change.target = f"experiment:{experiment_id}:tag:{key}"
     return Response(status_code=204)
 
 
 @router.delete("/{experiment_id}", status_code=204)
 async def delete_experiment(
-    experiment_id: ExperimentId,
-    principal: Annotated[Principal, Authorize("experiments:delete")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    experiment_id: ExperimentId, change: Annotated[Mutation, Audited("experiments:delete")], registry: RegistryDep
 ) -> Response:
-    await registry.delete_experiment(principal.tenant_id, experiment_id)
-    await record_audit(
-        session,
-        principal=principal,
-        action="experiments:delete",
-        target=f"experiment:{experiment_id}",
-        outcome="success",
-        request=request,
-    )
+    await registry.run(ops.DELETE_EXPERIMENT, change.tenant_id, experiment_id=experiment_id)
+    change.target = f"experiment:{experiment_id}"
     return Response(status_code=204)

@@ -20,7 +20,9 @@ from maestro_api.mlflow_proxy.runtime import MlflowRoute, audit, get_forwarder, 
 from maestro_api.mlflow_proxy.table import ROUTES, ProxyRoute
 from maestro_api.registry.service import RegistryService
 
-router = APIRouter(prefix="/mlflow", route_class=MlflowRoute, tags=["mlflow"])
+PREFIX = "/mlflow"
+"""Where the router is mounted (``maestro_api.api.main``); its routes' paths are relative to it."""
+router = APIRouter(route_class=MlflowRoute, tags=["mlflow"])
 
 ForwarderDep = Annotated[MlflowForwarder, Depends(get_forwarder)]
 Endpoint = Callable[[Request, CurrentPrincipal, ForwarderDep], Awaitable[Response]]
@@ -54,7 +56,7 @@ async def _audited(
     """Run ``call``; audit its outcome if the route mutates (denials are audited by ``Authorize``)."""
     if not spec.mutating:
         return await call()
-    target = f"mlflow:{spec.method} {request.url.path.removeprefix('/mlflow/')}"
+    target = f"mlflow:{spec.method} {request.url.path.removeprefix(PREFIX + '/')}"
     try:
         response = await call()
     except MlflowApiError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from maestro_api.api.deps import Authorize, SessionDep
-from maestro_api.core.audit import record_audit
+from maestro_api.api.deps import Audited, Authorize, Mutation
+from maestro_api.api.dispatch import direct
 from maestro_api.core.security import Principal
-from maestro_api.registry.runtime import FreshDep, RegistryDep, json_response
+from maestro_api.registry import operations as ops
+from maestro_api.registry.runtime import FilteredPage, FreshDep, MaxResults, PageToken, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     ALIAS_PATTERN,
     NAME_PATTERN,
@@ -34,12 +35,6 @@ ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="Registered mo
 VersionNumber = Annotated[str, Path(pattern=VERSION_PATTERN)]
 AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN)]
 TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN)]
-PageToken = Annotated[str | None, Query(max_length=4000)]
-MaxResults = Annotated[int, Query(ge=1, le=1000)]
-
-
-async def _audit(session: SessionDep, principal: Principal, request: Request, action: str, target: str) -> None:
-    await record_audit(session, principal=principal, action=action, target=target, outcome="success", request=request)
 
 
 # --- registered models ----------------------------------------------------------------------------------------
@@ -48,67 +43,49 @@ async def search_models(
     principal: Annotated[Principal, Authorize("models:read")],
     registry: RegistryDep,
     fresh: FreshDep,
-    filter: Annotated[
-        str | None, Query(max_length=2000, description="MLflow filter, evaluated in your tenant.")
-    ] = None,
-    max_results: MaxResults = 100,
-    page_token: PageToken = None,
+    page: FilteredPage,
 ) -> Response:
     """Search the tenant's registered models."""
-    body = await registry.search_models(
-        principal.tenant_id, filter_=filter, max_results=max_results, page_token=page_token, fresh=fresh
-    )
+    body = await registry.run(ops.SEARCH_MODELS, principal.tenant_id, fresh=fresh, **page)
     return json_response(body)
 
 
 @router.post("", response_model=ModelPublic, status_code=201)
 async def create_model(
-    spec: ModelCreate,
-    principal: Annotated[Principal, Authorize("models:create")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    spec: ModelCreate, change: Annotated[Mutation, Audited("models:create")], registry: RegistryDep
 ) -> Response:
     """Register a model."""
-    body = await registry.create_model(
-        principal.tenant_id, name=spec.name, description=spec.description, tags=spec.tags
+    body = await registry.run(
+        ops.CREATE_MODEL, change.tenant_id, name=spec.name, description=spec.description, tags=spec.tags
     )
-    await _audit(session, principal, request, "models:create", f"model:{spec.name}")
+    change.target = f"model:{spec.name}"
     return json_response(body, 201)
 
 
 @router.get("/{name}", response_model=ModelPublic)
+@direct
 async def get_model(
     name: ModelName, principal: Annotated[Principal, Authorize("models:read")], registry: RegistryDep, fresh: FreshDep
 ) -> Response:
     """A registered model with its latest versions, aliases and tags (cached)."""
-    return json_response(await registry.get_model(principal.tenant_id, name, fresh=fresh))
+    return json_response(await registry.run(ops.GET_MODEL, principal.tenant_id, fresh=fresh, name=name))
 
 
 @router.patch("/{name}", response_model=ModelPublic)
 async def update_model(
-    name: ModelName,
-    spec: ModelUpdate,
-    principal: Annotated[Principal, Authorize("models:update")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    name: ModelName, spec: ModelUpdate, change: Annotated[Mutation, Audited("models:update")], registry: RegistryDep
 ) -> Response:
-    body = await registry.update_model(principal.tenant_id, name, description=spec.description)
-    await _audit(session, principal, request, "models:update", f"model:{name}")
+    body = await registry.run(ops.UPDATE_MODEL, change.tenant_id, name=name, description=spec.description)
+    change.target = f"model:{name}"
     return json_response(body)
 
 
 @router.delete("/{name}", status_code=204)
 async def delete_model(
-    name: ModelName,
-    principal: Annotated[Principal, Authorize("models:delete")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    name: ModelName, change: Annotated[Mutation, Audited("models:delete")], registry: RegistryDep
 ) -> Response:
-    await registry.delete_model(principal.tenant_id, name)
-    await _audit(session, principal, request, "models:delete", f"model:{name}")
+    await registry.run(ops.DELETE_MODEL, change.tenant_id, name=name)
+    change.target = f"model:{name}"
     return Response(status_code=204)
 
 
@@ -117,27 +94,20 @@ async def set_model_tag(
     name: ModelName,
     key: TagKey,
     spec: TagValue,
-    principal: Annotated[Principal, Authorize("models:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("models:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.set_model_tag(principal.tenant_id, name, key, spec.value)
-    await _audit(session, principal, request, "models:update", f"model:{name}:tag:{key}")
+    await registry.run(ops.SET_MODEL_TAG, change.tenant_id, name=name, key=key, value=spec.value)
+    change.target = f"model:{name}:tag:{key}"
     return Response(status_code=204)
 
 
 @router.delete("/{name}/tags/{key}", status_code=204)
 async def delete_model_tag(
-    name: ModelName,
-    key: TagKey,
-    principal: Annotated[Principal, Authorize("models:update")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    name: ModelName, key: TagKey, change: Annotated[Mutation, Audited("models:update")], registry: RegistryDep
 ) -> Response:
-    await registry.delete_model_tag(principal.tenant_id, name, key)
-    await _audit(session, principal, request, "models:update", f"model:{name}:tag:{key}")
+    await registry.run(ops.DELETE_MODEL_TAG, change.tenant_id, name=name, key=key)
+    change.target = f"model:{name}:tag:{key}"
     return Response(status_code=204)
 
 
@@ -151,9 +121,10 @@ async def list_versions(
     max_results: MaxResults = 100,
     page_token: PageToken = None,
 ) -> Response:
-    body = await registry.search_versions(
-        principal.tenant_id, name, max_results=max_results, page_token=page_token, fresh=fresh
-    )
+    body = await registry.run(
+        ops.SEARCH_VERSIONS, principal.tenant_id, fresh=fresh, filter=ops.version_filter(name),
+        max_results=max_results, page_token=page_token,
+    )  # fmt: skip
     return json_response(body)
 
 
@@ -161,25 +132,20 @@ async def list_versions(
 async def create_version(
     name: ModelName,
     spec: VersionCreate,
-    principal: Annotated[Principal, Authorize("versions:create")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("versions:create")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
     """Create a version; its source must lie under the tenant's artifact root (422 otherwise)."""
-    body = await registry.create_version(
-        principal.tenant_id,
-        name,
-        source=spec.source,
-        run_id=spec.run_id,
-        description=spec.description,
-        tags=spec.tags,
-    )
-    await _audit(session, principal, request, "versions:create", f"model:{name}")
+    body = await registry.run(
+        ops.CREATE_VERSION, change.tenant_id, name=name, source=spec.source, run_id=spec.run_id,
+        description=spec.description, tags=spec.tags,
+    )  # fmt: skip
+    change.target = f"model:{name}"
     return json_response(body, 201)
 
 
 @router.get("/{name}/versions/{version}", response_model=VersionPublic)
+@direct
 async def get_version(
     name: ModelName,
     version: VersionNumber,
@@ -187,7 +153,8 @@ async def get_version(
     registry: RegistryDep,
     fresh: FreshDep,
 ) -> Response:
-    return json_response(await registry.get_version(principal.tenant_id, name, version, fresh=fresh))
+    body = await registry.run(ops.GET_VERSION, principal.tenant_id, fresh=fresh, name=name, version=version)
+    return json_response(body)
 
 
 @router.patch("/{name}/versions/{version}", response_model=VersionPublic)
@@ -195,13 +162,13 @@ async def update_version(
     name: ModelName,
     version: VersionNumber,
     spec: VersionUpdate,
-    principal: Annotated[Principal, Authorize("versions:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("versions:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    body = await registry.update_version(principal.tenant_id, name, version, description=spec.description)
-    await _audit(session, principal, request, "versions:update", f"model:{name}:version:{version}")
+    body = await registry.run(
+        ops.UPDATE_VERSION, change.tenant_id, name=name, version=version, description=spec.description
+    )
+    change.target = f"model:{name}:version:{version}"
     return json_response(body)
 
 
@@ -209,13 +176,11 @@ async def update_version(
 async def delete_version(
     name: ModelName,
     version: VersionNumber,
-    principal: Annotated[Principal, Authorize("versions:delete")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("versions:delete")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.delete_version(principal.tenant_id, name, version)
-    await _audit(session, principal, request, "versions:delete", f"model:{name}:version:{version}")
+    await registry.run(ops.DELETE_VERSION, change.tenant_id, name=name, version=version)
+    change.target = f"model:{name}:version:{version}"
     return Response(status_code=204)
 
 
@@ -225,13 +190,11 @@ async def set_version_tag(
     version: VersionNumber,
     key: TagKey,
     spec: TagValue,
-    principal: Annotated[Principal, Authorize("versions:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("versions:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.set_version_tag(principal.tenant_id, name, version, key, spec.value)
-    await _audit(session, principal, request, "versions:update", f"model:{name}:version:{version}:tag:{key}")
+    await registry.run(ops.SET_VERSION_TAG, change.tenant_id, name=name, version=version, key=key, value=spec.value)
+    change.target = f"model:{name}:version:{version}:tag:{key}"
     return Response(status_code=204)
 
 
@@ -240,13 +203,11 @@ async def delete_version_tag(
     name: ModelName,
     version: VersionNumber,
     key: TagKey,
-    principal: Annotated[Principal, Authorize("versions:update")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("versions:update")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.delete_version_tag(principal.tenant_id, name, version, key)
-    await _audit(session, principal, request, "versions:update", f"model:{name}:version:{version}:tag:{key}")
+    await registry.run(ops.DELETE_VERSION_TAG, change.tenant_id, name=name, version=version, key=key)
+    change.target = f"model:{name}:version:{version}:tag:{key}"
     return Response(status_code=204)
 
 
@@ -255,19 +216,18 @@ async def promote_version(
     name: ModelName,
     version: VersionNumber,
     spec: Promote,
-    principal: Annotated[Principal, Authorize("models:promote")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("models:promote")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
     """Promote a version: point the production alias (``champion`` by default) at it."""
-    await registry.set_alias(principal.tenant_id, name, spec.alias, version=version)
-    await _audit(session, principal, request, "models:promote", f"model:{name}:alias:{spec.alias}->{version}")
-    return json_response(await registry.get_version(principal.tenant_id, name, version))
+    body = await registry.run(ops.SET_ALIAS, change.tenant_id, name=name, alias=spec.alias, version=version)
+    change.target = f"model:{name}:alias:{spec.alias}->{version}"
+    return json_response(body)
 
 
 # --- aliases ----------------------------------------------------------------------------------------------------
 @router.get("/{name}/aliases/{alias}", response_model=VersionPublic)
+@direct
 async def get_alias(
     name: ModelName,
     alias: AliasName,
@@ -276,7 +236,7 @@ async def get_alias(
     fresh: FreshDep,
 ) -> Response:
     """The version an alias points at (cached)."""
-    return json_response(await registry.get_alias(principal.tenant_id, name, alias, fresh=fresh))
+    return json_response(await registry.run(ops.GET_ALIAS, principal.tenant_id, fresh=fresh, name=name, alias=alias))
 
 
 @router.put("/{name}/aliases/{alias}", response_model=VersionPublic)
@@ -284,25 +244,18 @@ async def set_alias(
     name: ModelName,
     alias: AliasName,
     spec: AliasSet,
-    principal: Annotated[Principal, Authorize("aliases:set")],
-    session: SessionDep,
+    change: Annotated[Mutation, Audited("aliases:set")],
     registry: RegistryDep,
-    request: Request,
 ) -> Response:
-    await registry.set_alias(principal.tenant_id, name, alias, version=spec.version)
-    await _audit(session, principal, request, "aliases:set", f"model:{name}:alias:{alias}->{spec.version}")
-    return json_response(await registry.get_version(principal.tenant_id, name, spec.version))
+    body = await registry.run(ops.SET_ALIAS, change.tenant_id, name=name, alias=alias, version=spec.version)
+    change.target = f"model:{name}:alias:{alias}->{spec.version}"
+    return json_response(body)
 
 
 @router.delete("/{name}/aliases/{alias}", status_code=204)
 async def delete_alias(
-    name: ModelName,
-    alias: AliasName,
-    principal: Annotated[Principal, Authorize("aliases:delete")],
-    session: SessionDep,
-    registry: RegistryDep,
-    request: Request,
+    name: ModelName, alias: AliasName, change: Annotated[Mutation, Audited("aliases:delete")], registry: RegistryDep
 ) -> Response:
-    await registry.delete_alias(principal.tenant_id, name, alias)
-    await _audit(session, principal, request, "aliases:delete", f"model:{name}:alias:{alias}")
+    await registry.run(ops.DELETE_ALIAS, change.tenant_id, name=name, alias=alias)
+    change.target = f"model:{name}:alias:{alias}"
     return Response(status_code=204)

@@ -1,13 +1,13 @@
 """Tenants. Tenant admins see their own tenant; platform admins see and manage all (RLS platform scope)."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
-from maestro_api.api.deps import Authorize, CurrentPrincipal, SessionDep
-from maestro_api.core.audit import record_audit
-from maestro_api.crud import create_tenant, not_found
+from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
+from maestro_api.crud import apply_update, create_tenant, get_or_404
 from maestro_api.models import Tenant
 from maestro_api.schemas import TenantCreate, TenantPublic, TenantUpdate
 
@@ -21,63 +21,31 @@ async def list_tenants(session: SessionDep) -> list[TenantPublic]:
     return [TenantPublic.model_validate(t) for t in rows]
 
 
-@router.post("", status_code=201, dependencies=[Authorize("tenants:create")])
-async def create(
-    body: TenantCreate, session: SessionDep, principal: CurrentPrincipal, request: Request
-) -> TenantPublic:
-    tenant = await create_tenant(session, name=body.name, tier=body.tier)
-    await record_audit(
-        session,
-        principal=principal,
-        action="tenants:create",
-        target=f"tenant:{tenant.id}",
-        outcome="success",
-        request=request,
-    )
+@router.post("", status_code=201)
+async def create(body: TenantCreate, change: Annotated[Mutation, Audited("tenants:create")]) -> TenantPublic:
+    tenant = await create_tenant(change.session, name=body.name, tier=body.tier)
+    change.target = f"tenant:{tenant.id}"
     return TenantPublic.model_validate(tenant)
 
 
 @router.get("/{tenant_id}", dependencies=[Authorize("tenants:read")])
 async def read(tenant_id: uuid.UUID, session: SessionDep) -> TenantPublic:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise not_found("tenant")
-    return TenantPublic.model_validate(tenant)
+    return TenantPublic.model_validate(await get_or_404(session, Tenant, tenant_id, kind="tenant"))
 
 
-@router.patch("/{tenant_id}", dependencies=[Authorize("tenants:update")])
+@router.patch("/{tenant_id}")
 async def update(
-    tenant_id: uuid.UUID, body: TenantUpdate, session: SessionDep, principal: CurrentPrincipal, request: Request
+    tenant_id: uuid.UUID, body: TenantUpdate, change: Annotated[Mutation, Audited("tenants:update")]
 ) -> TenantPublic:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise not_found("tenant")
-    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(tenant, field, value)
-    await session.flush()
-    await record_audit(
-        session,
-        principal=principal,
-        action="tenants:update",
-        target=f"tenant:{tenant.id}",
-        outcome="success",
-        request=request,
-    )
+    tenant = await get_or_404(change.session, Tenant, tenant_id, kind="tenant")
+    apply_update(tenant, body)
+    await change.session.flush()
+    change.target = f"tenant:{tenant.id}"
     return TenantPublic.model_validate(tenant)
 
 
-@router.delete("/{tenant_id}", status_code=204, dependencies=[Authorize("tenants:delete")])
-async def delete(tenant_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, request: Request) -> Response:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise not_found("tenant")
-    await session.delete(tenant)
-    await record_audit(
-        session,
-        principal=principal,
-        action="tenants:delete",
-        target=f"tenant:{tenant_id}",
-        outcome="success",
-        request=request,
-    )
+@router.delete("/{tenant_id}", status_code=204)
+async def delete(tenant_id: uuid.UUID, change: Annotated[Mutation, Audited("tenants:delete")]) -> Response:
+    await change.session.delete(await get_or_404(change.session, Tenant, tenant_id, kind="tenant"))
+    change.target = f"tenant:{tenant_id}"
     return Response(status_code=204)

@@ -1,16 +1,16 @@
 """Users of the caller's tenant (its directory; OIDC claims carry the role at sign-in)."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from maestro_api.api.deps import Authorize, CurrentPrincipal, SessionDep
-from maestro_api.core.audit import record_audit
+from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import can_grant
-from maestro_api.crud import get_user
+from maestro_api.crud import apply_update, get_or_404
 from maestro_api.models import Quota, User
 from maestro_api.schemas import UserCreate, UserPublic, UserUpdate
 
@@ -23,8 +23,9 @@ async def list_users(session: SessionDep) -> list[UserPublic]:
     return [UserPublic.model_validate(u) for u in rows]
 
 
-@router.post("", status_code=201, dependencies=[Authorize("users:invite")])
-async def invite(body: UserCreate, session: SessionDep, principal: CurrentPrincipal, request: Request) -> UserPublic:
+@router.post("", status_code=201)
+async def invite(body: UserCreate, change: Annotated[Mutation, Audited("users:invite")]) -> UserPublic:
+    principal, session = change.principal, change.session
     if not can_grant(principal.role, body.role):
         raise ProblemError(403, "Forbidden", f"Role {principal.role!r} cannot grant {body.role!r}.")
     quota = await session.get(Quota, principal.tenant_id)
@@ -40,53 +41,31 @@ async def invite(body: UserCreate, session: SessionDep, principal: CurrentPrinci
     except IntegrityError as exc:
         raise ProblemError(409, "Conflict", "A user with this email exists in the tenant.") from exc
     await session.refresh(user)
-    await record_audit(
-        session,
-        principal=principal,
-        action="users:invite",
-        target=f"user:{user.id}",
-        outcome="success",
-        request=request,
-    )
+    change.target = f"user:{user.id}"
     return UserPublic.model_validate(user)
 
 
 @router.get("/{user_id}", dependencies=[Authorize("users:read")])
 async def read(user_id: uuid.UUID, session: SessionDep) -> UserPublic:
-    return UserPublic.model_validate(await get_user(session, user_id=user_id))
+    return UserPublic.model_validate(await get_or_404(session, User, user_id, kind="user"))
 
 
-@router.patch("/{user_id}", dependencies=[Authorize("users:update")])
+@router.patch("/{user_id}")
 async def update(
-    user_id: uuid.UUID, body: UserUpdate, session: SessionDep, principal: CurrentPrincipal, request: Request
+    user_id: uuid.UUID, body: UserUpdate, change: Annotated[Mutation, Audited("users:update")]
 ) -> UserPublic:
-    user = await get_user(session, user_id=user_id)
-    if body.role is not None and not (can_grant(principal.role, body.role) and can_grant(principal.role, user.role)):
-        raise ProblemError(403, "Forbidden", f"Role {principal.role!r} cannot grant {body.role!r}.")
-    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(user, field, value)
-    await session.flush()
-    await record_audit(
-        session,
-        principal=principal,
-        action="users:update",
-        target=f"user:{user.id}",
-        outcome="success",
-        request=request,
-    )
+    role = change.principal.role
+    user = await get_or_404(change.session, User, user_id, kind="user")
+    if body.role is not None and not (can_grant(role, body.role) and can_grant(role, user.role)):
+        raise ProblemError(403, "Forbidden", f"Role {role!r} cannot grant {body.role!r}.")
+    apply_update(user, body)
+    await change.session.flush()
+    change.target = f"user:{user.id}"
     return UserPublic.model_validate(user)
 
 
-@router.delete("/{user_id}", status_code=204, dependencies=[Authorize("users:remove")])
-async def remove(user_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, request: Request) -> Response:
-    user = await get_user(session, user_id=user_id)
-    await session.delete(user)
-    await record_audit(
-        session,
-        principal=principal,
-        action="users:remove",
-        target=f"user:{user_id}",
-        outcome="success",
-        request=request,
-    )
+@router.delete("/{user_id}", status_code=204)
+async def remove(user_id: uuid.UUID, change: Annotated[Mutation, Audited("users:remove")]) -> Response:
+    await change.session.delete(await get_or_404(change.session, User, user_id, kind="user"))
+    change.target = f"user:{user_id}"
     return Response(status_code=204)

@@ -1,10 +1,8 @@
 """The RBAC matrix itself, and the generated docs table."""
 
-from pathlib import Path
-
 from maestro_api.core import rbac
 
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
 
 
 def test_five_roles_and_at_least_35_permissions() -> None:

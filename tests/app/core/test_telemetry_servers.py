@@ -11,7 +11,7 @@ from maestro_api.core.config import Settings
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.app.conftest import app_client, auth, bootstrap
-from tests.app.test_telemetry_unit import documented_api_metrics
+from tests.app.core.test_telemetry import documented_api_metrics
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 

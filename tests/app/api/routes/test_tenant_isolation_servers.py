@@ -13,8 +13,8 @@ from maestro_api.core.db import create_engine, create_sessionmaker, tenant_trans
 from maestro_api.models import ApiKey, AuditEvent, Quota, Tenant, User
 from sqlalchemy import select
 
+from tests.app.api.walk import CORE_MODULES, PUBLIC_PATHS, operations
 from tests.app.conftest import SERVICE, auth, bootstrap
-from tests.app.walk import CORE_MODULES, PUBLIC_PATHS, operations
 from tests.servers import PgServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from maestro_api.api.deps import route_permissions
+from starlette.routing import BaseRoute, Mount
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 CORE_MODULES = {
@@ -38,11 +40,17 @@ class Operation:
 
 
 def operations(app: FastAPI) -> list[Operation]:
-    ops = []
-    for rc in iter_route_contexts(app.routes):
+    """Every operation of the app, the routes of mounted routers (``/mlflow``) included with their full path."""
+    return list(_operations(app.routes, prefix=""))
+
+
+def _operations(routes: Sequence[BaseRoute], *, prefix: str) -> Iterator[Operation]:
+    for rc in iter_route_contexts(routes):
+        if isinstance(rc.original_route, Mount):
+            yield from _operations(rc.original_route.routes, prefix=prefix + rc.original_route.path)
+            continue
         dependant = getattr(rc, "dependant", None)
         for method in sorted((rc.methods or set()) - {"HEAD"}):
             perms = frozenset(route_permissions(dependant)) if dependant is not None else frozenset()
             module = getattr(rc.endpoint, "__module__", "")
-            ops.append(Operation(method=method, path=str(rc.path), permissions=perms, module=module))
-    return ops
+            yield Operation(method=method, path=prefix + str(rc.path), permissions=perms, module=module)

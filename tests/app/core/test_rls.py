@@ -1,4 +1,4 @@
-"""The migration helper's SQL (its effect is tested on a real server in test_tenant_isolation.py)."""
+"""The migration helper's SQL (its effect on a real server: tests/app/api/routes/test_tenant_isolation_servers.py)."""
 
 import pytest
 from maestro_api.core.rls import enable_tenant_rls, quote_ident

@@ -10,8 +10,8 @@ from maestro_api.core.config import Settings
 from maestro_api.core.rbac import MATRIX, ROLES
 from maestro_api.main import create_app
 
+from tests.app.api.walk import PUBLIC_PATHS, operations
 from tests.app.conftest import app_client, auth, bootstrap, small_limits
-from tests.app.walk import PUBLIC_PATHS, operations
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 

@@ -3,13 +3,14 @@
 import json
 import logging
 import re
-from pathlib import Path
 
 from maestro_api import metrics
 from maestro_api.core.telemetry import JsonFormatter, request_id_var
 from opentelemetry.sdk.trace import TracerProvider
 
-INTERFACES = Path(__file__).resolve().parents[2] / "docs" / "interfaces.md"
+from maestro.paths import ROOT
+
+INTERFACES = ROOT / "docs" / "interfaces.md"
 
 
 def documented_api_metrics() -> dict[str, str]:
