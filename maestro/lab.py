@@ -813,7 +813,8 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_synchronous_mode": True,
         "maestro_cluster_name": "maestro-lab",
         "maestro_domain": DOMAIN,
-        "maestro_platform_networks": [str(NETWORK)],
+        # The outer machine is the lab's operator and Ansible controller (config/network.yaml's `operators`).
+        "maestro_operator_networks": [f"{GATEWAY}/32"],
         "maestro_pki_dir": str(pki),
         "maestro_extra_hosts": {S3_HOST: GATEWAY},
         "maestro_public_hostname": f"edge1.{DOMAIN}",
