@@ -385,7 +385,9 @@ def build_wheelhouses() -> dict[str, Path]:
         "--no-annotate",
     )
     keep = _closure(mlflow_req, ("mlflow", "psycopg2-binary", "boto3"))
-    houses["mlflow"] = build_wheelhouse("mlflow", keep)
+    # The maestro-auth MLflow app rides along in MLflow's wheelhouse; the mlflow role installs it.
+    auth = _package_wheels("maestro-mlflow-auth", REPO / "images" / "mlflow" / "maestro_mlflow_auth")
+    houses["mlflow"] = build_wheelhouse("mlflow", keep, *auth)
     if (REPO / "app" / "maestro_api" / "cli.py").exists():
         api_req = _uv(
             "export",
@@ -398,19 +400,24 @@ def build_wheelhouses() -> dict[str, Path]:
             "--no-header",
             "--no-annotate",
         )
-        digest = _sources_digest(REPO / "app")
-        wheel_dir = LAB_DIR / "cache" / "dist"
-        stamp = wheel_dir / ".maestro-digest"
-        if not (stamp.exists() and stamp.read_text().strip() == digest):
-            if wheel_dir.exists():
-                shutil.rmtree(wheel_dir)
-            _uv("build", "--package", "maestro-api", "--wheel", "--out-dir", str(wheel_dir))
-            stamp.write_text(digest + "\n")
-        wheels = sorted(wheel_dir.glob("maestro_api-*.whl"))
+        wheels, digest = _package_wheels("maestro-api", REPO / "app")
         houses["maestro_api"] = build_wheelhouse("maestro_api", api_req, wheels, digest)
     else:
         console.print("    [yellow]app/maestro_api/cli.py is not there yet: the API wheelhouse is skipped[/yellow]")
     return houses
+
+
+def _package_wheels(package: str, sources: Path) -> tuple[list[Path], str]:
+    """The wheel of a workspace package, rebuilt when its sources change; and the sources' digest."""
+    digest = _sources_digest(sources)
+    wheel_dir = LAB_DIR / "cache" / "dist" / package
+    stamp = wheel_dir / ".maestro-digest"
+    if not (stamp.exists() and stamp.read_text().strip() == digest):
+        if wheel_dir.exists():
+            shutil.rmtree(wheel_dir)
+        _uv("build", "--package", package, "--wheel", "--out-dir", str(wheel_dir))
+        stamp.write_text(digest + "\n")
+    return sorted(wheel_dir.glob(f"{package.replace('-', '_')}-*.whl")), digest
 
 
 def _closure(requirements: str, roots: Sequence[str]) -> str:
@@ -593,6 +600,14 @@ def ensure_secrets() -> dict[str, str]:
         "s3_secret_key",
         "pgbackrest_cipher_pass",
         "postgres_exporter_password",
+        "mlflow_token",
+        "patroni_rest_password",
+        "etcd_root_password",
+        "etcd_patroni_password",
+        "haproxy_stats_password",
+        "prometheus_password",
+        "alertmanager_password",
+        "exporter_password",
     )
     changed = False
     for name in wanted:
@@ -836,6 +851,15 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_api_key_pepper": sec["api_key_pepper"],
         "redis_password": sec["redis_password"],
         "pgbackrest_cipher_pass": sec["pgbackrest_cipher_pass"],
+        # Credentials of the internal surfaces (docs/security.md).
+        "mlflow_token": sec["mlflow_token"],
+        "patroni_rest_password": sec["patroni_rest_password"],
+        "etcd_root_password": sec["etcd_root_password"],
+        "etcd_patroni_password": sec["etcd_patroni_password"],
+        "haproxy_stats_password": sec["haproxy_stats_password"],
+        "monitoring_prometheus_password": sec["prometheus_password"],
+        "monitoring_alertmanager_password": sec["alertmanager_password"],
+        "monitoring_exporter_password": sec["exporter_password"],
         # The lab is small and shares two cores: fewer workers, a tighter failover. Patroni's leader lock lives
         # 10 s instead of the role's 20 s (loop_wait + 2 * retry_timeout <= ttl still holds), which bounds
         # the failover after a crashed leader; docs/benchmarks/lab.md reports what it measured.

@@ -62,11 +62,13 @@ def render(
     extra_vars: dict[str, Any],
     inventory: dict[str, Any] | None = None,
     checks: tuple[str, ...] = (),
+    hosts: tuple[str, ...] = (),
 ) -> Rendered:
     """Render `templates` ({output name: role/templates path}) for every host of `inventory` (the example one).
 
     `roles` name whose defaults and vars are loaded ("maestro" always comes first); `checks` are role task files run
-    before (e.g. "common/assert.yml"); `extra_vars` override everything, as `-e` does.
+    before (e.g. "common/assert.yml"); `extra_vars` override everything, as `-e` does; `hosts` limits the run to those
+    hosts (the others stay in the inventory, so groups are complete).
     """
     inv = tmp / "inventory.yml"
     inv.write_text(yaml.safe_dump(inventory or example_inventory()))
@@ -75,7 +77,7 @@ def render(
         **platform_vars(),
         **extra_vars,
         "render_dir": str(out),
-        "render_checks": list(checks),
+        "render_checks": [dict(zip(("role", "tasks"), check.split("/", 1), strict=True)) for check in checks],
         "render_var_files": var_files("maestro", *roles),
         "render_templates": [{"dest": dest, "src": str(ROLES / src)} for dest, src in templates.items()],
     }
@@ -87,10 +89,12 @@ def render(
         # A play loads the maestro role's filters through the role dependency; here they are named directly.
         "ANSIBLE_FILTER_PLUGINS": str(ROLES / "maestro" / "filter_plugins"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORKS": "10",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
     }
     proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inv), str(PLAYBOOK), "-e", f"@{vars_file}"],
+        [str(ANSIBLE_PLAYBOOK), "-i", str(inv), str(PLAYBOOK), "-e", f"@{vars_file}"]
+        + (["--limit", ",".join(hosts)] if hosts else []),
         cwd=tmp,
         env=env,
         capture_output=True,
