@@ -229,6 +229,17 @@ def test_an_unauthenticated_upload_is_refused_before_the_edge_stores_it(exempt: 
     assert up.requests[-1]["method"] == "PUT" and up.requests[-1]["received"] == 0
 
 
+def test_an_upload_with_a_query_string_is_refused(exempt: tuple[Edge, Upstream]) -> None:
+    # Uploads skip ModSecurity (see the role's site.conf): the edge lets nothing through that it would have read.
+    edge, up = exempt
+    before = len(up.requests)
+    headers = {**CLIENT_HEADERS, "Authorization": GOOD, "Content-Type": "application/octet-stream"}
+    status, _, _ = edge.request("PUT", ARTIFACT + "?note=%3Cscript%3E", body=b"weights", headers=headers)
+    assert status == 400 and len(up.requests) == before
+    status, _, body = edge.request("PUT", ARTIFACT, body=b"weights", headers=headers)
+    assert status == 200 and json.loads(body)["received"] == len(b"weights")
+
+
 def test_an_upload_reaches_the_api_while_it_is_still_being_sent(exempt: tuple[Edge, Upstream]) -> None:
     edge, up = exempt
     length = 3 * 1024 * 1024

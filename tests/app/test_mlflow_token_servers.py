@@ -125,7 +125,9 @@ def test_mlflow_does_not_start_without_a_token() -> None:
         "--gunicorn-opts",
         "--no-control-socket",
     ]
-    env = {"PATH": str(Path(sys.executable).parent), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "HOME": str(workdir)}
+    # No MAESTRO_MLFLOW_TOKEN in this environment.
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(workdir)}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert "MAESTRO_MLFLOW_TOKEN must hold the Maestro API's token" in proc.stdout + proc.stderr
     with pytest.raises(httpx.ConnectError):
