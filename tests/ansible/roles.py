@@ -58,13 +58,14 @@ def render(
     tmp: Path,
     *,
     roles: tuple[str, ...],
-    templates: dict[str, str],
+    templates: dict[str, str | tuple[str, tuple[str, ...]]],
     extra_vars: dict[str, Any],
     inventory: dict[str, Any] | None = None,
     checks: tuple[str, ...] = (),
     hosts: tuple[str, ...] = (),
 ) -> Rendered:
-    """Render `templates` ({output name: role/templates path}) for every host of `inventory` (the example one).
+    """Render `templates` ({output name: role/templates path, or (path, hosts)}) for every host of `inventory` (the
+    example one), or only for the hosts a template names.
 
     `roles` name whose defaults and vars are loaded ("maestro" always comes first); `checks` are role task files run
     before (e.g. "common/assert.yml"); `extra_vars` override everything, as `-e` does; `hosts` limits the run to those
@@ -79,7 +80,12 @@ def render(
         "render_dir": str(out),
         "render_checks": [dict(zip(("role", "tasks"), check.split("/", 1), strict=True)) for check in checks],
         "render_var_files": var_files("maestro", *roles),
-        "render_templates": [{"dest": dest, "src": str(ROLES / src)} for dest, src in templates.items()],
+        "render_templates": [
+            {"dest": dest, "src": str(ROLES / src), "hosts": []}
+            if isinstance(src, str)
+            else {"dest": dest, "src": str(ROLES / src[0]), "hosts": list(src[1])}
+            for dest, src in templates.items()
+        ],
     }
     vars_file = tmp / "vars.json"
     vars_file.write_text(json.dumps(variables))

@@ -50,27 +50,23 @@ PLATFORM = {
 }
 
 
-TEMPLATES = {
-    **{
-        name: f"monitoring/templates/{name}.j2"
-        for name in (
-            "prometheus.yml",
-            "prometheus.default",
-            "alertmanager.default",
-            "node-exporter.default",
-            "postgres-exporter.default",
-            "redis-exporter.default",
-        )
-    },
-    # The same template twice in one run: a random salt would make the two differ.
-    "web.yml": "monitoring/templates/web-config.yml.j2",
-    "web-again.yml": "monitoring/templates/web-config.yml.j2",
-    "haproxy.cfg": "haproxy/templates/haproxy.cfg.j2",
-    "datasource.yml": "grafana/templates/datasources/maestro.yml.j2",
-    "patroni.yml": "patroni/templates/config.yml.j2",
-    "mlflow.service": "mlflow/templates/mlflow.service.j2",
-    "mlflow.env": "mlflow/templates/mlflow.env.j2",
-    "api.env": "maestro_api/templates/maestro-api.env.j2",
+MON, DB, APP = ("mon1",), ("db1",), ("app1",)
+TEMPLATES: dict[str, str | tuple[str, tuple[str, ...]]] = {
+    "prometheus.yml": ("monitoring/templates/prometheus.yml.j2", MON),
+    "prometheus.default": ("monitoring/templates/prometheus.default.j2", MON),
+    "alertmanager.default": ("monitoring/templates/alertmanager.default.j2", DB),
+    "node-exporter.default": ("monitoring/templates/node-exporter.default.j2", DB),
+    "postgres-exporter.default": ("monitoring/templates/postgres-exporter.default.j2", DB),
+    "redis-exporter.default": ("monitoring/templates/redis-exporter.default.j2", DB),
+    # On two hosts, and twice on one: a random salt would make the two on mon1 differ.
+    "web.yml": ("monitoring/templates/web-config.yml.j2", MON + DB),
+    "web-again.yml": ("monitoring/templates/web-config.yml.j2", MON),
+    "datasource.yml": ("grafana/templates/datasources/maestro.yml.j2", MON),
+    "patroni.yml": ("patroni/templates/config.yml.j2", DB),
+    "haproxy.cfg": ("haproxy/templates/haproxy.cfg.j2", APP),
+    "mlflow.service": ("mlflow/templates/mlflow.service.j2", APP),
+    "mlflow.env": ("mlflow/templates/mlflow.env.j2", APP),
+    "api.env": ("maestro_api/templates/maestro-api.env.j2", APP),
 }
 WEB = {"__monitoring_web_service": "prometheus", "__monitoring_web_password": SECRETS["monitoring_prometheus_password"]}
 

@@ -124,6 +124,7 @@ def test_the_role_refuses_an_inventory_it_cannot_protect(tmp_path: Path, change:
         extra_vars=extra,
         inventory=inventory,
         checks=("common/assert.yml",),
+        hosts=("db1",),
     )
     assert result.returncode != 0
     assert message in result.output
