@@ -71,6 +71,7 @@ def start_mlflow(
     port: int | None = None,
     serve_artifacts: bool = False,
     preload: bool = False,
+    token: str | None = None,
 ) -> MlflowServer:
     """Start ``mlflow server`` and wait until ``/health`` answers. The caller must call ``stop_process_group``.
 
@@ -79,6 +80,8 @@ def start_mlflow(
 
     ``preload``: import MLflow once in the gunicorn master and fork the workers (a much faster start with several
     workers on a busy machine, where each worker would otherwise import MLflow on its own).
+
+    ``token``: run Maestro's ``maestro-auth`` app, which refuses every request without this bearer token.
     """
     port = port or free_port()
     artifacts = workdir / "artifacts"
@@ -95,6 +98,7 @@ def start_mlflow(
         # No telemetry pings from the test machine.
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        **({"MAESTRO_MLFLOW_TOKEN": token} if token else {}),
     }
     cmd = [
         str(MLFLOW_BIN),
@@ -109,6 +113,7 @@ def start_mlflow(
         artifact_root,
         *serving,
         "--enable-workspaces",
+        *(["--app-name", "maestro-auth"] if token else []),
         "--workers",
         str(workers),
         # gunicorn's control socket defaults to one path per user: several servers would fight over it.
@@ -119,13 +124,14 @@ def start_mlflow(
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     try:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                if httpx.get(f"{url}/health", headers=headers, timeout=1.0).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -140,7 +146,7 @@ def start_mlflow(
 
 @contextlib.contextmanager
 def session_mlflow(
-    pg_server: PgServer, *, name: str = "mlflow", serve_artifacts: bool = False
+    pg_server: PgServer, *, name: str = "mlflow", serve_artifacts: bool = False, token: str | None = None
 ) -> Iterator[MlflowServer]:
     """An MLflow server on its own new database of ``pg_server``; on exit it is stopped and its data removed.
 
@@ -149,6 +155,7 @@ def session_mlflow(
         name: names the database (``{name}_<random>``), the work directory (``maestro-{name}-...``, underscores as
             dashes) and the variables that reuse a running server instead (``MAESTRO_TEST_{NAME}_URL``).
         serve_artifacts: also serve MLflow's artifact proxy (see ``start_mlflow``).
+        token: require this bearer token on every request (see ``start_mlflow``).
 
     For quick local iterations only, ``MAESTRO_TEST_{NAME}_URL`` (+ ``MAESTRO_TEST_{NAME}_ARTIFACT_ROOT``) reuse an
     already running, workspace-enabled MLflow (artifact-serving if ``serve_artifacts``); CI never sets them.
@@ -166,7 +173,7 @@ def session_mlflow(
     )
     janitor.init()
     database_url = pg_server.url(dbname).replace("postgresql+psycopg://", "postgresql+psycopg2://")
-    server = start_mlflow(database_url=database_url, workdir=workdir, serve_artifacts=serve_artifacts)
+    server = start_mlflow(database_url=database_url, workdir=workdir, serve_artifacts=serve_artifacts, token=token)
     try:
         yield server
     finally:

@@ -23,8 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,9 +30,8 @@ from typing import Any
 
 from maestro.lab.failover import dsn, wait_healthy
 from maestro.lab.nspawn import ssh
-from maestro.lab.pki import ca_context
 from maestro.lab.system import LabError
-from maestro.lab.topology import DOMAIN, HOSTS, INVENTORY, host_by_name, platform_ports
+from maestro.lab.topology import HOSTS, INVENTORY, host_by_name, platform_ports
 from maestro.paths import ROOT
 
 TABLE = "maestro_drill"
@@ -141,27 +138,23 @@ def maestro(*args: str) -> float:
 
 
 class ReadyWatch(threading.Thread):
-    """Polls the API's /readyz through the WAF; records when it first answers 200 after it was seen failing."""
+    """Polls the API's /readyz where it is served, on the platform network from the monitoring host (the edge
+    publishes no /readyz); records when it first answers 200 after it was seen failing."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        edge = host_by_name("edge1")
-        self.url = f"https://{edge.ip}/readyz"
-        self.host = f"edge1.{DOMAIN}"
-        # The edge's certificate names its IP too; the Host header is the server name the WAF serves.
-        self.ctx = ca_context()
+        self.url = f"http://{host_by_name('app1').ip}:{platform_ports()['api']}/readyz"
+        self.monitor = host_by_name("mon1")
         self.started = time.monotonic()
         self.saw_failure = False
         self.ready_at: float | None = None
         self.stop_event = threading.Event()
 
     def ready(self) -> bool:
-        headers = {"Host": self.host, "User-Agent": "maestro-lab-drill", "Accept": "application/json"}
-        req = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - https to the lab
+        probe = f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 {self.url}"
         try:
-            with urllib.request.urlopen(req, timeout=3, context=self.ctx) as resp:  # noqa: S310
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
+            return ssh(self.monitor, probe, check=False).stdout.strip() == "200"
+        except (LabError, OSError):
             return False
 
     def run(self) -> None:

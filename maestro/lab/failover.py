@@ -11,6 +11,7 @@ Used by tests/lab/test_failover.py and by the lab benchmark (`python -m bench la
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -66,10 +67,13 @@ def patroni_cluster() -> list[dict[str, Any]]:
 
 
 def haproxy_primaries() -> int:
-    """How many servers HAProxy's read-write backend has UP."""
+    """How many servers HAProxy's read-write backend has UP (its stats page asks for the lab's credential)."""
     app1 = host_by_name("app1")
     url = f"http://{app1.ip}:{platform_ports()['haproxy_stats']}/stats;csv"
-    with urllib.request.urlopen(url, timeout=3) as resp:
+    password = json.loads(SECRETS_FILE.read_text())["haproxy_stats_password"]
+    auth = base64.b64encode(f"maestro:{password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {auth}"})
+    with urllib.request.urlopen(request, timeout=3) as resp:  # noqa: S310
         rows = resp.read().decode().splitlines()
     return sum(
         1

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from maestro.lab.pki import SSH_OPTIONS, ensure_secrets
-from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, INVENTORY, INVENTORY_DIR, NETWORK, S3_HOST, S3_PORT
+from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, INVENTORY, INVENTORY_DIR, S3_HOST, S3_PORT
 
 
 def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
@@ -33,7 +33,8 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_synchronous_mode": True,
         "maestro_cluster_name": "maestro-lab",
         "maestro_domain": DOMAIN,
-        "maestro_platform_networks": [str(NETWORK)],
+        # The outer machine is the lab's operator and Ansible controller (config/network.yaml's `operators`).
+        "maestro_operator_networks": [f"{GATEWAY}/32"],
         "maestro_pki_dir": str(pki),
         "maestro_extra_hosts": {S3_HOST: GATEWAY},
         "maestro_public_hostname": f"edge1.{DOMAIN}",
@@ -55,6 +56,15 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_api_key_pepper": sec["api_key_pepper"],
         "redis_password": sec["redis_password"],
         "pgbackrest_cipher_pass": sec["pgbackrest_cipher_pass"],
+        # Credentials of the internal surfaces (docs/security.md).
+        "mlflow_token": sec["mlflow_token"],
+        "patroni_rest_password": sec["patroni_rest_password"],
+        "etcd_root_password": sec["etcd_root_password"],
+        "etcd_patroni_password": sec["etcd_patroni_password"],
+        "haproxy_stats_password": sec["haproxy_stats_password"],
+        "monitoring_prometheus_password": sec["prometheus_password"],
+        "monitoring_alertmanager_password": sec["alertmanager_password"],
+        "monitoring_exporter_password": sec["exporter_password"],
         # The lab is small and shares two cores: fewer workers, a tighter failover. Patroni's leader lock lives
         # 10 s instead of the role's 20 s (loop_wait + 2 * retry_timeout <= ttl still holds), which bounds
         # the failover after a crashed leader; docs/benchmarks/lab.md reports what it measured.

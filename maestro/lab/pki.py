@@ -106,6 +106,14 @@ def ensure_secrets() -> dict[str, str]:
         "s3_secret_key",
         "pgbackrest_cipher_pass",
         "postgres_exporter_password",
+        "mlflow_token",
+        "patroni_rest_password",
+        "etcd_root_password",
+        "etcd_patroni_password",
+        "haproxy_stats_password",
+        "prometheus_password",
+        "alertmanager_password",
+        "exporter_password",
     )
     changed = False
     for name in wanted:

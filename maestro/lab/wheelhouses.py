@@ -124,22 +124,32 @@ def _export(*selection: str) -> str:
 
 
 def build_wheelhouses() -> dict[str, Path]:
-    """The MLflow and Maestro API wheelhouses, by name (the API's with its own wheel, rebuilt when app/ changes)."""
+    """The MLflow and Maestro API wheelhouses, by name, each with the workspace package it serves (the API's wheel,
+    the maestro-auth MLflow app), rebuilt when its sources change."""
     mlflow_req = _closure(_export("--only-group", "dev"), ("mlflow", "psycopg2-binary", "boto3"))
     api_req = _export("--no-dev", "--package", "maestro-api")
-    digest = _sources_digest(ROOT / "app")
-    wheel_dir = LAB_DIR / "cache" / "dist"
+    wheels, digest = _package_wheels("maestro-api", ROOT / "app")
+    # The maestro-auth MLflow app rides along in MLflow's wheelhouse; the mlflow role installs it.
+    auth_wheels, auth_digest = _package_wheels(
+        "maestro-mlflow-auth", ROOT / "images" / "mlflow" / "maestro_mlflow_auth"
+    )
+    return {
+        "mlflow": build_wheelhouse("mlflow", mlflow_req, auth_wheels, auth_digest),
+        "maestro_api": build_wheelhouse("maestro_api", api_req, wheels, digest),
+    }
+
+
+def _package_wheels(package: str, sources: Path) -> tuple[list[Path], str]:
+    """The wheel of a workspace package, rebuilt when its sources change; and the sources' digest."""
+    digest = _sources_digest(sources)
+    wheel_dir = LAB_DIR / "cache" / "dist" / package
     stamp = wheel_dir / ".maestro-digest"
     if not (stamp.exists() and stamp.read_text().strip() == digest):
         if wheel_dir.exists():
             shutil.rmtree(wheel_dir)
-        _uv("build", "--package", "maestro-api", "--wheel", "--out-dir", str(wheel_dir))
+        _uv("build", "--package", package, "--wheel", "--out-dir", str(wheel_dir))
         stamp.write_text(digest + "\n")
-    wheels = sorted(wheel_dir.glob("maestro_api-*.whl"))
-    return {
-        "mlflow": build_wheelhouse("mlflow", mlflow_req),
-        "maestro_api": build_wheelhouse("maestro_api", api_req, wheels, digest),
-    }
+    return sorted(wheel_dir.glob(f"{package.replace('-', '_')}-*.whl")), digest
 
 
 def _closure(requirements: str, roots: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ has loaded Maestro's rules."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
@@ -50,7 +51,7 @@ def test_edge_serves_https_only(lab_endpoints: dict[str, Any], ports: dict[str, 
 
 
 def test_create_a_model_and_a_version_through_the_waf(api: httpx.Client, lab_endpoints: dict[str, Any]) -> None:
-    assert api.get("/healthz").status_code == 200
+    assert api.get("/edge-healthz").status_code == 200
     tenants = api.get("/v1/tenants")
     assert tenants.status_code == 200, tenants.text
     tenant_id = tenants.json()[0]["id"]
@@ -93,7 +94,11 @@ def test_requests_without_a_key_are_refused(lab_endpoints: dict[str, Any], ca_fi
 
 
 def _prom(lab_endpoints: dict[str, Any], path: str) -> Any:
-    with urllib.request.urlopen(f"{lab_endpoints['prometheus']}{path}", timeout=10) as resp:
+    password = json.loads(Path(lab_endpoints["secrets_file"]).read_text())["prometheus_password"]
+    token = base64.b64encode(f"maestro:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    request = urllib.request.Request(f"{lab_endpoints['prometheus']}{path}", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as resp:
         return json.load(resp)["data"]
 
 

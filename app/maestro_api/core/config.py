@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # --- MLflow / registry (used by maestro_api.registry) ---------------------------------------------------
     mlflow_url: str = Field(default="http://127.0.0.1:5000", description="Base URL of the MLflow tracking server.")
     mlflow_timeout_seconds: float = Field(default=5.0, ge=0.1, le=30, description="Timeout of one MLflow request.")
+    mlflow_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token sent on every call to MLflow, which refuses requests without it (the "
+        "maestro-auth MLflow app reads the same value as MAESTRO_MLFLOW_TOKEN). At least 32 characters outside dev "
+        "when set; unset sends none (an MLflow without the app).",
+    )
     artifact_root: str = Field(
         default="file:///var/lib/maestro/artifacts",
         description="Root URI below which each tenant's artifacts live, e.g. s3://maestro-artifacts/tenants.",
@@ -166,6 +172,13 @@ class Settings(BaseSettings):
                 f"MAESTRO_API_KEY_PEPPER is a placeholder or shorter than {MIN_SECRET_LENGTH} characters "
                 f"(environment={self.environment})"
             )
+        if self.mlflow_token is not None:
+            token = self.mlflow_token.get_secret_value()
+            if token.lower() in PLACEHOLDER_SECRETS or "change-me" in token or len(token) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"MAESTRO_MLFLOW_TOKEN is a placeholder or shorter than {MIN_SECRET_LENGTH} characters "
+                    f"(environment={self.environment})"
+                )
         for name in ("database_url", "database_owner_url", "redis_url"):
             value = getattr(self, name)
             if value is None:

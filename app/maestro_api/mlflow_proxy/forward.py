@@ -1,9 +1,9 @@
 """The upstream side of the proxy: one pooled ``httpx.AsyncClient`` to MLflow, headers built from scratch.
 
-Only three headers reach MLflow: ``Accept``, ``Content-Type`` and ``X-MLFLOW-WORKSPACE`` (the tenant's workspace,
-from the authenticated principal). The client's own headers, its workspace header and its ``Authorization``
-included, are never forwarded. Artifacts are streamed in both directions, chunk by chunk, and cut off at
-``max_artifact_bytes``; JSON calls are small and read whole.
+Only four headers reach MLflow: ``Accept``, ``Content-Type``, ``X-MLFLOW-WORKSPACE`` (the tenant's workspace, from
+the authenticated principal) and ``Authorization`` with the API's own token for MLflow. The client's own headers,
+its workspace header and its ``Authorization`` included, are never forwarded. Artifacts are streamed in both
+directions, chunk by chunk, and cut off at ``max_artifact_bytes``; JSON calls are small and read whole.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+from pydantic import SecretStr
 from starlette.responses import Response, StreamingResponse
 
 from maestro_api.metrics import MLFLOW_PROXY_UPSTREAM_ERRORS
 from maestro_api.mlflow_proxy.errors import MlflowApiError, code_for
-from maestro_api.registry.mlflow_client import WORKSPACE_HEADER
+from maestro_api.registry.mlflow_client import WORKSPACE_HEADER, mlflow_auth_headers
 
 ARTIFACTS_UPSTREAM = "/api/2.0/mlflow-artifacts/artifacts"
 _PASSED_DOWNLOAD_HEADERS = ("content-type", "content-length", "content-encoding", "content-disposition")
@@ -67,6 +68,7 @@ class MlflowForwarder:
         timeout_seconds: bound of one JSON call (connect at most 2 s of it).
         artifact_timeout_seconds: read/write bound between two chunks of an artifact transfer.
         max_artifact_bytes: largest artifact streamed in either direction (larger ones: 413 RESOURCE_EXHAUSTED).
+        token: the API's bearer token for MLflow, sent on every call (None: no Authorization header).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class MlflowForwarder:
         max_artifact_bytes: int = 1 << 30,
         max_connections: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: SecretStr | None = None,
     ) -> None:
         self.max_artifact_bytes = max_artifact_bytes
         self._artifact_timeout = httpx.Timeout(artifact_timeout_seconds, connect=min(artifact_timeout_seconds, 2.0))
@@ -87,6 +90,7 @@ class MlflowForwarder:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
             transport=transport,
+            headers=mlflow_auth_headers(token),
         )
 
     async def aclose(self) -> None:

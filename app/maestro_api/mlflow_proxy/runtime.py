@@ -40,6 +40,7 @@ async def mlflow_proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
         base_url=settings.mlflow_url,
         timeout_seconds=settings.mlflow_timeout_seconds,
         max_artifact_bytes=settings.mlflow_proxy_max_artifact_bytes,
+        token=settings.mlflow_token,
     )
     app.state.mlflow_proxy = forwarder
     app.state.mlflow_proxy_workspaces = set()

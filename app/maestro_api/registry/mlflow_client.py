@@ -2,6 +2,7 @@
 
 MLflow is internal: only this client talks to it, and every call names the MLflow workspace of the caller's
 tenant (``X-MLFLOW-WORKSPACE``), set here from the authenticated principal and never from the client's headers.
+Every call also carries the API's own bearer token for MLflow (``mlflow_token``), which refuses requests without it.
 
 Error mapping (never a 500 for bad input):
 
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 import orjson
+from pydantic import SecretStr
 
 from maestro_api.core.errors import ProblemError
 from maestro_api.metrics import MLFLOW_ERRORS, MLFLOW_REQUEST_DURATION
@@ -39,6 +41,11 @@ _CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "INVALID_STATE"})
 # replaced by a fixed sentence so that no internal name (workspace, host, path) reaches the client.
 _SAFE_DETAIL_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "INVALID_STATE", "BAD_REQUEST"})
 _MAX_DETAIL = 500
+
+
+def mlflow_auth_headers(token: SecretStr | None) -> dict[str, str]:
+    """The Authorization header of the API's calls to MLflow (none without a token)."""
+    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
 
 
 class MlflowUnavailableError(ProblemError):
@@ -55,6 +62,7 @@ class MlflowClient:
         base_url: MLflow's base URL (``http://mlflow:5000``).
         timeout_seconds: read/write/pool timeout of one request; connecting gets at most 2 s of it.
         max_connections: pool size; requests beyond it wait for at most the pool timeout, then 503.
+        token: the API's bearer token for MLflow, sent on every call (None: no Authorization header).
     """
 
     def __init__(
@@ -64,6 +72,7 @@ class MlflowClient:
         timeout_seconds: float,
         max_connections: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: SecretStr | None = None,
     ) -> None:
         timeout = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 2.0))
         self._http = httpx.AsyncClient(
@@ -72,7 +81,7 @@ class MlflowClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
             transport=transport,
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", **mlflow_auth_headers(token)},
         )
 
     async def aclose(self) -> None:

@@ -23,7 +23,9 @@ from maestro_api.registry.service import RegistryService
 @asynccontextmanager
 async def registry_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    client = MlflowClient(base_url=settings.mlflow_url, timeout_seconds=settings.mlflow_timeout_seconds)
+    client = MlflowClient(
+        base_url=settings.mlflow_url, timeout_seconds=settings.mlflow_timeout_seconds, token=settings.mlflow_token
+    )
     app.state.registry = RegistryService(
         client=client,
         cache=RegistryCache(app.state.redis, ttl_seconds=settings.registry_cache_ttl_seconds),

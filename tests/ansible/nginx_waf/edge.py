@@ -207,6 +207,9 @@ def render(root: Path, *, upstream_port: int, https_port: int, http_port: int, *
         "nginx_waf_metrics_textfile_dir": str(root / "textfile"),
         "nginx_waf_metrics_script_path": str(root / "bin" / "maestro-waf-metrics"),
         "nginx_waf_metrics_systemd_dir": str(root / "systemd"),
+        # The corpus and the benchmark send from one address as fast as they can: the per-client limits would
+        # answer 429 (tests/ansible/test_edge_publishing.py tests them).
+        "nginx_waf_client_limit_exempt": ["127.0.0.1"],
         **overrides,
     }
     # Directories that exist on every Debian host (/usr/local/bin, /etc/systemd/system); the role does not create them.

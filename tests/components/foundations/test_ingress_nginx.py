@@ -165,7 +165,7 @@ def test_flows_that_would_open_or_close_everything_are_refused(change: dict[str,
 
 def test_the_builder_reproduces_the_gcp_foundations_policies(tmp_path: Path) -> None:
     """Given GCP's peers and ports, the shared builder yields exactly the GCP Foundation's four policies (names,
-    labels, specs), so components/gcp/foundation.py can call it instead of keeping its own copy."""
+    labels, specs), so the GCP Foundation can call it instead of keeping its own copy."""
     gcp = evaluated("prod-gcp")
     reference = _policies(gcp)
     assert set(reference) == {"default-deny", "allow-dns", "allow-kube-api", "controller"}
