@@ -17,7 +17,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from maestro.topology import host_by_name
+
+from maestro.lab.topology import host_by_name
 
 pytestmark = pytest.mark.lab
 

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from maestro.nspawn import ssh
-from maestro.topology import HOSTS, host_by_name, platform_ports
 
 from config import network
+from maestro.lab.nspawn import ssh
+from maestro.lab.topology import HOSTS, host_by_name, platform_ports
 
 pytestmark = pytest.mark.lab
 
