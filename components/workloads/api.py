@@ -47,6 +47,8 @@ class ApiArgs:
     """Redis URL with the AUTH password (secret)."""
     mlflow_url: str
     """In-cluster MLflow URL."""
+    mlflow_token: pulumi.Input[str]
+    """The token MLflow asks for (a secret output of the Mlflow component)."""
     otlp_endpoint: str
     """OTLP gRPC endpoint of Jaeger."""
     ingress_class: str
@@ -79,6 +81,7 @@ class Api(pulumi.ComponentResource):
                 "MAESTRO_DATABASE_OWNER_URL": args.database_owner_url,
                 "MAESTRO_REDIS_URL": args.redis_url,
                 "MAESTRO_API_KEY_PEPPER": pepper.result,
+                "MAESTRO_MLFLOW_TOKEN": args.mlflow_token,
             },
             opts=child,
         )
