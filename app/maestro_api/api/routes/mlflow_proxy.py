@@ -61,9 +61,7 @@ async def _body(request: Request, spec: ProxyRoute, principal: CurrentPrincipal)
     return body
 
 
-async def _audited(
-    request: Request, principal: CurrentPrincipal, spec: ProxyRoute, call: Callable[[], Awaitable[Response]]
-) -> Response:
+async def _audited(request: Request, principal: CurrentPrincipal, spec: ProxyRoute, call: Call) -> Response:
     """Run ``call``; a mutating route leaves exactly one audit event, whatever happens: ``success``, ``denied`` (a
     403 raised here, e.g. a registered version's bytes) or ``failure`` (any other refusal or error, a dropped
     connection included). Denials by the route's permission are audited by ``Authorize`` before this runs.
