@@ -68,14 +68,16 @@ async def take_deployment(session: AsyncSession, *, tenant_id: uuid.UUID) -> Non
         raise quota_exceeded("max_deployments", quota.max_deployments)
 
 
-_MODEL_LOCKS: dict[uuid.UUID, asyncio.Lock] = {}
+# One lock per tenant and event loop (a lock belongs to the loop it first waited in; a process serves on one).
+_MODEL_LOCKS: dict[tuple[int, uuid.UUID], asyncio.Lock] = {}
 
 
 @asynccontextmanager
 async def model_slot(session: AsyncSession, registry: RegistryService, *, tenant_id: uuid.UUID) -> AsyncIterator[None]:
     """Refuse unless one more registered model fits; inside the block the caller creates it in MLflow, and
     ``session``'s transaction (holding the quota row) ends after it."""
-    async with _MODEL_LOCKS.setdefault(tenant_id, asyncio.Lock()):
+    key = (id(asyncio.get_running_loop()), tenant_id)
+    async with _MODEL_LOCKS.setdefault(key, asyncio.Lock()):
         quota = await lock_quota(session, tenant_id)
         if quota is not None and await count_models(registry, tenant_id=tenant_id, up_to=quota.max_models) >= (
             quota.max_models
