@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -131,6 +131,9 @@ class About:
     docs: str
 
 
+AboutArgs = tuple[str, str, str, SeverityName, str, str]
+"""`About`'s fields in order, as a decorator takes them."""
+
 PLATFORMS = {"aws": "aws", "gcp": "gcp", "azure-native": "azure", "kubernetes": "kubernetes"}
 """Type token package -> the platform a rule covers, in the order the docs list them."""
 
@@ -156,39 +159,20 @@ class Family:
 
     def resource(
         self,
-        id: str,
-        title: str,
-        rationale: str,
-        severity: SeverityName,
-        fix: str,
-        docs: str,
-        /,
-        *,
+        *about: Unpack[AboutArgs],
         types: Iterable[str],
         covers: tuple[str, ...] = (),
         enforcement: LevelName = "mandatory",
     ) -> Callable[[ResourceCheck], Rule]:
         """Decorator: a check of one resource becomes a resource rule over `types` (empty: every type; then give
         the platforms it `covers`)."""
-        about = About(id, title, rationale, severity, fix, docs)
-        return lambda check: self._keep(about, "resource", frozenset(types), check, covers, enforcement)
+        return lambda check: self._keep(About(*about), "resource", frozenset(types), check, covers, enforcement)
 
     def stack(
-        self,
-        id: str,
-        title: str,
-        rationale: str,
-        severity: SeverityName,
-        fix: str,
-        docs: str,
-        /,
-        *,
-        covers: tuple[str, ...] = (),
-        enforcement: LevelName = "mandatory",
+        self, *about: Unpack[AboutArgs], covers: tuple[str, ...] = (), enforcement: LevelName = "mandatory"
     ) -> Callable[[StackCheck], Rule]:
         """Decorator: a check over every resource of the stack becomes a stack rule over the platforms it `covers`."""
-        about = About(id, title, rationale, severity, fix, docs)
-        return lambda check: self._keep(about, "stack", frozenset(), check, covers, enforcement)
+        return lambda check: self._keep(About(*about), "stack", frozenset(), check, covers, enforcement)
 
     def _keep(
         self,
