@@ -13,15 +13,22 @@ PATRONI_REPLICA = Target("patroni", "db2:8008", "db2", {"scope": "maestro"})
 POSTGRES = Target("postgres", "db1:9187", "db1")
 LIST = "`patronictl -c /etc/patroni/config.yml list` on a database host (Kubernetes: `kubectl exec` into a Spilo pod)"
 
+
+def primaries(test: str, values: str) -> Condition:
+    """The members of each Patroni cluster that report the primary role, counted and `test`ed; in the test both
+    members of cluster "maestro" report `values`."""
+    return Condition(
+        f"sum by (scope) (patroni_primary{{{PATRONI.match}}}) {test}",
+        series={PATRONI.series("patroni_primary"): values, PATRONI_REPLICA.series("patroni_primary"): values},
+        labels={"scope": "maestro"},
+    )
+
+
 # name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "PatroniNoLeader",
-        Condition(
-            f"sum by (scope) (patroni_primary{{{PATRONI.match}}}) < 1",
-            series={PATRONI.series("patroni_primary"): "0x10", PATRONI_REPLICA.series("patroni_primary"): "0x10"},
-            labels={"scope": "maestro"},
-        ),
+        primaries("< 1", "0x10"),
         "1m",
         "critical",
         "A Patroni cluster has no leader, so the database refuses writes.",
@@ -41,11 +48,7 @@ ALERTS = (
     ),
     Alert(
         "PatroniMultiplePrimaries",
-        Condition(
-            f"sum by (scope) (patroni_primary{{{PATRONI.match}}}) > 1",
-            series={PATRONI.series("patroni_primary"): "1x10", PATRONI_REPLICA.series("patroni_primary"): "1x10"},
-            labels={"scope": "maestro"},
-        ),
+        primaries("> 1", "1x10"),
         "1m",
         "critical",
         "More than one member of a Patroni cluster claims to be primary.",
