@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Unpack
+from typing import Any, Literal
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -159,7 +159,7 @@ class Family:
 
     def resource(
         self,
-        *about: Unpack[AboutArgs],
+        *about: *AboutArgs,
         types: Iterable[str],
         covers: tuple[str, ...] = (),
         enforcement: LevelName = "mandatory",
@@ -169,7 +169,7 @@ class Family:
         return lambda check: self._keep(About(*about), "resource", frozenset(types), check, covers, enforcement)
 
     def stack(
-        self, *about: Unpack[AboutArgs], covers: tuple[str, ...] = (), enforcement: LevelName = "mandatory"
+        self, *about: *AboutArgs, covers: tuple[str, ...] = (), enforcement: LevelName = "mandatory"
     ) -> Callable[[StackCheck], Rule]:
         """Decorator: a check over every resource of the stack becomes a stack rule over the platforms it `covers`."""
         return lambda check: self._keep(About(*about), "stack", frozenset(), check, covers, enforcement)
