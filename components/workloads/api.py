@@ -25,6 +25,7 @@ from components.workloads.security import (
     tmp_volume,
     zone_spread,
 )
+from components.workloads.service import http_service
 
 SECRET = "maestro-api"  # noqa: S105 - the name of the Kubernetes Secret, not a secret
 
@@ -191,16 +192,7 @@ class Api(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[migrate], ignore_changes=["spec.replicas"]),
         )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": "maestro-api", "namespace": ns, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": labels,
-                "ports": [{"name": "http", "port": port, "targetPort": "http"}],
-            },
-            opts=child,
-        )
+        http_service(name, "maestro-api", ns, labels, port, child)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata={"name": "maestro-api", "namespace": ns},
