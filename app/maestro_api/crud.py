@@ -66,10 +66,12 @@ async def create_api_key(
     role: str,
     created_by: str,
     pepper: str,
+    user_id: uuid.UUID | None = None,
     expires_at: datetime | None = None,
     enforce_quota: bool = True,
 ) -> tuple[ApiKey, NewApiKey]:
-    """Store a new key's hash; return the row and the plaintext (to show once)."""
+    """Store a new key's hash; return the row and the plaintext (to show once). ``user_id`` is the user the key acts
+    for (None: a bootstrap key)."""
     if enforce_quota:
         quota = await session.get(Quota, tenant_id)
         active = await session.scalar(
@@ -86,6 +88,7 @@ async def create_api_key(
         key_hash=new.key_hash,
         role=role,
         created_by=created_by,
+        user_id=user_id,
         expires_at=expires_at,
     )
     session.add(row)

@@ -86,8 +86,16 @@ async def _sessionmaker_dep(request: Request) -> async_sessionmaker[AsyncSession
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker_dep)]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address as the HTTP middleware settled it (``maestro_api.core.http``)."""
+    address = getattr(request.state, "client_address", None)
+    return str(address) if address else (request.client.host if request.client else None)
+
+
 async def get_current_principal(request: Request, _credentials: Annotated[None, Depends(_bearer)]) -> Principal:
-    principal: Principal = await request.app.state.authenticator.authenticate(request.headers.get("authorization"))
+    principal: Principal = await request.app.state.authenticator.authenticate(
+        request.headers.get("authorization"), client=client_address(request)
+    )
     request.state.principal = principal
     await request.app.state.rate_limiter.check(principal)
     return principal

@@ -58,7 +58,9 @@ async def test_the_success_event_commits_with_the_change_and_a_failure_leaves_no
     api_settings: Settings, client: httpx.AsyncClient
 ) -> None:
     admin = await bootstrap(api_settings, "acme")
-    created = await client.post("/v1/api-keys", json={"name": "k", "role": "viewer"}, headers=auth(admin))
+    user = (await client.post("/v1/users", json={"email": "k@acme.test"}, headers=auth(admin))).json()
+    body = {"name": "k", "role": "viewer", "user_id": user["id"]}
+    created = await client.post("/v1/api-keys", json=body, headers=auth(admin))
     assert created.status_code == 201
     key_id = created.json()["id"]
     mine = [e for e in await events(client, admin) if e["target"] == f"api_key:{key_id}"]
