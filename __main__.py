@@ -9,6 +9,7 @@ import pulumi
 from components.config import TOP_LEVEL_KEYS, load_config, load_ports
 from components.platform import MaestroPlatform, PlatformArgs, RepositoryFiles
 from components.workloads.images import ImageSource
+from config import network
 from maestro.paths import ROOT
 
 
@@ -36,9 +37,18 @@ FILES = RepositoryFiles(
     mlflow_image=ImageSource(context=ROOT / "images" / "mlflow", dockerfile=ROOT / "images" / "mlflow" / "Dockerfile"),
 )
 PORTS_FILE = ROOT / "config" / "ports.yaml"
+MATRIX_FILE = ROOT / "config" / "network.yaml"
 
 settings = load_config(_raw_config(), region=pulumi.Config("aws").get("region"))
-platform = MaestroPlatform("maestro", PlatformArgs(config=settings, ports=load_ports(PORTS_FILE), files=FILES))
+platform = MaestroPlatform(
+    "maestro",
+    PlatformArgs(
+        config=settings,
+        ports=load_ports(PORTS_FILE),
+        files=FILES,
+        matrix=network.load(MATRIX_FILE, PORTS_FILE),
+    ),
+)
 foundation = platform.foundation
 
 pulumi.export("environment", settings.environment)

@@ -21,6 +21,7 @@ from components.workloads.observability import Observability, ObservabilityArgs
 from components.workloads.postgres import SERVICE_ACCOUNT as POSTGRES_SA
 from components.workloads.postgres import Postgres, PostgresArgs, role_urls
 from components.workloads.redis import Redis, RedisArgs
+from config.network import Matrix
 
 # The service accounts that touch a bucket, and the only bucket each may reach.
 IDENTITIES = {
@@ -54,6 +55,8 @@ class PlatformArgs:
     """The port map (config/ports.yaml)."""
     files: RepositoryFiles
     """The checkout's dashboards, rules and Dockerfiles."""
+    matrix: Matrix
+    """The network matrix (config/network.yaml), which the NetworkPolicies express."""
 
 
 def common_labels(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
@@ -120,6 +123,7 @@ class Workloads(pulumi.ComponentResource):
             f"{name}-network",
             NetworkArgs(
                 ports=ports,
+                matrix=args.matrix,
                 ingress_peers=foundation.ingress_peers,
                 service_cidrs=foundation.service_cidrs,
                 managed_redis_port=foundation.redis.port if foundation.redis is not None else None,
@@ -206,6 +210,7 @@ class Workloads(pulumi.ComponentResource):
                 database_owner_url=urls["MAESTRO_DATABASE_OWNER_URL"],
                 redis_url=redis_url,
                 mlflow_url=mlflow.url,
+                mlflow_token=mlflow.token,
                 otlp_endpoint=self.observability.otlp_endpoint,
                 ingress_class=foundation.ingress_class,
                 ingress_annotations=foundation.ingress_annotations,

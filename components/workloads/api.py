@@ -2,10 +2,10 @@
 that carries the Foundation's WAF attachment. Settings reach the pods as MAESTRO_* variables (docs/interfaces.md);
 secret ones only through a Secret.
 
-Three Secrets, one per holder: `maestro-api` (the serving pods: service-role URL, Redis, pepper, audit key),
-`maestro-api-migrate` (the migration Job only: the table owner's URL, which the serving pods never get) and
-`maestro-api-metrics` (the token /metrics asks for: the pods and Prometheus's ServiceMonitor). The ingress publishes
-only /v1 and /mlflow, as the edge does on hosts."""
+Three Secrets, one per holder: `maestro-api` (the serving pods: service-role URL, Redis, pepper, audit key,
+MLflow token), `maestro-api-migrate` (the migration Job only: the table owner's URL, which the serving pods never
+get) and `maestro-api-metrics` (the token /metrics asks for: the pods and Prometheus's ServiceMonitor). The ingress
+publishes only /v1 and /mlflow, as the edge does on hosts."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ class ApiArgs:
     """Redis URL with the AUTH password (secret)."""
     mlflow_url: str
     """In-cluster MLflow URL."""
+    mlflow_token: pulumi.Input[str]
+    """The token MLflow asks for (a secret output of the Mlflow component)."""
     otlp_endpoint: str
     """OTLP gRPC endpoint of Jaeger."""
     ingress_class: str
@@ -91,6 +93,7 @@ class Api(pulumi.ComponentResource):
                 "MAESTRO_REDIS_URL": args.redis_url,
                 "MAESTRO_API_KEY_PEPPER": pepper.result,
                 "MAESTRO_AUDIT_KEY": audit_key.result,
+                "MAESTRO_MLFLOW_TOKEN": args.mlflow_token,
             },
             opts=child,
         )

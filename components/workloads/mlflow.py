@@ -12,12 +12,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.config import MlflowConfig, Ports
 from components.foundations.contract import BucketRef, WorkloadIdentity
 from components.workloads.namespaces import NAMES
 from components.workloads.network import MIGRATIONS, MLFLOW
-from components.workloads.observability import service_monitor
 from components.workloads.postgres import DATABASE_ANNOTATION
 from components.workloads.security import (
     container_security_context,
@@ -28,6 +28,8 @@ from components.workloads.security import (
 )
 
 SERVICE_ACCOUNT = "mlflow"
+TOKEN_SECRET = "mlflow-token"  # noqa: S105 - the Secret's name
+"""The Secret holding the token MLflow asks every caller for."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def _suffix(image: str) -> str:
 
 
 class Mlflow(pulumi.ComponentResource):
-    """Exposes `url`, the in-cluster address the API uses."""
+    """Exposes `url`, the in-cluster address the API uses, and `token`, the credential it must send (a secret)."""
 
     def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("maestro:kubernetes:Mlflow", name, None, opts)
@@ -120,6 +122,19 @@ class Mlflow(pulumi.ComponentResource):
             volumes.append({"name": "artifacts", "persistentVolumeClaim": {"claimName": "mlflow-artifacts"}})
             mounts.append({"name": "artifacts", "mountPath": "/mlartifacts"})
 
+        # The only credential MLflow accepts: the maestro-auth app (images/mlflow/maestro_mlflow_auth) refuses every
+        # request without it, so a pod that reaches MLflow past the NetworkPolicy still gets nothing. The API sends it.
+        self.token = random.RandomPassword(f"{name}-token", length=48, special=False, opts=child).result
+        k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata={"name": TOKEN_SECRET, "namespace": ns},
+            string_data={"token": self.token},
+            opts=child,
+        )
+        token_env = {
+            "name": "MAESTRO_MLFLOW_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}},
+        }
         db_annotation = {DATABASE_ANNOTATION: args.database_cluster}
         pod_spec_base: dict[str, Any] = {
             "serviceAccountName": SERVICE_ACCOUNT,
@@ -182,6 +197,8 @@ class Mlflow(pulumi.ComponentResource):
                                 "image": args.image,
                                 "command": ["mlflow", "server"],
                                 "args": [
+                                    "--app-name",
+                                    "maestro-auth",
                                     "--host",
                                     "0.0.0.0",  # noqa: S104 - inside the pod; NetworkPolicy limits callers
                                     "--port",
@@ -196,20 +213,20 @@ class Mlflow(pulumi.ComponentResource):
                                     # Sync gunicorn workers: measured 2-4x the throughput of the uvicorn default.
                                     "--gunicorn-opts",
                                     f"--workers {args.config.workers} --timeout 60",
-                                    "--expose-prometheus",
-                                    "/tmp/metrics",  # noqa: S108 - emptyDir
                                 ],
-                                "env": common_env,
+                                "env": [*common_env, token_env],
                                 "ports": [{"name": "http", "containerPort": port}],
                                 "resources": resources("500m", "2Gi"),
                                 "securityContext": container_security_context(),
+                                # Every HTTP path asks for the token, which a probe would have to carry in the pod spec
+                                # in the clear: the probes check that the server accepts connections.
                                 "startupProbe": {
-                                    "httpGet": {"path": "/health", "port": "http"},
+                                    "tcpSocket": {"port": "http"},
                                     "periodSeconds": 5,
                                     "failureThreshold": 60,
                                 },
-                                "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
-                                "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
+                                "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
+                                "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
                                 "volumeMounts": mounts,
                             }
                         ],
@@ -234,5 +251,4 @@ class Mlflow(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
             opts=child,
         )
-        service_monitor(f"{name}-monitor", "mlflow", ns, labels, "http", parent=self)
-        self.register_outputs({"url": self.url})
+        self.register_outputs({"url": self.url, "token": self.token})

@@ -88,7 +88,8 @@ class Observability(pulumi.ComponentResource):
         ports = args.ports
         ns = NAMES.monitoring
         self.grafana_url = f"http://{RELEASE}-grafana.{ns}.svc.cluster.local"
-        self.otlp_endpoint = f"http://jaeger-collector.{ns}.svc.cluster.local:{ports.otlp_grpc}"
+        # The API exports spans over OTLP/HTTP (opentelemetry-exporter-otlp-proto-http), to the traces path.
+        self.otlp_endpoint = f"http://jaeger-collector.{ns}.svc.cluster.local:{ports.otlp_http}/v1/traces"
 
         self.grafana_password = random.RandomPassword(
             f"{name}-grafana-password", length=32, special=False, opts=child

@@ -1,6 +1,6 @@
-"""Revision 0004_identity on real PostgreSQL, from a database at 0002 with keys made the old way: keys are bound to
+"""Revision 0004_identity on real PostgreSQL, from a database at 0003 with keys made the old way: keys are bound to
 the user who made them (an OIDC subject in the directory, or transitively a key so bound), the others stay unbound;
-old audit events stay plain (key_id NULL); the downgrade restores 0002's lookup, and upgrading again works."""
+old audit events stay plain (key_id NULL); the downgrade restores 0003's lookup, and upgrading again works."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_existing_keys_are_bound_to_their_creators(
 ) -> None:
     settings = make_settings(pg_server, migrated_db, db_roles, redis_url)
     cfg = alembic(settings, db_roles)
-    command.upgrade(cfg, "0002_deployments")
+    command.upgrade(cfg, "0003_registry_integrity")
     tenant, ada, admin_key, ada_key, child_key, loose_key = (uuid.uuid4() for _ in range(6))
     url = owner_url(settings, db_roles).replace("+psycopg", "")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -64,7 +64,7 @@ def test_existing_keys_are_bound_to_their_creators(
 
     assert bound() == {admin_key: None, ada_key: ada, child_key: ada, loose_key: None}
     # Down to 0002 and back: the old lookup is restored, the new one again.
-    command.downgrade(cfg, "0002_deployments")
+    command.downgrade(cfg, "0003_registry_integrity")
     with psycopg.connect(url, autocommit=True) as conn:
         columns = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'api_keys'")
         assert "user_id" not in {r[0] for r in columns}

@@ -92,14 +92,43 @@ def _sources(rule: dict[str, Any]) -> list[str]:
 def test_postgres_accepts_only_the_platform_clients() -> None:
     spec = _policy("dev-kind", NAMES.data, "postgres")
     clients = _sources(spec["ingress"][0])
-    assert clients == ["maestro/maestro-api", "maestro/mlflow", "maestro/migration"]
+    assert spec["ingress"][0]["ports"] == [{"protocol": "TCP", "port": PORTS.postgres}]
+    assert clients == [
+        "maestro/maestro-api",
+        "maestro/mlflow",
+        "maestro-data/spilo",
+        "maestro/migration",
+        "maestro-system/postgres-operator",
+    ]
     everyone = {s for rule in spec["ingress"] for s in _sources(rule)}
     assert not any(s.startswith("/") for s in everyone), "no peer without a namespace selector"
 
 
-def test_mlflow_is_reachable_only_from_the_api_and_prometheus() -> None:
+def test_mlflow_is_reachable_only_from_the_api() -> None:
     spec = _policy("dev-kind", NAMES.app, "mlflow")
-    assert _sources(spec["ingress"][0]) == ["maestro/maestro-api", "monitoring/"]
+    assert [_sources(rule) for rule in spec["ingress"]] == [["maestro/maestro-api"]]
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_mlflow_asks_every_caller_for_the_apis_token(stack: str) -> None:
+    """MLflow runs the maestro-auth app with a generated token from a Secret; the API's Secret carries the same
+    token; the probes open a connection (an HTTP probe would need the token in the pod spec)."""
+    resources = evaluated(stack)
+    container = mockrun.plain(by_suffix(resources, "-mlflow-deployment").inputs)["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert container["args"][:2] == ["--app-name", "maestro-auth"]
+    token_env = [e for e in container["env"] if e["name"] == "MAESTRO_MLFLOW_TOKEN"]
+    assert token_env == [
+        {"name": "MAESTRO_MLFLOW_TOKEN", "valueFrom": {"secretKeyRef": {"name": "mlflow-token", "key": "token"}}}
+    ]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["tcpSocket"] == {"port": "http"}
+    secrets = {r.inputs["metadata"]["name"]: r for r in resources.of_type("kubernetes:core/v1:Secret")}
+    mlflow_token = mockrun.unwrap_secret(secrets["mlflow-token"].inputs["stringData"])["token"]
+    api_data = mockrun.unwrap_secret(secrets["maestro-api"].inputs["stringData"])
+    assert api_data["MAESTRO_MLFLOW_TOKEN"] == mlflow_token
+    assert "--expose-prometheus" not in container["args"]
 
 
 def test_in_cluster_redis_only_on_plain_kubernetes() -> None:
@@ -116,7 +145,13 @@ def test_generated_secrets_are_secret_outputs_in_kubernetes_secrets(stack: str) 
     api = [r for r in secrets if r.inputs["metadata"]["name"] == "maestro-api"]
     assert len(api) == 1 and mockrun.is_secret(api[0].inputs["stringData"])
     data = mockrun.unwrap_secret(api[0].inputs["stringData"])
-    assert set(data) == {"MAESTRO_DATABASE_URL", "MAESTRO_REDIS_URL", "MAESTRO_API_KEY_PEPPER", "MAESTRO_AUDIT_KEY"}
+    assert set(data) == {
+        "MAESTRO_DATABASE_URL",
+        "MAESTRO_REDIS_URL",
+        "MAESTRO_API_KEY_PEPPER",
+        "MAESTRO_AUDIT_KEY",
+        "MAESTRO_MLFLOW_TOKEN",
+    }
     by_name = _named(evaluated(stack), "kubernetes:core/v1:Secret")
     assert set(mockrun.unwrap_secret(by_name["maestro-api-migrate"].inputs["stringData"])) == {
         "MAESTRO_DATABASE_OWNER_URL"
@@ -302,7 +337,8 @@ def test_every_component_is_scraped(stack: str) -> None:
         mockrun.plain(r.inputs)["metadata"]["name"]
         for r in evaluated(stack).of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
     }
-    expected = {"maestro-api", "mlflow", "postgres"} | ({"redis"} if stack == "dev-kind" else set())
+    # MLflow is not scraped: it answers the API alone (the API's own metrics cover its calls to MLflow).
+    expected = {"maestro-api", "postgres"} | ({"redis"} if stack == "dev-kind" else set())
     assert monitors == expected
 
 

@@ -11,7 +11,7 @@
   written before keys existed (``maestro_api.core.audit``).
 
 Revision ID: 0004_identity
-Revises: 0002_deployments
+Revises: 0003_registry_integrity
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from alembic import op
 from maestro_api.core.rls import current_service_role, quote_ident
 
 revision = "0004_identity"
-down_revision = "0002_deployments"
+down_revision = "0003_registry_integrity"
 branch_labels = None
 depends_on = None
 
@@ -67,7 +67,7 @@ OIDC_LOOKUP = lookup_function(
                 LEFT JOIN public.users u ON u.tenant_id = t.id AND u.subject = p_subject
                 WHERE t.name = p_tenant""",
 )
-# The lookup of revision 0001, restored by the downgrade.
+# The lookup of revision 0001 (unchanged through 0003), restored by the downgrade.
 OLD_KEY_LOOKUP = lookup_function(
     """maestro_api_key_lookup(p_prefix text)
         RETURNS TABLE (key_id uuid, tenant_id uuid, tenant_name text, tier text, tenant_active boolean, role text,
