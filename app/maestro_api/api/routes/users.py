@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import can_grant
-from maestro_api.crud import apply_update, get_or_404
-from maestro_api.models import Quota, User
+from maestro_api.crud import apply_update, get_or_404, lock_quota, quota_exceeded
+from maestro_api.models import User
 from maestro_api.schemas import UserCreate, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -31,10 +31,10 @@ async def invite(body: UserCreate, change: Annotated[Mutation, Audited("users:in
     principal, session = change.principal, change.session
     if not can_grant(principal.role, body.role):
         raise ProblemError(403, "Forbidden", f"Role {principal.role!r} cannot grant {body.role!r}.")
-    quota = await session.get(Quota, principal.tenant_id)
+    quota = await lock_quota(session, principal.tenant_id)
     count = await session.scalar(select(func.count()).select_from(User))
     if quota is not None and (count or 0) >= quota.max_users:
-        raise ProblemError(409, "Quota Exceeded", f"The tenant's quota allows {quota.max_users} users.")
+        raise quota_exceeded("max_users", quota.max_users)
     user = User(
         id=uuid.uuid4(), tenant_id=principal.tenant_id, email=body.email.lower(), role=body.role, subject=body.subject
     )
