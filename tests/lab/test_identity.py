@@ -208,3 +208,32 @@ def test_the_serving_process_holds_no_owner_credentials() -> None:
     # The migrations ran as their own one-shot unit, which the serving unit orders after.
     assert ssh(app1, "systemctl show -p Result --value maestro-api-migrate").stdout.strip() == "success"
     assert "maestro-api-migrate.service" in ssh(app1, "systemctl show -p After --value maestro-api").stdout
+
+
+def test_the_apis_metrics_refuse_the_edge_host_without_the_token(
+    hosts: dict[str, Any], ports: dict[str, int], secrets: dict[str, str], lab_endpoints: dict[str, Any]
+) -> None:
+    """The edge host reaches the API's port (it proxies /v1 there); /metrics there asks for the token, which
+    Prometheus sends: its scrape of the API is up."""
+    url = f"http://{host_by_name('app1').ip}:{ports['api']}/metrics"
+    edge1 = hosts["edge1"]
+
+    def status(*options: str) -> int:
+        args = " ".join(shlex.quote(o) for o in options)
+        out = edge1.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {args} {shlex.quote(url)}").stdout
+        return int(out.strip() or 0)
+
+    assert status() == 401
+    assert status("-H", "Authorization: Bearer not-the-token") == 401
+    assert status("-H", f"Authorization: Bearer {secrets['api_metrics_token']}") == 200
+    query = f"{lab_endpoints['prometheus']}/api/v1/query"
+    operator = ("maestro", secrets["prometheus_password"])
+    deadline = time.monotonic() + 90  # a scrape interval or two after the lab came up
+    while True:
+        r = httpx.get(query, params={"query": 'up{job="maestro-api"}'}, auth=operator)
+        assert r.status_code == 200, r.text
+        values = [sample["value"][1] for sample in r.json()["data"]["result"]]
+        if (values and all(v == "1" for v in values)) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert values and all(v == "1" for v in values), r.text
