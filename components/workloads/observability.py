@@ -33,8 +33,14 @@ def service_monitor(
     *,
     parent: pulumi.Resource,
     path: str = "/metrics",
+    bearer_secret: tuple[str, str] | None = None,
 ) -> k8s.apiextensions.CustomResource:
-    """A ServiceMonitor scraping `port` of the Services matching `selector`."""
+    """A ServiceMonitor scraping `port` of the Services matching `selector`; with `bearer_secret` (a Secret's name
+    and key, in `namespace`) Prometheus sends that token as `Authorization: Bearer`."""
+    endpoint: dict[str, Any] = {"port": port, "path": path, "interval": "30s"}
+    if bearer_secret is not None:
+        secret, key = bearer_secret
+        endpoint["authorization"] = {"type": "Bearer", "credentials": {"name": secret, "key": key}}
     return k8s.apiextensions.CustomResource(
         resource_name,
         api_version="monitoring.coreos.com/v1",
@@ -43,7 +49,7 @@ def service_monitor(
         spec={
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+            "endpoints": [endpoint],
         },
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -54,6 +54,8 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_api_db_owner_password": sec["api_db_owner_password"],
         "maestro_api_db_password": sec["api_db_password"],
         "maestro_api_key_pepper": sec["api_key_pepper"],
+        "maestro_api_audit_key": sec["api_audit_key"],
+        "maestro_api_metrics_token": sec["api_metrics_token"],
         "redis_password": sec["redis_password"],
         "pgbackrest_cipher_pass": sec["pgbackrest_cipher_pass"],
         # Credentials of the internal surfaces (docs/security.md).

@@ -36,6 +36,8 @@ SECRETS = {
     "maestro_api_db_password": "adb-" + "c" * 24,
     "maestro_api_db_owner_password": "odb-" + "o" * 24,
     "maestro_api_key_pepper": "pep-" + "k" * 40,
+    "maestro_api_audit_key": "aud-" + "u" * 40,
+    "maestro_api_metrics_token": "met-" + "n" * 40,
     "postgres_exporter_password": "pex-" + "q" * 24,
 }
 PLATFORM = {
@@ -137,13 +139,15 @@ def test_prometheus_sends_a_credential_to_every_target_and_keeps_none_in_its_con
     without = set()
     for job in config["scrape_configs"]:
         auth = job.get("basic_auth", {})
+        bearer = job.get("authorization", {})
         cert = job.get("tls_config", {}).get("cert_file")
-        if not (auth.get("password_file") or cert):
+        if not (auth.get("password_file") or bearer.get("credentials_file") or cert):
             without.add(job["job_name"])
-        assert "password" not in auth
-    # Patroni's metrics are on its read-only REST endpoints (its writes ask for a credential); the API's /metrics is
-    # the API's own (open to the monitoring hosts only, by the firewall): both are listed in docs/security.md.
-    assert without == {"patroni", "maestro-api"}
+        assert "password" not in auth and "credentials" not in bearer
+    # Patroni's metrics are on its read-only REST endpoints (its writes ask for a credential): docs/security.md.
+    assert without == {"patroni"}
+    api = next(job for job in config["scrape_configs"] if job["job_name"] == "maestro-api")
+    assert api["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/credentials/maestro_api"}
     assert not [s for s in SECRETS.values() if s in text]
 
 
