@@ -52,6 +52,7 @@ PLATFORM_PACKAGES = (
     "libnginx-mod-http-modsecurity",
     "modsecurity-crs",
     "python3-venv",
+    "python3-packaging",
     "nftables",
     "curl",
     "openssl",
