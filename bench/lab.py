@@ -188,7 +188,11 @@ def main(
     if not running:
         _lab("down")
         if not skip_cold:
-            for cached in (image.image_dir(release), wheelhouse_dir(release, "mlflow").parent, LAB_DIR / "cache" / "dist"):
+            for cached in (
+                image.image_dir(release),
+                wheelhouse_dir(release, "mlflow").parent,
+                LAB_DIR / "cache" / "dist",
+            ):
                 if cached.exists():
                     shutil.rmtree(cached)
             data["lab_seconds"]["cold (no image, no wheelhouses)"] = _lab("up", "--release", release.suite)
