@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +72,8 @@ def start_mlflow(
     serve_artifacts: bool = False,
     preload: bool = False,
     token: str | None = None,
+    artifacts_destination: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> MlflowServer:
     """Start ``mlflow server`` and wait until ``/health`` answers. The caller must call ``stop_process_group``.
 
@@ -82,6 +84,9 @@ def start_mlflow(
     workers on a busy machine, where each worker would otherwise import MLflow on its own).
 
     ``token``: run Maestro's ``maestro-auth`` app, which refuses every request without this bearer token.
+
+    ``artifacts_destination``: where the artifact proxy stores (default: the local artifact directory), e.g. an
+    ``s3://`` URI, with ``env`` giving MLflow its endpoint and credentials.
     """
     port = port or free_port()
     artifacts = workdir / "artifacts"
@@ -90,7 +95,7 @@ def start_mlflow(
     log = workdir / "mlflow.log"
     serving = ["--no-serve-artifacts"]
     if serve_artifacts:
-        serving = ["--serve-artifacts", "--artifacts-destination", artifact_root]
+        serving = ["--serve-artifacts", "--artifacts-destination", artifacts_destination or artifact_root]
     env = {
         **os.environ,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
@@ -99,6 +104,7 @@ def start_mlflow(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
         **({"MAESTRO_MLFLOW_TOKEN": token} if token else {}),
+        **(env or {}),
     }
     cmd = [
         str(MLFLOW_BIN),
@@ -146,7 +152,13 @@ def start_mlflow(
 
 @contextlib.contextmanager
 def session_mlflow(
-    pg_server: PgServer, *, name: str = "mlflow", serve_artifacts: bool = False, token: str | None = None
+    pg_server: PgServer,
+    *,
+    name: str = "mlflow",
+    serve_artifacts: bool = False,
+    token: str | None = None,
+    artifacts_destination: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[MlflowServer]:
     """An MLflow server on its own new database of ``pg_server``; on exit it is stopped and its data removed.
 
@@ -156,6 +168,8 @@ def session_mlflow(
             dashes) and the variables that reuse a running server instead (``MAESTRO_TEST_{NAME}_URL``).
         serve_artifacts: also serve MLflow's artifact proxy (see ``start_mlflow``).
         token: require this bearer token on every request (see ``start_mlflow``).
+        artifacts_destination, env: where the artifact proxy stores, and MLflow's extra environment (see
+            ``start_mlflow``).
 
     For quick local iterations only, ``MAESTRO_TEST_{NAME}_URL`` (+ ``MAESTRO_TEST_{NAME}_ARTIFACT_ROOT``) reuse an
     already running, workspace-enabled MLflow (artifact-serving if ``serve_artifacts``); CI never sets them.
@@ -173,7 +187,14 @@ def session_mlflow(
     )
     janitor.init()
     database_url = pg_server.url(dbname).replace("postgresql+psycopg://", "postgresql+psycopg2://")
-    server = start_mlflow(database_url=database_url, workdir=workdir, serve_artifacts=serve_artifacts, token=token)
+    server = start_mlflow(
+        database_url=database_url,
+        workdir=workdir,
+        serve_artifacts=serve_artifacts,
+        token=token,
+        artifacts_destination=artifacts_destination,
+        env=env,
+    )
     try:
         yield server
     finally:

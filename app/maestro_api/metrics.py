@@ -65,7 +65,7 @@ MLFLOW_REQUEST_DURATION = Histogram(
 )
 MLFLOW_ERRORS = Counter(
     "maestro_mlflow_errors_total",
-    "Failed MLflow requests by kind (timeout, unavailable, bad_request, upstream_5xx).",
+    "Failed MLflow requests by kind (timeout, unavailable, bad_request, unauthorized, upstream_5xx).",
     ["kind"],
     registry=REGISTRY,
 )

@@ -7,7 +7,7 @@ falls on both. The baseline's ``app/`` comes from ``git archive <rev>`` into a s
 imports first (``PYTHONPATH``); the directory is removed on exit. Both share the working tree's database schema,
 so a baseline whose migrations differ is refused.
 
-    .venv/bin/python -m bench.api.run --baseline <git-rev> [--repeats 6] [--duration 10]
+    .venv/bin/python -m bench api run --baseline <git-rev> [--repeats 6] [--duration 10]
 
 Writes build/bench/api-baseline.json and .md (``--output`` moves them); docs/benchmarks/ is left alone.
 """
@@ -188,7 +188,7 @@ def compare(*, rev: str, cfg: ApiConfig, args: Any) -> Comparison:
     )
     report.within_tolerance = report.ratio >= 1 - TOLERANCE
     report.config["elapsed_s"] = round(time.monotonic() - started)
-    command = "python -m bench.api.run " + " ".join(sys.argv[1:])
+    command = "python -m bench api run " + " ".join(sys.argv[1:])
     report.cases = [
         bench_report.case(
             f"(a) cached model read through the API: {side}",
@@ -214,10 +214,10 @@ def render_markdown(report: Comparison, argv: str) -> str:
         "# API benchmark: case (a) against a baseline",
         "",
         f"- Date: {report.date}",
-        f"- Command: `.venv/bin/python -m bench.api.run {argv}`",
+        f"- Command: `.venv/bin/python -m bench api run {argv}`",
         f"- Baseline: {report.baseline}; working tree: the checkout the command ran in.",
         f"- Machine: {report.machine['cpus']} CPUs ({report.machine['cpu']}), Python "
-        f"{report.machine['python']}; shared: {report.machine['shared']}.",
+        f"{report.machine['python']}; load average at the start {report.machine['load_average_at_start']}.",
         f"- Each side: uvicorn, {report.config['api']['workers']} workers; wrk {report.config['wrk']}; "
         f"{report.config['repeats']} repeats per side, order {report.config['order']}.",
         f"- Elapsed: {report.config['elapsed_s']} s.",

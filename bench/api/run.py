@@ -6,8 +6,8 @@ gunicorn workers: the fair baseline of docs/architecture.md, no job runner), the
 requests/s and P50/P95/P99 at a fixed concurrency (wrk, closed loop) and latencies at a fixed arrival rate
 (``openloop.py``, open loop). The whole set repeats ``--repeats`` times, interleaved; medians are reported.
 
-    .venv/bin/python -m bench.api.run [--api-workers 2] [--repeats 3] [--duration 10] [--label NAME]
-    .venv/bin/python -m bench.api.run --baseline <git-rev> [--repeats 6]   case (a) against a baseline revision
+    .venv/bin/python -m bench api run [--api-workers 2] [--repeats 3] [--duration 10] [--label NAME]
+    .venv/bin/python -m bench api run --baseline <git-rev> [--repeats 6]   case (a) against a baseline revision
 
 Writes docs/benchmarks/api.json and docs/benchmarks/api.md (the tuning log is bench/api/tuning.md); with
 ``--baseline``, build/bench/api-baseline.{json,md} (``bench.api.baseline``).
@@ -256,7 +256,7 @@ def main() -> int:
                 print(f"variant {spec}: {entry['rps']} req/s p99 {entry['p99_ms']} ms", flush=True)
     report.config["elapsed_s"] = round(time.monotonic() - started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    report.cases = shared_cases(report, "python -m bench.api.run " + " ".join(sys.argv[1:]))
+    report.cases = shared_cases(report, "python -m bench api run " + " ".join(sys.argv[1:]))
     args.output.write_text(json.dumps(asdict(report), indent=2) + "\n")
     if not args.no_markdown:
         args.output.with_suffix(".md").write_text(render_markdown(report, " ".join(sys.argv[1:])))
@@ -273,11 +273,11 @@ def render_markdown(report: Report, argv: str) -> str:
         "`bench/api/tuning.md`.",
         "",
         f"- Date: {report.date}",
-        f"- Command: `.venv/bin/python -m bench.api.run {argv}`".rstrip(),
+        f"- Command: `.venv/bin/python -m bench api run {argv}`".rstrip(),
         f"- Machine: {report.machine['cpus']} CPUs ({report.machine['cpu']}), "
         f"{report.machine['memory_gib']} GiB, Linux {report.machine['kernel']}, Python {report.machine['python']}, "
         f"{report.machine['wrk']}",
-        f"- Shared machine: {report.machine['shared']}.",
+        f"- Load average at the start: {report.machine['load_average_at_start']}.",
         f"- API: uvicorn, {report.config['api']['workers']} workers, loop {report.config['api']['loop']}, "
         f"http {report.config['api']['http']}; MLflow: {report.config['mlflow']}.",
         f"- Closed loop: wrk {report.config['wrk']}; open loop: {report.config['open_loop']}.",

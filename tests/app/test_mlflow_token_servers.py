@@ -132,3 +132,25 @@ def test_mlflow_does_not_start_without_a_token() -> None:
     assert "MAESTRO_MLFLOW_TOKEN must hold the Maestro API's token" in proc.stdout + proc.stderr
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+async def test_mlflow_refusing_the_apis_token_is_a_502_with_a_fixed_sentence(
+    api_settings: Settings, protected: MlflowServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong ``mlflow_token`` is the platform's fault, not the caller's: 502 on both paths (never a 422 or a 401
+    that would make the client think its own key is wrong), logged without the token."""
+    wrong = secrets.token_urlsafe(36)
+    settings = _settings(api_settings, protected, wrong)
+    key = await bootstrap(settings, f"tok-{uuid.uuid4().hex[:6]}")
+    async with app_client(settings) as api:
+        v1 = await api.post("/v1/models", json={"name": "churn"}, headers=auth(key))
+        assert (v1.status_code, v1.json()["detail"]) == (502, "The model registry refused the API's credential.")
+        proxied = await api.post("/mlflow/api/2.0/mlflow/experiments/create", json={"name": "e"}, headers=auth(key))
+        assert proxied.status_code == 502, proxied.text
+        assert proxied.json() == {
+            "error_code": "INTERNAL_ERROR",
+            "message": "The model registry refused the API's credential.",
+        }
+    logged = caplog.text
+    assert "MLflow refused the API's credential (HTTP 401" in logged
+    assert wrong not in logged and TOKEN not in logged

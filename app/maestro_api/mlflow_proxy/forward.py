@@ -8,6 +8,7 @@ directions, chunk by chunk, and cut off at ``max_artifact_bytes``; JSON calls ar
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -17,12 +18,12 @@ from pydantic import SecretStr
 from starlette.responses import Response, StreamingResponse
 
 from maestro_api.metrics import MLFLOW_PROXY_UPSTREAM_ERRORS
-from maestro_api.mlflow_proxy.errors import MlflowApiError, code_for
-from maestro_api.registry.mlflow_client import WORKSPACE_HEADER, mlflow_auth_headers
+from maestro_api.mlflow_proxy.errors import MlflowApiError
+from maestro_api.registry.mlflow_client import ARTIFACTS_PATH, WORKSPACE_HEADER, mlflow_auth_headers
+from maestro_api.registry.refusals import classify
 
-ARTIFACTS_UPSTREAM = "/api/2.0/mlflow-artifacts/artifacts"
+ARTIFACTS_UPSTREAM = ARTIFACTS_PATH
 _PASSED_DOWNLOAD_HEADERS = ("content-type", "content-length", "content-encoding", "content-disposition")
-_MAX_MESSAGE = 500
 
 
 class _TooLargeError(Exception):
@@ -43,21 +44,17 @@ def _too_large(limit: int) -> MlflowApiError:
     )
 
 
-def upstream_error(status: int, content: bytes, *, workspace: str, route: str) -> MlflowApiError:
-    """MLflow's own error, kept in its shape, with the workspace name replaced (it names the tenant's id)."""
+def upstream_error(status: int, content: bytes, *, route: str) -> MlflowApiError:
+    """MLflow's refusal as the proxy answers it: MLflow's shape, a fixed sentence (``registry.refusals``), never
+    MLflow's own message."""
     if status >= 500:
         MLFLOW_PROXY_UPSTREAM_ERRORS.labels(route=route).inc()
     try:
         payload = orjson.loads(content) if content else {}
     except orjson.JSONDecodeError:
-        payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
-    code = str(payload.get("error_code") or code_for(status))
-    message = str(payload.get("message") or code)[:_MAX_MESSAGE].replace(workspace, "<tenant>")
-    if status >= 500 and code != "RESOURCE_DOES_NOT_EXIST":
-        message = "The tracking server failed to answer this request."
-    return MlflowApiError(status, code, message)
+        payload = None
+    refusal = classify(status, payload, endpoint=route)
+    return MlflowApiError(400 if refusal.status == 422 else refusal.status, refusal.code, refusal.detail)
 
 
 class MlflowForwarder:
@@ -114,7 +111,7 @@ class MlflowForwarder:
         except httpx.HTTPError as exc:
             raise _unavailable(route, exc) from exc
         if r.status_code >= 400:
-            raise upstream_error(r.status_code, r.content, workspace=workspace, route=route)
+            raise upstream_error(r.status_code, r.content, route=route)
         return Response(content=r.content, status_code=r.status_code, media_type="application/json")
 
     async def upload(
@@ -143,8 +140,28 @@ class MlflowForwarder:
                 raise _too_large(limit) from exc
             raise _unavailable(route, exc) from exc
         if r.status_code >= 400:
-            raise upstream_error(r.status_code, r.content, workspace=workspace, route=route)
+            raise upstream_error(r.status_code, r.content, route=route)
         return Response(content=r.content, status_code=r.status_code, media_type="application/json")
+
+    async def delete(self, *, path: str, workspace: str, route: str) -> Response:
+        """Delete an artifact (a file or a directory) in MLflow's artifact proxy."""
+        upstream = ARTIFACTS_UPSTREAM + "/" + quote(path, safe="/")
+        return await self.json_call(
+            method="DELETE", path=upstream, query="", body=None, workspace=workspace, route=route
+        )
+
+    async def _missing(self, path: str, workspace: str) -> bool:
+        """Whether MLflow's listing of ``path``'s directory lacks it (False when the listing fails too)."""
+        directory, name = posixpath.split(path)
+        params = {"path": directory} if directory else None
+        try:
+            r = await self._http.get(ARTIFACTS_UPSTREAM, params=params, headers=self._headers(workspace))
+            listing = orjson.loads(r.content) if r.status_code == 200 else None
+        except (httpx.HTTPError, orjson.JSONDecodeError):
+            return False
+        if not isinstance(listing, dict):
+            return False
+        return all(isinstance(f, dict) and f.get("path") != name for f in listing.get("files") or ())
 
     async def download(self, *, path: str, workspace: str, route: str) -> Response:
         """Stream an artifact from MLflow to the client, cut off past ``max_artifact_bytes``."""
@@ -158,7 +175,10 @@ class MlflowForwarder:
         try:
             if r.status_code >= 400:
                 content = await r.aread()
-                raise upstream_error(r.status_code, content, workspace=workspace, route=route)
+                if r.status_code >= 500 and await self._missing(path, workspace):
+                    # Object stores (S3) fail a missing key as MLflow's 500; the listing tells it apart.
+                    raise MlflowApiError(404, "RESOURCE_DOES_NOT_EXIST", "No such artifact in this tenant.")
+                raise upstream_error(r.status_code, content, route=route)
             length = r.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 raise _too_large(limit)

@@ -71,9 +71,8 @@ async def tenant_workspace(request: Request, tenant_id: uuid.UUID) -> str:
     return workspace
 
 
-async def audit(request: Request, principal: Principal, *, action: str, target: str, ok: bool) -> None:
+async def audit(request: Request, principal: Principal, *, action: str, target: str, outcome: Outcome) -> None:
     """Audit one proxied mutation in its own transaction (no DB connection is held while MLflow works)."""
-    outcome: Outcome = "success" if ok else "failure"
     await record_audit_separately(get_sessionmaker(request), AuditEntry(principal, action, target, outcome, request))
 
 

@@ -1,17 +1,26 @@
-"""The registry read cache in Redis: one hash per tenant, invalidated as a whole by every write through the API.
+"""The registry read cache in Redis: per tenant, one hash per family of objects, invalidated by every write that
+changes the family, through either path (``/v1`` and the ``/mlflow`` proxy), before the write answers.
 
-Layout: ``maestro:registry:{tenant_id}`` is a Redis hash; each field is one cached read (``model:<name>``, a
-search's canonical query, ...) holding the response body exactly as the API sends it, so a hit costs one
+Layout: ``maestro:registry:{tenant_id}:{family}`` is a Redis hash; each field is one cached read (``model:<name>``,
+a search's canonical query, ...) holding the response body exactly as the API sends it, so a hit costs one
 ``HMGET`` and no re-serialisation. The hash also holds ``_gen``, a random token replaced on every invalidation.
 
+- **Families** (``FAMILIES``): ``experiments``, ``runs`` and ``models`` (registered models, their versions and
+  aliases, which answer inside each other: a model carries its aliases and latest versions). A write names the
+  families it changes (``Operation.invalidates``, ``ProxyRoute.invalidates``): a training job logging metrics
+  through ``/mlflow`` drops the tenant's cached runs, never the models a serving client polls. Within a family
+  invalidation is whole: a search can hold any object, so a precise key per object would miss searches.
 - **Keyed by tenant:** the tenant id comes from the authenticated principal, so one tenant can never read or
   poison another's entries, whatever names or filters it sends (field names are per-hash).
-- **Bounded TTL:** the hash expires ``ttl`` seconds after it was (re)created (``EXPIRE ... NX``), so a write made
-  directly in MLflow is visible after at most ``ttl`` seconds.
-- **Invalidation:** every API write deletes the tenant's hash and stores a fresh ``_gen``. A read that missed
-  before a write fills the cache only if ``_gen`` is still what it saw (a Lua compare-and-set), so a slow read
-  cannot put back a value older than the write.
-- **Redis down:** reads count as misses and go to MLflow; writes still succeed (the TTL bounds the staleness).
+- **Bounded TTL:** each hash expires ``ttl`` seconds after it was (re)created (``EXPIRE ... NX``), so a write made
+  directly in MLflow, past the API, is visible after at most ``ttl`` seconds.
+- **Invalidation and the race with a slow read:** a write deletes the family's hash and stores a fresh ``_gen``
+  after MLflow answered it (whatever the answer: a timed-out write may have been applied). A read that missed
+  fills the cache only if ``_gen`` is still what it saw at its lookup (a Lua compare-and-set): a read that fetched
+  the old object from MLflow before the write, and tries to store it after, finds a new ``_gen`` and stores
+  nothing. A read that looked up after the invalidation reads MLflow after the write, so it sees the new object.
+- **Redis down:** reads count as misses and go to MLflow; writes still succeed (staleness then bounded by the
+  TTL, and logged).
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ import hashlib
 import logging
 import secrets
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -44,8 +54,12 @@ return 1
 """
 
 
-def cache_key(tenant_id: uuid.UUID) -> str:
-    return f"maestro:registry:{tenant_id}"
+Family = Literal["experiments", "runs", "models"]
+FAMILIES: tuple[Family, ...] = ("experiments", "runs", "models")
+
+
+def cache_key(tenant_id: uuid.UUID, family: Family) -> str:
+    return f"maestro:registry:{tenant_id}:{family}"
 
 
 def field_for(kind: str, *parts: Any) -> str:
@@ -75,18 +89,19 @@ class RegistryCache:
         self._ttl = max(1, int(ttl_seconds))
         self._fill = redis.register_script(_FILL_SCRIPT)
 
-    async def get(self, tenant_id: uuid.UUID, field: str, *, bypass: bool = False) -> Lookup:
+    async def get(self, tenant_id: uuid.UUID, family: Family, field: str, *, bypass: bool = False) -> Lookup:
         """Look ``field`` up; with ``bypass`` only the generation is read (a forced miss that may still fill)."""
+        key = cache_key(tenant_id, family)
         if bypass:
             try:
-                generation = await self._redis.hget(cache_key(tenant_id), GEN_FIELD)  # type: ignore[misc]
+                generation = await self._redis.hget(key, GEN_FIELD)  # type: ignore[misc]
             except (RedisError, OSError):
                 generation = None
             _MISS.inc()
             return Lookup(None, generation)
         try:
             # redis-py types hmget as "Awaitable | list" (sync and async clients share the stubs).
-            value, generation = await self._redis.hmget(cache_key(tenant_id), [field, GEN_FIELD])  # type: ignore[misc]
+            value, generation = await self._redis.hmget(key, [field, GEN_FIELD])  # type: ignore[misc]
         except (RedisError, OSError) as exc:
             log.warning("registry cache read failed: %s", type(exc).__name__)
             _MISS.inc()
@@ -94,24 +109,27 @@ class RegistryCache:
         (_HIT if value is not None else _MISS).inc()
         return Lookup(value, generation)
 
-    async def put(self, tenant_id: uuid.UUID, field: str, value: bytes, *, seen: Lookup) -> bool:
-        """Store ``value`` unless the tenant's cache was invalidated since ``seen`` was read."""
+    async def put(self, tenant_id: uuid.UUID, family: Family, field: str, value: bytes, *, seen: Lookup) -> bool:
+        """Store ``value`` unless the family was invalidated since ``seen`` was read."""
         expected = seen.generation.decode() if seen.generation else ""
         try:
-            stored = await self._fill(keys=[cache_key(tenant_id)], args=[expected, field, value, self._ttl])
+            stored = await self._fill(keys=[cache_key(tenant_id, family)], args=[expected, field, value, self._ttl])
         except (RedisError, OSError) as exc:
             log.warning("registry cache fill failed: %s", type(exc).__name__)
             return False
         return bool(stored)
 
-    async def invalidate(self, tenant_id: uuid.UUID) -> None:
-        """Drop every cached read of the tenant (called after each successful write)."""
-        key = cache_key(tenant_id)
+    async def invalidate(self, tenant_id: uuid.UUID, families: Iterable[Family]) -> None:
+        """Drop every cached read of the tenant's ``families``, in one transaction (called after each write)."""
+        keys = [cache_key(tenant_id, family) for family in dict.fromkeys(families)]
+        if not keys:
+            return
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                pipe.hset(key, GEN_FIELD, secrets.token_hex(8))
-                pipe.expire(key, self._ttl)
+                for key in keys:
+                    pipe.delete(key)
+                    pipe.hset(key, GEN_FIELD, secrets.token_hex(8))
+                    pipe.expire(key, self._ttl)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("registry cache invalidation failed (stale for at most the TTL): %s", type(exc).__name__)

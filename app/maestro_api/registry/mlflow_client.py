@@ -4,19 +4,9 @@ MLflow is internal: only this client talks to it, and every call names the MLflo
 tenant (``X-MLFLOW-WORKSPACE``), set here from the authenticated principal and never from the client's headers.
 Every call also carries the API's own bearer token for MLflow (``mlflow_token``), which refuses requests without it.
 
-Error mapping (never a 500 for bad input):
-
-==============================================  =====  ================================
-MLflow answer                                   ours   ``maestro_mlflow_errors_total``
-==============================================  =====  ================================
-RESOURCE_DOES_NOT_EXIST / 404                   404    (not an error of MLflow)
-RESOURCE_ALREADY_EXISTS                         409    bad_request
-INVALID_STATE                                   409    bad_request
-INVALID_PARAMETER_VALUE, BAD_REQUEST, other 4xx 422    bad_request
-5xx                                             502    upstream_5xx
-connect refused / reset / DNS                   503    unavailable
-connect, read, write or pool timeout            503    timeout
-==============================================  =====  ================================
+Errors are answered from one table (``registry.refusals``): a fixed sentence per MLflow error code, never MLflow's
+own text; connection errors and timeouts answer 503 with ``Retry-After`` (``maestro_mlflow_errors_total`` kinds
+``unavailable`` and ``timeout``).
 """
 
 from __future__ import annotations
@@ -31,16 +21,12 @@ from pydantic import SecretStr
 
 from maestro_api.core.errors import ProblemError
 from maestro_api.metrics import MLFLOW_ERRORS, MLFLOW_REQUEST_DURATION
+from maestro_api.registry.refusals import UNREADABLE, Refusal, classify
 
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 API_PREFIX = "/api/2.0/mlflow/"
 WORKSPACES_PATH = "/api/3.0/mlflow/workspaces"
-
-_CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "INVALID_STATE"})
-# Detail texts of MLflow that are safe to show: they only echo the caller's own input. Everything else is
-# replaced by a fixed sentence so that no internal name (workspace, host, path) reaches the client.
-_SAFE_DETAIL_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "INVALID_STATE", "BAD_REQUEST"})
-_MAX_DETAIL = 500
+ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 
 
 def mlflow_auth_headers(token: SecretStr | None) -> dict[str, str]:
@@ -102,6 +88,16 @@ class MlflowClient:
             method, API_PREFIX + endpoint, workspace=workspace, operation=operation, params=params, body=body
         )
 
+    async def list_artifacts(self, *, workspace: str, path: str) -> list[dict[str, Any]]:
+        """The entries (``path``, ``is_dir``, ``file_size``) of one directory of MLflow's artifact proxy in
+        ``workspace`` (``path`` relative to the workspace; empty: its root). A missing directory lists as empty."""
+        params = {"path": path} if path else None
+        answer = await self._request(
+            "GET", ARTIFACTS_PATH, workspace=workspace, operation="list_artifacts", params=params
+        )
+        files = answer.get("files") or []
+        return [f for f in files if isinstance(f, dict)]
+
     async def ensure_workspace(self, *, workspace: str, artifact_root: str) -> None:
         """Create ``workspace`` with its own default artifact root unless it exists (idempotent)."""
         try:
@@ -159,10 +155,10 @@ class MlflowClient:
             raise MlflowUnavailableError("The model registry cannot be reached.") from exc
         finally:
             MLFLOW_REQUEST_DURATION.labels(operation=operation).observe(time.perf_counter() - started)
-        return _decode(response, workspace)
+        return _decode(response, f"{method} {path.removeprefix(API_PREFIX)}")
 
 
-def _decode(response: httpx.Response, workspace: str | None) -> dict[str, Any]:
+def _decode(response: httpx.Response, endpoint: str) -> dict[str, Any]:
     status = response.status_code
     try:
         payload = orjson.loads(response.content) if response.content else {}
@@ -171,19 +167,11 @@ def _decode(response: httpx.Response, workspace: str | None) -> dict[str, Any]:
     if 200 <= status < 300:
         if not isinstance(payload, dict):
             MLFLOW_ERRORS.labels(kind="upstream_5xx").inc()
-            raise ProblemError(502, "Bad gateway", "The model registry sent an unreadable answer.")
+            raise refusal_error(UNREADABLE)
         return payload
-    code = str(payload.get("error_code", "")) if isinstance(payload, dict) else ""
-    message = str(payload.get("message", "")) if isinstance(payload, dict) else ""
-    if status >= 500 and code != "RESOURCE_DOES_NOT_EXIST":
-        MLFLOW_ERRORS.labels(kind="upstream_5xx").inc()
-        raise ProblemError(502, "Bad gateway", "The model registry failed to answer this request.")
-    if code == "RESOURCE_DOES_NOT_EXIST" or status == 404:
-        raise ProblemError(404, "Not found", "No such object in this tenant.")
-    MLFLOW_ERRORS.labels(kind="bad_request").inc()
-    detail = message[:_MAX_DETAIL] if code in _SAFE_DETAIL_CODES and message else "The registry refused the request."
-    if workspace:
-        detail = detail.replace(workspace, "<tenant>")
-    if code in _CONFLICT_CODES:
-        raise ProblemError(409, "Conflict", detail)
-    raise ProblemError(422, "Unprocessable Content", detail)
+    raise refusal_error(classify(status, payload, endpoint=endpoint))
+
+
+def refusal_error(refusal: Refusal) -> ProblemError:
+    """The problem+json answer of ``/v1`` for an MLflow refusal."""
+    return ProblemError(refusal.status, refusal.title, refusal.detail)

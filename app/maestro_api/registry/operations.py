@@ -2,10 +2,11 @@
 
 A record says which MLflow endpoint to call and with which request fields, and what the API makes of the answer:
 
-- ``read``: one object, cached under ``<cache>:<field values>`` (``model:churn``, ``version:churn\\x1f3``);
-- ``search``: one page of objects, cached under ``<cache>`` and the whole canonical query;
-- ``write``: drops the tenant's whole cache, then answers with the object MLflow returned (``key``), with a read
-  (``then``, its fields taken from the write's fields and MLflow's answer), or with nothing.
+- ``read``: one object, cached in its ``family`` under ``<cache>:<field values>`` (``model:churn``,
+  ``version:churn\\x1f3``);
+- ``search``: one page of objects, cached in its ``family`` under ``<cache>`` and the whole canonical query;
+- ``write``: drops the tenant's cached ``invalidates`` families, then answers with the object MLflow returned
+  (``key``), with a read (``then``, its fields taken from the write's fields and MLflow's answer), or with nothing.
 
 Request fields are MLflow's own member names. A field set to ``None`` is not sent, nor is a search's empty
 filter, order or page token (MLflow reads an absent one the same way); ``tags`` are sent as MLflow's list of
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import orjson
 
 from maestro_api.core.errors import ProblemError
-from maestro_api.registry.cache import field_for
+from maestro_api.registry.cache import Family, field_for
 from maestro_api.registry.scoping import public_experiment, public_model, public_page, public_run, public_version
 
 Json = dict[str, Any]
@@ -40,6 +41,8 @@ class Operation:
         endpoint: path below ``/api/2.0/mlflow/``.
         fields: the request fields it accepts, in order (a read's cache field names their values in this order).
         cache: reads and searches: the kind of their cache field.
+        family: reads and searches: the cache family they are stored in.
+        invalidates: writes: the cache families they change (dropped after MLflow answers, before the API does).
         key: the member of MLflow's answer that holds the object (or a search's list of objects).
         shape: rebuilds one object for the public API.
         then: writes: the read that answers the write.
@@ -52,6 +55,8 @@ class Operation:
     endpoint: str
     fields: tuple[str, ...]
     cache: str = ""
+    family: Family = "models"
+    invalidates: tuple[Family, ...] = ()
     key: str = ""
     shape: Shape | None = None
     then: Operation | None = None
@@ -105,89 +110,115 @@ def version_filter(name: str) -> str:
     return f"name = '{name}'"
 
 
-def _read(name: str, endpoint: str, fields: tuple[str, ...], cache: str, key: str, shape: Shape) -> Operation:
-    return Operation(name, "read", "GET", endpoint, fields, cache=cache, key=key, shape=shape)
+def _read(
+    name: str, endpoint: str, fields: tuple[str, ...], cache: str, key: str, shape: Shape, family: Family
+) -> Operation:
+    return Operation(name, "read", "GET", endpoint, fields, cache=cache, family=family, key=key, shape=shape)
 
 
 def _search(
-    name: str, method: str, endpoint: str, fields: tuple[str, ...], cache: str, key: str, shape: Shape
+    name: str, method: str, endpoint: str, fields: tuple[str, ...], cache: str, key: str, shape: Shape, family: Family
 ) -> Operation:
-    return Operation(name, "search", method, endpoint, fields, cache=cache, key=key, shape=shape)
+    return Operation(name, "search", method, endpoint, fields, cache=cache, family=family, key=key, shape=shape)
 
 
-def _write(name: str, method: str, endpoint: str, fields: tuple[str, ...], **answer: Any) -> Operation:
-    return Operation(name, "write", method, endpoint, fields, **answer)
+def _write(
+    name: str, method: str, endpoint: str, fields: tuple[str, ...], invalidates: tuple[Family, ...], **answer: Any
+) -> Operation:
+    return Operation(name, "write", method, endpoint, fields, invalidates=invalidates, **answer)
+
+
+EXPERIMENTS: tuple[Family, ...] = ("experiments",)
+RUNS: tuple[Family, ...] = ("runs",)
+MODELS: tuple[Family, ...] = ("models",)
 
 
 PAGE = ("max_results", "page_token")
 
-# experiments
+# experiments (deleting one deletes its runs too)
 GET_EXPERIMENT = _read(
-    "get_experiment", "experiments/get", ("experiment_id",), "experiment", "experiment", public_experiment
-)
+    "get_experiment", "experiments/get", ("experiment_id",), "experiment", "experiment", public_experiment,
+    "experiments",
+)  # fmt: skip
 SEARCH_EXPERIMENTS = _search(
     "search_experiments", "POST", "experiments/search", ("filter", *PAGE), "experiments", "experiments",
-    public_experiment,
+    public_experiment, "experiments",
 )  # fmt: skip
-CREATE_EXPERIMENT = _write("create_experiment", "POST", "experiments/create", ("name", "tags"), then=GET_EXPERIMENT)
+CREATE_EXPERIMENT = _write(
+    "create_experiment", "POST", "experiments/create", ("name", "tags"), EXPERIMENTS, then=GET_EXPERIMENT
+)
 RENAME_EXPERIMENT = _write(
-    "update_experiment", "POST", "experiments/update", ("experiment_id", "new_name"), then=GET_EXPERIMENT
+    "update_experiment", "POST", "experiments/update", ("experiment_id", "new_name"), EXPERIMENTS, then=GET_EXPERIMENT
 )
 SET_EXPERIMENT_TAG = _write(
-    "set_experiment_tag", "POST", "experiments/set-experiment-tag", ("experiment_id", "key", "value")
+    "set_experiment_tag", "POST", "experiments/set-experiment-tag", ("experiment_id", "key", "value"), EXPERIMENTS
 )
-DELETE_EXPERIMENT = _write("delete_experiment", "POST", "experiments/delete", ("experiment_id",))
+DELETE_EXPERIMENT = _write(
+    "delete_experiment", "POST", "experiments/delete", ("experiment_id",), ("experiments", "runs")
+)
 
 # runs (written by training jobs through MLflow, read here)
-GET_RUN = _read("get_run", "runs/get", ("run_id",), "run", "run", public_run)
+GET_RUN = _read("get_run", "runs/get", ("run_id",), "run", "run", public_run, "runs")
 SEARCH_RUNS = _search(
-    "search_runs", "POST", "runs/search", ("experiment_ids", "filter", "order_by", *PAGE), "runs", "runs", public_run
-)
+    "search_runs", "POST", "runs/search", ("experiment_ids", "filter", "order_by", *PAGE), "runs", "runs", public_run,
+    "runs",
+)  # fmt: skip
 
 # registered models
-GET_MODEL = _read("get_registered_model", "registered-models/get", ("name",), "model", "registered_model", public_model)
+GET_MODEL = _read(
+    "get_registered_model", "registered-models/get", ("name",), "model", "registered_model", public_model, "models"
+)
 SEARCH_MODELS = _search(
     "search_registered_models", "GET", "registered-models/search", ("filter", *PAGE), "models", "registered_models",
-    public_model,
+    public_model, "models",
 )  # fmt: skip
 CREATE_MODEL = _write(
-    "create_registered_model", "POST", "registered-models/create", ("name", "description", "tags"),
+    "create_registered_model", "POST", "registered-models/create", ("name", "description", "tags"), MODELS,
     key="registered_model", shape=public_model,
 )  # fmt: skip
 UPDATE_MODEL = _write(
-    "update_registered_model", "PATCH", "registered-models/update", ("name", "description"), then=GET_MODEL
+    "update_registered_model", "PATCH", "registered-models/update", ("name", "description"), MODELS, then=GET_MODEL
 )
-DELETE_MODEL = _write("delete_registered_model", "DELETE", "registered-models/delete", ("name",))
-SET_MODEL_TAG = _write("set_registered_model_tag", "POST", "registered-models/set-tag", ("name", "key", "value"))
-DELETE_MODEL_TAG = _write("delete_registered_model_tag", "DELETE", "registered-models/delete-tag", ("name", "key"))
+DELETE_MODEL = _write("delete_registered_model", "DELETE", "registered-models/delete", ("name",), MODELS)
+SET_MODEL_TAG = _write(
+    "set_registered_model_tag", "POST", "registered-models/set-tag", ("name", "key", "value"), MODELS
+)
+DELETE_MODEL_TAG = _write(
+    "delete_registered_model_tag", "DELETE", "registered-models/delete-tag", ("name", "key"), MODELS
+)
 
 # model versions
 GET_VERSION = _read(
-    "get_model_version", "model-versions/get", ("name", "version"), "version", "model_version", public_version
-)
+    "get_model_version", "model-versions/get", ("name", "version"), "version", "model_version", public_version,
+    "models",
+)  # fmt: skip
 SEARCH_VERSIONS = _search(
     "search_model_versions", "GET", "model-versions/search", ("filter", *PAGE), "versions", "model_versions",
-    public_version,
+    public_version, "models",
 )  # fmt: skip
 CREATE_VERSION = _write(
     "create_model_version", "POST", "model-versions/create", ("name", "source", "run_id", "description", "tags"),
-    key="model_version", shape=public_version, checks_source=True,
+    MODELS, key="model_version", shape=public_version, checks_source=True,
 )  # fmt: skip
 UPDATE_VERSION = _write(
-    "update_model_version", "PATCH", "model-versions/update", ("name", "version", "description"), then=GET_VERSION
+    "update_model_version", "PATCH", "model-versions/update", ("name", "version", "description"), MODELS,
+    then=GET_VERSION,
+)  # fmt: skip
+DELETE_VERSION = _write("delete_model_version", "DELETE", "model-versions/delete", ("name", "version"), MODELS)
+SET_VERSION_TAG = _write(
+    "set_model_version_tag", "POST", "model-versions/set-tag", ("name", "version", "key", "value"), MODELS
 )
-DELETE_VERSION = _write("delete_model_version", "DELETE", "model-versions/delete", ("name", "version"))
-SET_VERSION_TAG = _write("set_model_version_tag", "POST", "model-versions/set-tag", ("name", "version", "key", "value"))
 DELETE_VERSION_TAG = _write(
-    "delete_model_version_tag", "DELETE", "model-versions/delete-tag", ("name", "version", "key")
+    "delete_model_version_tag", "DELETE", "model-versions/delete-tag", ("name", "version", "key"), MODELS
 )
 
 # aliases
 GET_ALIAS = _read(
     "get_model_version_by_alias", "registered-models/alias", ("name", "alias"), "alias", "model_version",
-    public_version,
+    public_version, "models",
 )  # fmt: skip
 SET_ALIAS = _write(
-    "set_registered_model_alias", "POST", "registered-models/alias", ("name", "alias", "version"), then=GET_VERSION
-)
-DELETE_ALIAS = _write("delete_registered_model_alias", "DELETE", "registered-models/alias", ("name", "alias"))
+    "set_registered_model_alias", "POST", "registered-models/alias", ("name", "alias", "version"), MODELS,
+    then=GET_VERSION,
+)  # fmt: skip
+DELETE_ALIAS = _write("delete_registered_model_alias", "DELETE", "registered-models/alias", ("name", "alias"), MODELS)

@@ -44,11 +44,11 @@ class RegistryService:
         if op.kind == "write":
             return await self._write(op, tenant_id, request)
         field = op.cache_field(request)
-        seen = await self.cache.get(tenant_id, field, bypass=fresh)
+        seen = await self.cache.get(tenant_id, op.family, field, bypass=fresh)
         if seen.value is not None:
             return seen.value
         body = orjson.dumps(op.public(await self._call(op, tenant_id, request)))
-        await self.cache.put(tenant_id, field, body, seen=seen)
+        await self.cache.put(tenant_id, op.family, field, body, seen=seen)
         return body
 
     async def exists(self, op: Operation, tenant_id: uuid.UUID, **fields: Any) -> bool:
@@ -66,12 +66,10 @@ class RegistryService:
             check_source(str(request.get("source", "")), artifact_root=self.artifact_root, tenant_id=tenant_id)
         try:
             answer = await self._call(op, tenant_id, request)
-        except ProblemError as exc:
-            # A timed-out or failed (5xx) write may still have been applied by MLflow: drop the cache anyway.
-            if exc.status >= 500:
-                await self.cache.invalidate(tenant_id)
-            raise
-        await self.cache.invalidate(tenant_id)
+        finally:
+            # Whatever MLflow answered (a timed-out or failed write may still have been applied), the families the
+            # write changes are dropped before the API answers.
+            await self.cache.invalidate(tenant_id, op.invalidates)
         if op.then is not None:
             return await self.run(op.then, tenant_id, **op.follow_up(request, answer))
         public = op.public(answer)

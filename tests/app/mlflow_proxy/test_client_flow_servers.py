@@ -6,10 +6,12 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import requests
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
 from tests.app.mlflow_proxy.conftest import Maestro, use_key
-from tests.app.mlflow_proxy.flows import BATCH_POINTS, log_everything
+from tests.app.mlflow_proxy.flows import BATCH_POINTS, AddN, log_everything
 from tests.app.registry.conftest import Tenant
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
@@ -62,3 +64,39 @@ async def test_two_tenants_log_register_load_and_search(
     use_key(monkeypatch, a.keys["viewer"])
     loaded = mlflow.pyfunc.load_model("models:/churn-model@champion")
     assert list(loaded.predict([1])) == [2]
+
+
+async def test_a_data_scientist_logs_and_registers_with_the_stock_client_but_cannot_rewrite_the_version(
+    mlflow_env: Maestro, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Normal use keeps working under write-once (artifact directories logged twice to different paths, a model
+    logged and registered); the client's own attempts to rewrite a registered version's bytes are refused."""
+    a, _ = two_tenants
+    use_key(monkeypatch, a.keys["data-scientist"])
+    client = MlflowClient()
+    experiment_id = mlflow.create_experiment("ds-flow")
+    art = tmp_path / "art"
+    art.mkdir()
+    (art / "a.txt").write_text("first\n")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_artifacts(str(art), artifact_path="inputs")
+        mlflow.log_artifacts(str(art), artifact_path="inputs-again")
+        info = mlflow.pyfunc.log_model(name="model", python_model=AddN(5), pip_requirements=["mlflow"])
+    version = mlflow.register_model(info.model_uri, "ds-model")
+    assert {f.path for f in client.list_artifacts(run.info.run_id)} == {"inputs", "inputs-again"}
+    # The same path again: write-once, refused (the client's artifact repository raises requests' HTTPError).
+    with pytest.raises(requests.HTTPError) as again:
+        client.log_artifact(run.info.run_id, str(art / "a.txt"), artifact_path="inputs")
+    assert again.value.response.status_code == 409
+    assert again.value.response.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    # The registered version's files (the logged model's), rewritten or added to through the client: refused.
+    repository = get_artifact_repository(client.get_logged_model(info.model_id).artifact_location)
+    for name in ("MLmodel", "python_model.pkl", "extra.py"):
+        target = tmp_path / name
+        target.write_text("evil\n")
+        with pytest.raises(requests.HTTPError) as rewrite:
+            repository.log_artifact(str(target))
+        assert rewrite.value.response.status_code == 403, name
+    # Loading the registered version gives the logged model.
+    loaded = mlflow.pyfunc.load_model(f"models:/ds-model/{version.version}")
+    assert list(loaded.predict([1])) == [6]

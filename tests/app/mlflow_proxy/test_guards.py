@@ -147,20 +147,33 @@ async def test_upstream_down_is_503_in_mlflow_shape_and_counted() -> None:
 
 
 @pytest.mark.anyio
-async def test_upstream_error_keeps_mlflow_code_and_hides_the_workspace() -> None:
-    def missing(request: httpx.Request) -> httpx.Response:
+@pytest.mark.parametrize(
+    ("status", "code", "route", "expected"),
+    [
+        (404, "RESOURCE_DOES_NOT_EXIST", "GET runs/get", (404, "RESOURCE_DOES_NOT_EXIST")),
+        (400, "RESOURCE_ALREADY_EXISTS", "POST registered-models/create", (409, "RESOURCE_ALREADY_EXISTS")),
+        (400, "INVALID_PARAMETER_VALUE", "POST runs/log-batch", (400, "INVALID_PARAMETER_VALUE")),
+        (400, "INVALID_PARAMETER_VALUE", "GET registered-models/alias", (404, "RESOURCE_DOES_NOT_EXIST")),
+        (401, "UNAUTHENTICATED", "GET runs/get", (502, "INTERNAL_ERROR")),
+        (500, "INTERNAL_ERROR", "GET runs/get", (502, "INTERNAL_ERROR")),
+    ],
+)
+async def test_upstream_error_keeps_mlflow_code_but_never_its_text(
+    status: int, code: str, route: str, expected: tuple[int, str]
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
         assert request.headers["x-mlflow-workspace"] == "mt-abc"
-        return httpx.Response(
-            404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run '1' not found in workspace mt-abc"}
-        )
+        message = "(psycopg2.errors.UniqueViolation) duplicate key value; workspace mt-abc on db1"
+        return httpx.Response(status, json={"error_code": code, "message": message})
 
-    forwarder = MlflowForwarder(base_url="http://m", timeout_seconds=1, transport=httpx.MockTransport(missing))
+    forwarder = MlflowForwarder(base_url="http://m", timeout_seconds=1, transport=httpx.MockTransport(refuse))
     with pytest.raises(MlflowApiError) as exc:
         await forwarder.json_call(
-            method="GET", path="/api/2.0/mlflow/runs/get", query="", body=None, workspace="mt-abc", route="r"
+            method="GET", path="/api/2.0/mlflow/runs/get", query="", body=None, workspace="mt-abc", route=route
         )
-    assert (exc.value.status, exc.value.error_code) == (404, "RESOURCE_DOES_NOT_EXIST")
-    assert "mt-abc" not in (exc.value.detail or "")
+    assert (exc.value.status, exc.value.error_code) == expected
+    for fragment in ("mt-abc", "psycopg", "duplicate", "db1"):
+        assert fragment not in (exc.value.detail or "")
     await forwarder.aclose()
 
 

@@ -6,18 +6,19 @@ from collections.abc import Callable
 import httpx
 import pytest
 from maestro_api.core.errors import ProblemError
+from maestro_api.registry import refusals
 from maestro_api.registry.mlflow_client import WORKSPACE_HEADER, MlflowClient
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def run(handler: Handler, *, workspace: str = "mt-abc") -> dict[str, object]:
+def run(handler: Handler, *, workspace: str = "mt-abc", endpoint: str = "registered-models/get") -> dict[str, object]:
     async def go() -> dict[str, object]:
         client = MlflowClient(
             base_url="http://mlflow.invalid", timeout_seconds=1.0, transport=httpx.MockTransport(handler)
         )
         try:
-            return await client.call("GET", "registered-models/get", workspace=workspace, operation="t", params={})
+            return await client.call("GET", endpoint, workspace=workspace, operation="t", params={})
         finally:
             await client.aclose()
 
@@ -28,9 +29,9 @@ def error(status: int, code: str, message: str = "msg") -> Handler:
     return lambda _req: httpx.Response(status, json={"error_code": code, "message": message})
 
 
-def problem(handler: Handler) -> ProblemError:
+def problem(handler: Handler, endpoint: str = "registered-models/get") -> ProblemError:
     with pytest.raises(ProblemError) as info:
-        run(handler)
+        run(handler, endpoint=endpoint)
     return info.value
 
 
@@ -53,8 +54,12 @@ def test_success_returns_the_json_and_sends_the_workspace_header() -> None:
         (400, "INVALID_PARAMETER_VALUE", 422),
         (400, "BAD_REQUEST", 422),
         (400, "RESOURCE_ALREADY_EXISTS", 409),
-        (400, "INVALID_STATE", 409),
-        (403, "PERMISSION_DENIED", 422),
+        (500, "INVALID_STATE", 409),  # MLflow answers INVALID_STATE with a 500: the code decides
+        (400, "ENDPOINT_NOT_FOUND", 422),
+        (401, "UNAUTHENTICATED", 502),  # MLflow refused the API's own token: not the caller's fault
+        (403, "PERMISSION_DENIED", 502),
+        (401, "", 502),
+        (404, "", 404),
         (500, "INTERNAL_ERROR", 502),
         (503, "TEMPORARILY_UNAVAILABLE", 502),
     ],
@@ -63,14 +68,35 @@ def test_mlflow_errors_map_to_problems(status: int, code: str, expected: int) ->
     assert problem(error(status, code)).status == expected
 
 
-def test_not_found_detail_never_repeats_mlflow_text() -> None:
-    exc = problem(error(404, "RESOURCE_DOES_NOT_EXIST", "Workspace 'mt-abc' not found"))
-    assert "mt-abc" not in (exc.detail or "")
+SECRET_TEXT = 'psycopg2.errors.UniqueViolation: duplicate key "registered_models_pk" in workspace mt-abc at db1:5432'
 
 
-def test_invalid_parameter_detail_is_kept_but_the_workspace_is_scrubbed() -> None:
-    exc = problem(error(400, "INVALID_PARAMETER_VALUE", "bad filter in workspace mt-abc"))
-    assert exc.detail == "bad filter in workspace <tenant>"
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "RESOURCE_ALREADY_EXISTS"), (400, "INVALID_PARAMETER_VALUE"), (500, "INVALID_STATE"), (401, ""), (500, "")],
+)
+def test_no_text_of_mlflow_reaches_the_client(status: int, code: str) -> None:
+    exc = problem(error(status, code, SECRET_TEXT))
+    assert exc.detail in {r.detail for r in refusals.BY_CODE.values()} | {
+        refusals.FAILED.detail,
+        refusals.CREDENTIAL.detail,
+    }
+    for fragment in ("psycopg", "duplicate", "mt-abc", "db1", "registered_models_pk"):
+        assert fragment not in f"{exc.title} {exc.detail}"
+
+
+def test_a_refused_credential_is_logged_without_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    exc = problem(error(401, "UNAUTHENTICATED", "Bearer s3cr3t-token refused"))
+    assert (exc.status, exc.detail) == (502, "The model registry refused the API's credential.")
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "refused the API's credential (HTTP 401 on GET registered-models/get)" in logged
+    assert "s3cr3t" not in logged
+
+
+def test_a_missing_alias_is_a_404_not_a_bad_value() -> None:
+    """MLflow answers a missing alias with INVALID_PARAMETER_VALUE; only for that endpoint is it a 404."""
+    missing = error(400, "INVALID_PARAMETER_VALUE", "Registered model alias champion not found.")
+    assert (problem(missing, "registered-models/alias").status, problem(missing).status) == (404, 422)
 
 
 def test_an_unreadable_success_body_is_a_502() -> None:

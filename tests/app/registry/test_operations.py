@@ -1,18 +1,20 @@
 """The registry's table (``operations``) run by ``RegistryService.run``, against a recording MLflow client and an
 in-memory cache: each operation sends exactly the MLflow request the routes have always sent (endpoint, method,
-query or body, the ``operation`` label), caches under the fields pinned here, and drops the cache on writes.
+query or body, the ``operation`` label), caches under the family and fields pinned here, and drops the families a
+write changes.
 The same behaviour on real MLflow and Redis: test_registry_servers.py."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import pytest
 from maestro_api.core.errors import ProblemError
 from maestro_api.registry import operations as ops
-from maestro_api.registry.cache import Lookup, field_for
+from maestro_api.registry.cache import FAMILIES, Family, Lookup, field_for
 from maestro_api.registry.service import RegistryService
 
 pytestmark = pytest.mark.anyio
@@ -42,19 +44,20 @@ class FakeClient:
 
 class FakeCache:
     def __init__(self) -> None:
-        self.entries: dict[str, bytes] = {}
-        self.invalidations = 0
+        self.entries: dict[tuple[Family, str], bytes] = {}
+        self.invalidations: list[tuple[Family, ...]] = []
 
-    async def get(self, tenant_id: uuid.UUID, field: str, *, bypass: bool = False) -> Lookup:
-        return Lookup(None if bypass else self.entries.get(field), None)
+    async def get(self, tenant_id: uuid.UUID, family: Family, field: str, *, bypass: bool = False) -> Lookup:
+        return Lookup(None if bypass else self.entries.get((family, field)), None)
 
-    async def put(self, tenant_id: uuid.UUID, field: str, value: bytes, *, seen: Lookup) -> bool:
-        self.entries[field] = value
+    async def put(self, tenant_id: uuid.UUID, family: Family, field: str, value: bytes, *, seen: Lookup) -> bool:
+        self.entries[(family, field)] = value
         return True
 
-    async def invalidate(self, tenant_id: uuid.UUID) -> None:
-        self.entries.clear()
-        self.invalidations += 1
+    async def invalidate(self, tenant_id: uuid.UUID, families: Iterable[Family]) -> None:
+        dropped = tuple(families)
+        self.entries = {k: v for k, v in self.entries.items() if k[0] not in dropped}
+        self.invalidations.append(dropped)
 
 
 def service(client: FakeClient) -> tuple[RegistryService, FakeCache]:
@@ -102,6 +105,18 @@ READS = [
 ]  # fmt: skip
 
 
+# The family each read is cached in, and the families each write drops.
+FAMILY: dict[str, Family] = {
+    "get_experiment": "experiments", "search_experiments": "experiments", "get_run": "runs", "search_runs": "runs",
+    "get_registered_model": "models", "search_registered_models": "models", "get_model_version": "models",
+    "search_model_versions": "models", "get_model_version_by_alias": "models",
+}  # fmt: skip
+DROPS: dict[str, tuple[Family, ...]] = {
+    "create_experiment": ("experiments",), "update_experiment": ("experiments",),
+    "set_experiment_tag": ("experiments",), "delete_experiment": ("experiments", "runs"),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("op", "fields", "method", "endpoint", "label", "params", "body", "field"),
     READS,
@@ -121,10 +136,10 @@ async def test_reads_send_the_same_request_and_cache_under_the_same_field(
     registry, cache = service(client)
     first = await registry.run(op, TENANT, **fields)
     assert client.calls == [(method, endpoint, label, params, body)]
-    assert cache.entries == {field: first}
+    assert cache.entries == {(FAMILY[label], field): first}
     assert await registry.run(op, TENANT, **fields) == first and len(client.calls) == 1  # a hit: no call
     await registry.run(op, TENANT, fresh=True, **fields)  # Cache-Control: no-cache
-    assert len(client.calls) == 2 and cache.entries == {field: first}
+    assert len(client.calls) == 2 and cache.entries == {(FAMILY[label], field): first}
     assert client.workspaces == [f"mt-{TENANT.hex}"]  # created once per process
 
 
@@ -186,10 +201,13 @@ async def test_writes_send_the_same_request_drop_the_cache_and_answer_as_before(
     }
     client = FakeClient(answers)
     registry, cache = service(client)
-    cache.entries["model:m"] = b"stale"
+    families = DROPS.get(label, ("models",))
+    for family in FAMILIES:
+        cache.entries[(family, "x")] = b"stale"
     answer = await registry.run(op, TENANT, **fields)
     assert client.calls[0] == (method, endpoint, label, None, body)
-    assert cache.invalidations == 1 and cache.entries.get("model:m") != b"stale"
+    assert cache.invalidations[0] == families
+    assert {f for f in FAMILIES if cache.entries.get((f, "x")) == b"stale"} == set(FAMILIES) - set(families)
     if label in FOLLOW_UP:
         read_endpoint, params = FOLLOW_UP[label]
         assert [c[1::2] for c in client.calls[1:]] == [(read_endpoint, params)]
@@ -201,13 +219,14 @@ async def test_writes_send_the_same_request_drop_the_cache_and_answer_as_before(
         assert len(client.calls) == 1 and answer == b""
 
 
-async def test_a_failed_write_drops_the_cache_only_when_mlflow_may_have_applied_it() -> None:
-    for status, dropped in ((409, False), (422, False), (502, True), (503, True)):
+async def test_a_failed_write_drops_the_cache_too() -> None:
+    """MLflow may have applied a write it answered with an error (a timeout, a 5xx; a 409 after a retry)."""
+    for status in (409, 422, 502, 503):
         registry, cache = service(FakeClient(fail=ProblemError(status, "x")))
-        cache.entries["model:m"] = b"cached"
+        cache.entries[("models", "model:m")] = b"cached"
         with pytest.raises(ProblemError):
             await registry.run(ops.DELETE_MODEL, TENANT, name="m")
-        assert ("model:m" not in cache.entries) is dropped, status
+        assert cache.entries == {} and cache.invalidations == [("models",)], status
 
 
 async def test_a_version_source_outside_the_tenants_root_is_refused_before_mlflow_is_called() -> None:
@@ -260,6 +279,14 @@ def test_version_filter_refuses_quotes() -> None:
         with pytest.raises(ProblemError) as refused:
             ops.version_filter(bad)
         assert refused.value.status == 422
+
+
+def test_every_write_drops_a_family_and_every_read_lives_in_one_some_write_drops() -> None:
+    table = [v for v in vars(ops).values() if isinstance(v, ops.Operation)]
+    writes = [op for op in table if op.kind == "write"]
+    assert all(op.invalidates and set(op.invalidates) <= set(FAMILIES) for op in writes)
+    dropped = {family for op in writes for family in op.invalidates}
+    assert {op.family for op in table if op.kind != "write"} <= dropped
 
 
 def test_every_operation_is_in_the_tests_and_named_once() -> None:

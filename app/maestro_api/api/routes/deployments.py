@@ -13,6 +13,7 @@ from maestro_api.core.security import Principal
 from maestro_api.metrics import DEPLOYMENT_ROUTE
 from maestro_api.registry import deployments as svc
 from maestro_api.registry import operations as ops
+from maestro_api.registry import quotas
 from maestro_api.registry.ab import choose
 from maestro_api.registry.runtime import RegistryDep
 from maestro_api.registry.service import RegistryService
@@ -45,7 +46,9 @@ async def create_deployment(
     change: Annotated[Mutation, Audited("deployments:create")],
     registry: RegistryDep,
 ) -> svc.DeploymentPublic:
+    """Create a deployment; 409 past the tenant's ``max_deployments`` (checked atomically)."""
     await _check_versions_exist(registry, change.tenant_id, spec)
+    await quotas.take_deployment(change.session, tenant_id=change.tenant_id)
     row = await svc.create_deployment(change.session, tenant_id=change.tenant_id, spec=spec)
     change.target = f"deployment:{row.name}:weights:{svc.weights_summary(row.variants)}"
     return svc.to_public(row)

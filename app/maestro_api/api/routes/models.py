@@ -10,6 +10,7 @@ from maestro_api.api.deps import Audited, Authorize, Mutation
 from maestro_api.api.dispatch import direct
 from maestro_api.core.security import Principal
 from maestro_api.registry import operations as ops
+from maestro_api.registry import quotas
 from maestro_api.registry.runtime import FilteredPage, FreshDep, MaxResults, PageToken, RegistryDep, json_response
 from maestro_api.registry.schemas import (
     ALIAS_PATTERN,
@@ -54,10 +55,11 @@ async def search_models(
 async def create_model(
     spec: ModelCreate, change: Annotated[Mutation, Audited("models:create")], registry: RegistryDep
 ) -> Response:
-    """Register a model."""
-    body = await registry.run(
-        ops.CREATE_MODEL, change.tenant_id, name=spec.name, description=spec.description, tags=spec.tags
-    )
+    """Register a model; 409 past the tenant's ``max_models`` (checked atomically)."""
+    async with quotas.model_slot(change.session, registry, tenant_id=change.tenant_id):
+        body = await registry.run(
+            ops.CREATE_MODEL, change.tenant_id, name=spec.name, description=spec.description, tags=spec.tags
+        )
     change.target = f"model:{spec.name}"
     return json_response(body, 201)
 
