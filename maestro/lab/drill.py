@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maestro.lab import releases
 from maestro.lab.failover import dsn, wait_healthy
 from maestro.lab.nspawn import ssh
 from maestro.lab.system import LabError
@@ -35,8 +36,13 @@ from maestro.lab.topology import HOSTS, INVENTORY, host_by_name, platform_ports
 from maestro.paths import ROOT
 
 TABLE = "maestro_drill"
-DATA_DIR = "/var/lib/postgresql/15/maestro-lab"
 DRILL_HOST = "dr1"
+
+
+def data_dir() -> str:
+    """The cluster's data directory (the lab's release's PostgreSQL major: the lab's cluster is always new)."""
+    return f"/var/lib/postgresql/{releases.current().postgres_major}/maestro-lab"
+
 
 Row = tuple[int, str, dt.datetime]
 
@@ -90,7 +96,8 @@ def stop_drill_copy() -> None:
     """Stop the copy `maestro drill --keep` left running (its data stays until the next drill moves it aside)."""
     ssh(
         host_by_name(DRILL_HOST),
-        f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D {DATA_DIR} -m fast -w stop",
+        f"runuser -u postgres -- /usr/lib/postgresql/{releases.current().postgres_major}/bin/pg_ctl -D {data_dir()} "
+        "-m fast -w stop",
         check=False,
     )
 
@@ -120,7 +127,7 @@ def lose_cluster() -> None:
         if "postgres" in host.groups:
             ssh(
                 host,
-                f"systemctl kill --signal=SIGKILL patroni; systemctl stop patroni; rm -rf {DATA_DIR}",
+                f"systemctl kill --signal=SIGKILL patroni; systemctl stop patroni; rm -rf {data_dir()}",
             )
 
 
