@@ -32,46 +32,38 @@ BOOT_PACKAGES = (
     "procps",
     "less",
 )
+# Platform packages whose install enables a service of the same name. The image keeps those services disabled;
+# each role enables its own.
+SERVICE_PACKAGES = (
+    "patroni",
+    "haproxy",
+    "pgbackrest",
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+    "prometheus-postgres-exporter",
+    "prometheus-redis-exporter",
+    "nginx",
+    "nftables",
+)
 # The platform's Debian packages, pre-installed so a host's role run needs no download. The roles still
 # declare them (production hosts install them from their mirror); here apt finds them already present. PostgreSQL's
 # major and Redis or Valkey depend on the release (release_packages).
 PLATFORM_PACKAGES = (
-    "patroni",
+    *SERVICE_PACKAGES,
     "python3-psycopg2",
     "python3-etcd",
     "etcd-server",
     "etcd-client",
-    "haproxy",
-    "pgbackrest",
-    "prometheus",
-    "prometheus-alertmanager",
-    "prometheus-node-exporter",
-    "prometheus-postgres-exporter",
-    "prometheus-redis-exporter",
-    "nginx",
     "libnginx-mod-http-modsecurity",
     "modsecurity-crs",
     "python3-venv",
     "python3-packaging",
-    "nftables",
     "curl",
     "openssl",
 )
-# Services the packages enable on install. They stay disabled in the image; each role enables its own.
-DISABLED_SERVICES = (
-    "postgresql",
-    "patroni",
-    "etcd",
-    "haproxy",
-    "prometheus",
-    "prometheus-alertmanager",
-    "prometheus-node-exporter",
-    "prometheus-postgres-exporter",
-    "prometheus-redis-exporter",
-    "nginx",
-    "nftables",
-    "pgbackrest",
-)
+# Every service the packages enable on install, kept disabled in the image.
+DISABLED_SERVICES = (*SERVICE_PACKAGES, "postgresql", "etcd")
 
 
 def release_packages(release: Release) -> tuple[str, ...]:

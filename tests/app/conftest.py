@@ -7,10 +7,11 @@ MAESTRO_DATABASE_URL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,8 +266,9 @@ class LiveServer:
     """The server's stderr (a file: a pipe nobody reads would block a server that logs much)."""
 
 
-def start_server(settings: Settings, extra_env: dict[str, str] | None = None) -> tuple[Any, LiveServer]:
-    """``maestro-api serve`` as a subprocess on a free loopback port; returns (process, server)."""
+@contextlib.contextmanager
+def served(settings: Settings, extra_env: Mapping[str, str] | None = None) -> Iterator[LiveServer]:
+    """``maestro-api serve`` as a subprocess on a free loopback port, stopped when the block ends."""
     import subprocess
     import sys
     import tempfile
@@ -292,24 +294,26 @@ def start_server(settings: Settings, extra_env: dict[str, str] | None = None) ->
             raise RuntimeError(f"maestro-api serve exited: {log.read_text()[-4000:]}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, LiveServer(url=url, settings=settings, env=env, log=log)
+                break
         except httpx.HTTPError:
             time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("maestro-api serve did not become healthy in 120 s")
+    else:
+        proc.kill()
+        raise RuntimeError("maestro-api serve did not become healthy in 120 s")
+    try:
+        yield LiveServer(url=url, settings=settings, env=env, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture
 def live_server(api_settings: Settings) -> Iterator[LiveServer]:
-    proc, server = start_server(api_settings)
-    try:
+    with served(api_settings) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
 
 
 class ThreadedServer:

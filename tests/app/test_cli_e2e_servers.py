@@ -17,8 +17,8 @@ from tests.app.conftest import (
     make_settings,
     migration_env,
     owner_url,
+    served,
     settings_env,
-    start_server,
     superuser_conn,
 )
 from tests.servers import PgServer
@@ -50,30 +50,25 @@ def test_done_when(pg_server: PgServer, migrated_db: str, db_roles, redis_url: s
         keys[tenant] = r.stdout.strip()
         assert keys[tenant].startswith("mst_") and "\n" not in keys[tenant]
         assert keys[tenant] not in r.stderr
-    proc, server = start_server(settings)
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            # 5 roles, >= 35 permissions
-            roles = http.get("/v1/roles", headers=auth(keys["acme"])).json()
-            assert len(roles["roles"]) == 5 and len(roles["permissions"]) >= 35
+    with served(settings) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        # 5 roles, >= 35 permissions
+        roles = http.get("/v1/roles", headers=auth(keys["acme"])).json()
+        assert len(roles["roles"]) == 5 and len(roles["permissions"]) >= 35
 
-            # A cross-tenant read answers 404.
-            user = http.post("/v1/users", json={"email": "ada@acme.test"}, headers=auth(keys["acme"])).json()
-            assert http.get(f"/v1/users/{user['id']}", headers=auth(keys["acme"])).status_code == 200
-            r = http.get(f"/v1/users/{user['id']}", headers=auth(keys["globex"]))
-            assert r.status_code == 404 and "ada" not in r.text
+        # A cross-tenant read answers 404.
+        user = http.post("/v1/users", json={"email": "ada@acme.test"}, headers=auth(keys["acme"])).json()
+        assert http.get(f"/v1/users/{user['id']}", headers=auth(keys["acme"])).status_code == 200
+        r = http.get(f"/v1/users/{user['id']}", headers=auth(keys["globex"]))
+        assert r.status_code == 404 and "ada" not in r.text
 
-            # The tier's limit yields 429 with the headers (globex's key has made 1 request so far).
-            codes = [http.get("/v1/roles", headers=auth(keys["globex"])).status_code for _ in range(59)]
-            assert codes == [200] * 59
-            r = http.get("/v1/roles", headers=auth(keys["globex"]))
-            assert r.status_code == 429
-            for header in ("retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
-                assert header in r.headers, header
-            assert r.headers["ratelimit-limit"] == "60" and r.headers["ratelimit-remaining"] == "0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        # The tier's limit yields 429 with the headers (globex's key has made 1 request so far).
+        codes = [http.get("/v1/roles", headers=auth(keys["globex"])).status_code for _ in range(59)]
+        assert codes == [200] * 59
+        r = http.get("/v1/roles", headers=auth(keys["globex"]))
+        assert r.status_code == 429
+        for header in ("retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
+            assert header in r.headers, header
+        assert r.headers["ratelimit-limit"] == "60" and r.headers["ratelimit-remaining"] == "0"
 
     r = cli(settings, "audit", "verify")
     assert r.returncode == 0, r.stderr
@@ -106,12 +101,9 @@ def test_serve_in_prod_refuses_to_run_as_the_owner_or_a_superuser(
         update={"environment": "prod", "database_url": url, "metrics_token": SecretStr("m" * 40)}
     )
     if role == "service":
-        proc, server = start_server(prod)
-        try:
+        with served(prod) as server:
             assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
         return
-    with pytest.raises(RuntimeError, match="refusing to start: MAESTRO_DATABASE_URL logs in as the table owner"):
-        start_server(prod)
+    refused = pytest.raises(RuntimeError, match="refusing to start: MAESTRO_DATABASE_URL logs in as the table owner")
+    with refused, served(prod):
+        pass

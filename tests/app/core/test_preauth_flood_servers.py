@@ -25,7 +25,7 @@ import pytest
 from maestro_api.core.config import Settings
 
 from maestro.paths import ROOT
-from tests.app.conftest import LiveServer, auth, bootstrap, start_server
+from tests.app.conftest import LiveServer, auth, bootstrap, served
 
 pytestmark = pytest.mark.servers
 
@@ -125,12 +125,8 @@ def server(request: pytest.FixtureRequest, api_settings: Settings) -> Iterator[t
         "MAESTRO_DATABASE_POOL_TIMEOUT_SECONDS": "2",
         **{f"MAESTRO_{k.upper()}": str(v) for k, v in request.param.items()},
     }
-    proc, live = start_server(settings, env)
-    try:
+    with served(settings, env) as live:
         yield live, key
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize(

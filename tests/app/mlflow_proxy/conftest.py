@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from maestro_api.core.config import Settings
 
-from tests.app.conftest import LiveServer, start_server
+from tests.app.conftest import LiveServer, served
 from tests.app.registry.conftest import Tenant, database_of, make_tenant
 from tests.mlflow_server import MlflowServer, session_mlflow
 from tests.servers import PgServer
@@ -81,7 +81,7 @@ def serve_maestro(
         mlflow: the artifact-serving MLflow behind the proxy.
         extra_env: more ``MAESTRO_*`` variables for this server, e.g. a smaller artifact limit.
     """
-    proc, server = start_server(
+    with served(
         settings,
         extra_env={
             "MAESTRO_MLFLOW_URL": mlflow.url,
@@ -89,15 +89,8 @@ def serve_maestro(
             "MAESTRO_MLFLOW_TIMEOUT_SECONDS": "20",
             **(extra_env or {}),
         },
-    )
-    try:
+    ) as server:
         yield Maestro(server=server, mlflow=mlflow)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
 
 
 @pytest.fixture
