@@ -95,11 +95,16 @@ def cover_up(seq: int) -> Callable[[Rows], int]:
 async def history(settings: Settings, events: int = 4) -> str:
     """A tenant `acme` with ``events`` events (its bootstrap key's creation, then user invitations)."""
     key = await bootstrap(settings, "acme")
-    async with app_client(settings) as client:
-        for i in range(events - 1):
-            r = await client.post("/v1/users", json={"email": f"u{i}@acme.test"}, headers=auth(key))
-            assert r.status_code == 201, r.text
+    await invite(settings, key, *(f"u{i}@acme.test" for i in range(events - 1)))
     return key
+
+
+async def invite(settings: Settings, key: str, *emails: str) -> None:
+    """One audited change through the API per address: the user invited."""
+    async with app_client(settings) as client:
+        for email in emails:
+            r = await client.post("/v1/users", json={"email": email}, headers=auth(key))
+            assert r.status_code == 201, r.text
 
 
 async def test_the_log_is_keyed_and_verifies(api_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,8 +206,7 @@ async def test_a_legacy_log_keeps_verifying_once_sealed(
     code, out = await audit_cli(monkeypatch, switching, "verify")
     assert code == 1 and "no keyed event: the chain was never sealed" in out, out
     # New activity on acme chains a keyed event onto its plain head; `audit seal` seals the idle chain.
-    async with app_client(switching) as client:
-        assert (await client.post("/v1/users", json={"email": "n@acme.test"}, headers=auth(key))).status_code == 201
+    await invite(switching, key, "n@acme.test")
     code, out = await audit_cli(monkeypatch, switching, "seal")
     assert code == 0 and "sealed 1 chain(s)" in out, out
     assert await audit_cli(monkeypatch, switching, "seal") == (
@@ -226,15 +230,20 @@ def plain_only(settings: Settings, pg_server: Any, tenant: str, count: int) -> N
     append_plain(settings, tenant, count)
 
 
+async def sealed_with_cutoff(settings: Settings, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """acme's chain as 3 plain events sealed by `audit seal`, and the settings with the operator's cutoff just after
+    the seal: from then on a chain may not turn from plain to keyed."""
+    plain_only(settings, pg_server, "acme", 3)
+    sealing = settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC) + timedelta(hours=1)})
+    assert (await audit_cli(monkeypatch, sealing, "seal"))[0] == 0
+    return settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC)})
+
+
 async def test_an_owner_cannot_rewrite_the_plain_events_under_the_seal(
     api_settings: Settings, db_roles: DbRoles, pg_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await bootstrap(api_settings, "acme")
-    plain_only(api_settings, pg_server, "acme", 3)
-    sealing = api_settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC) + timedelta(hours=1)})
-    assert (await audit_cli(monkeypatch, sealing, "seal"))[0] == 0
-    # The operator's cutoff: just after the seal. From now on a chain may not turn from plain to keyed.
-    after = api_settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC)})
+    after = await sealed_with_cutoff(api_settings, pg_server, monkeypatch)
     assert (await audit_cli(monkeypatch, after, "verify"))[0] == 0
 
     # A legacy event rewritten, the plain chain recomputed up to the seal: the seal's HMAC pins the old head.
@@ -247,17 +256,13 @@ async def test_an_owner_who_downgrades_the_seal_is_detected_even_after_new_event
     api_settings: Settings, db_roles: DbRoles, pg_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = await bootstrap(api_settings, "acme")
-    plain_only(api_settings, pg_server, "acme", 3)
-    sealing = api_settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC) + timedelta(hours=1)})
-    assert (await audit_cli(monkeypatch, sealing, "seal"))[0] == 0
-    after = api_settings.model_copy(update={"audit_legacy_cutoff": datetime.now(UTC)})
+    after = await sealed_with_cutoff(api_settings, pg_server, monkeypatch)
     # Everything from the seal on rewritten into the old format: the chain has no keyed event left.
     rewrite(after, db_roles, "acme", lambda rows: 4)
     code, out = await audit_cli(monkeypatch, after, "verify")
     assert code == 1 and "no keyed event" in out, out
     # The API keeps writing (keyed) events onto the downgraded head: their authentic times are past the cutoff.
-    async with app_client(after) as client:
-        assert (await client.post("/v1/users", json={"email": "x@acme.test"}, headers=auth(key))).status_code == 201
+    await invite(after, key, "x@acme.test")
     code, out = await audit_cli(monkeypatch, after, "verify")
     assert code == 1 and "seq=5: the chain turns from plain to keyed after MAESTRO_AUDIT_LEGACY_CUTOFF" in out, out
 
@@ -265,8 +270,7 @@ async def test_an_owner_who_downgrades_the_seal_is_detected_even_after_new_event
 async def test_rotated_keys_verify_while_kept(api_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     key = await history(api_settings, events=2)
     rotated = api_settings.model_copy(update={"audit_key": SecretStr("rotated-" + "r" * 40)})
-    async with app_client(rotated) as client:
-        assert (await client.post("/v1/users", json={"email": "r@acme.test"}, headers=auth(key))).status_code == 201
+    await invite(rotated, key, "r@acme.test")
     code, out = await audit_cli(monkeypatch, rotated, "verify")
     assert code == 1 and f"seq=1: signed with an unknown audit key {api_settings.audit_signing_key.id}" in out, out
     kept = rotated.model_copy(update={"audit_retired_keys": [api_settings.audit_key]})
