@@ -30,15 +30,19 @@ _SET_CONTEXT = text(
 )
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The service role's connection pool."""
+def create_engine(
+    settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None, name: str | None = None
+) -> AsyncEngine:
+    """The service role's connection pool: the settings' sizes, or those given (the authentication lookups' own)."""
     return create_async_engine(
         settings.database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
+        pool_size=settings.database_pool_size if pool_size is None else pool_size,
+        max_overflow=settings.database_max_overflow if max_overflow is None else max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
-        pool_pre_ping=False,  # a broken connection fails one request and is replaced; pinging costs a round trip
-        connect_args={"application_name": settings.service_name},
+        # A pooled connection that died (a Patroni failover, HAProxy restarted) is found at checkout and replaced,
+        # so no request fails on it; the cost is one round trip per checkout.
+        pool_pre_ping=True,
+        connect_args={"application_name": name or settings.service_name},
     )
 
 

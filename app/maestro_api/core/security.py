@@ -41,9 +41,10 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import httpx
 import jwt
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from maestro_api.core.config import Settings
+from maestro_api.core.db import create_engine
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import ROLES
 from maestro_api.metrics import AUTH_FAILURES
@@ -230,13 +231,11 @@ class _Lane:
 
 def create_auth_engine(settings: Settings) -> AsyncEngine:
     """The authentication lookups' own pool: one connection per lookup slot, never more."""
-    return create_async_engine(
-        settings.database_url,
+    return create_engine(
+        settings,
         pool_size=settings.auth_lookup_concurrency + settings.auth_revalidation_concurrency,
         max_overflow=0,
-        pool_timeout=settings.database_pool_timeout_seconds,
-        pool_pre_ping=False,
-        connect_args={"application_name": f"{settings.service_name}-auth"},
+        name=f"{settings.service_name}-auth",
     )
 
 

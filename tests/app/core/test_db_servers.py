@@ -9,7 +9,8 @@ import pytest
 from maestro_api.core.config import Settings
 from sqlalchemy import text
 
-from tests.app.conftest import app_client, auth, bootstrap
+from tests.app.conftest import app_client, auth, bootstrap, superuser_conn
+from tests.servers import PgServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 
@@ -42,3 +43,24 @@ async def test_pool_timeout_is_503_with_retry_after_and_recovers(api_settings: S
         # Released: both are served again.
         assert (await c.get("/v1/api-keys", headers=auth(warm_key))).status_code == 200
         assert (await c.get("/v1/api-keys", headers=auth(cold_key))).status_code == 200
+
+
+async def test_connections_the_database_dropped_are_replaced_without_failing_a_request(
+    api_settings: Settings, pg_server: PgServer
+) -> None:
+    """What a Patroni failover does to the pools: every open connection is cut. The next requests, one needing a
+    key lookup (authentication's pool) and one writing (the requests' pool), still answer."""
+    warm_key = await bootstrap(api_settings, f"drop-{secrets.token_hex(3)}")
+    cold_key = await bootstrap(api_settings, f"drop-{secrets.token_hex(3)}")
+    async with app_client(api_settings) as c:
+        assert (await c.post("/v1/users", json={"email": "a@drop.test"}, headers=auth(warm_key))).status_code == 201
+        with superuser_conn(pg_server, api_settings.database_url.rsplit("/", 1)[1]) as conn:
+            cut = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name LIKE %s AND pid <> pg_backend_pid()",
+                (f"{api_settings.service_name}%",),
+            ).fetchone()
+        assert cut is not None and cut[0] >= 2, "both pools held a connection to cut"
+        assert (await c.get("/v1/roles", headers=auth(cold_key))).status_code == 200
+        r = await c.post("/v1/users", json={"email": "b@drop.test"}, headers=auth(warm_key))
+        assert r.status_code == 201, r.text
