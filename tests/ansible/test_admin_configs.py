@@ -189,7 +189,9 @@ def test_pg_hba_admits_the_members_and_haproxy_hosts_by_address_only(patroni: di
     members = {hosts[h]["ansible_host"] for h in ("db1", "db2", "db3")}
     haproxy = {hosts[h]["ansible_host"] for h in ("app1", "app2")}
     rules = [r.split() for r in patroni["postgresql"]["pg_hba"]]
-    assert {r[3].removesuffix("/32") for r in rules if r[1] == "replication"} == members
+    # Replication from the members, and over loopback for Patroni's own check of a replica's timeline.
+    assert {r[3].removesuffix("/32") for r in rules if r[1] == "replication"} == members | {"127.0.0.1"}
+    assert {r[2] for r in rules if r[1] == "replication"} == {"replicator"}
     remote = {r[3].removesuffix("/32") for r in rules if r[:2] == ["hostssl", "all"] and r[3] != "127.0.0.1/32"}
     assert remote == members | haproxy
     assert all(r[0] in ("local", "hostssl") and r[-1] in ("peer", "scram-sha-256") for r in rules)
