@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bench import report
+from maestro.lab import releases
 from maestro.lab.drill import DrillResult, run_drill
 from maestro.lab.failover import wait_healthy
 from maestro.lab.nspawn import ssh
@@ -23,18 +24,22 @@ from maestro.lab.system import LabError
 from maestro.lab.topology import host_by_name, platform_ports
 
 
-def pgbench_init(scale: int) -> int:
+def pgbench_command(release: releases.Release, port: int, scale: int) -> str:
+    """The shell command that fills the pgbench database with `scale`, with the release's PostgreSQL's pgbench."""
+    return (
+        f"runuser -u postgres -- /usr/lib/postgresql/{release.postgres_major}/bin/pgbench -h /var/run/postgresql "
+        f"-p {port} -i -q -s {scale} pgbench"
+    )
+
+
+def pgbench_init(release: releases.Release, scale: int) -> int:
     """A pgbench database of `scale` on the leader (about 15 MiB per unit); its size in bytes."""
     leader = next(m["name"] for m in wait_healthy() if m["role"] == "leader")
     host = host_by_name(leader)
     port = platform_ports()["postgres"]
     psql = f"runuser -u postgres -- psql -h /var/run/postgresql -p {port} -Atqc"
     ssh(host, f"{psql} 'DROP DATABASE IF EXISTS pgbench' && {psql} 'CREATE DATABASE pgbench'")
-    ssh(
-        host,
-        f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -h /var/run/postgresql -p {port} "
-        f"-i -q -s {scale} pgbench",
-    )
+    ssh(host, pgbench_command(release, port, scale))
     return int(ssh(host, f"{psql} \"SELECT pg_database_size('pgbench')\"").stdout.strip())
 
 
@@ -47,7 +52,7 @@ def main(
 ) -> None:
     """Run the lab's restore drill `runs` times with a pgbench database; write docs/benchmarks/lab-dr.{json,md}."""
     machine = report.machine()
-    size = pgbench_init(scale) if scale else 0
+    size = pgbench_init(releases.current(), scale) if scale else 0
     pause = 0.2
     results = []
     for n in range(runs):
