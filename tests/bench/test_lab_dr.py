@@ -4,6 +4,7 @@ from before releases were recorded kept as Debian 12's, and pgbench from the lab
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,14 @@ def test_a_run_without_rto_has_no_median() -> None:
     page = lab_dr.markdown({"trixie": _figures("2026-12-01", 30.0, None)})
     assert f"{RTO_ROW} not reached in every run |" in page
     assert "| not reached in every run | 30.0 / - | < 300 s |" in page
+
+
+def test_the_committed_pages_are_what_the_code_writes(tmp_path: Path) -> None:
+    committed = report.OUT_DIR / "lab-dr.json"
+    shutil.copy(committed, tmp_path)
+    lab_dr.publish({}, tmp_path)
+    assert (tmp_path / "lab-dr.json").read_text() == committed.read_text()
+    assert (tmp_path / "lab-dr.md").read_text() == (report.OUT_DIR / "lab-dr.md").read_text()
 
 
 def test_nothing_to_write_again_is_refused(tmp_path: Path) -> None:
