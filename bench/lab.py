@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -45,28 +46,23 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 def markdown(by_release: dict[str, dict[str, Any]]) -> str:
     """docs/benchmarks/lab.md: the releases side by side, then each release's figures."""
-    suites = [s for s in releases.RELEASES if s in by_release]
-    names = {s: f"Debian {releases.RELEASES[s].debian} ({s})" for s in suites}
-    lines = [
-        "# Lab benchmarks",
-        "",
+
+    def failover(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda data: str(data.get("failover", {}).get("seconds_to_recovery", {}).get(key, "-"))
+
+    def lab(name: str) -> Callable[[dict[str, Any]], str]:
+        return lambda data: str(data["lab_seconds"].get(name, "-"))
+
+    names = sorted({name for data in by_release.values() for name in data["lab_seconds"]})
+    return report.releases_markdown(
+        "Lab benchmarks",
         "Rerun: `sudo make bench-lab` (Debian 13 hosts) or `sudo make bench-lab LAB_RELEASE=bookworm` (Debian 12); "
         "each run replaces its release's figures. `--running` measures only the failover on a lab that is up.",
-        "",
-        "| figure | " + " | ".join(names[s] for s in suites) + " |",
-        "|---|" + "---|" * len(suites),
-    ]
-    rows = sorted({name for s in suites for name in by_release[s]["lab_seconds"]})
-    for name in rows:
-        lines.append(f"| `make lab`, {name} (s) | " + " | ".join(
-            str(by_release[s]["lab_seconds"].get(name, "-")) for s in suites) + " |")  # fmt: skip
-    for label, key in (("median", "median"), ("worst", "worst")):
-        cells = [str(by_release[s].get("failover", {}).get("seconds_to_recovery", {}).get(key, "-")) for s in suites]
-        lines.append(f"| failover, seconds until writes succeed ({label}) | " + " | ".join(cells) + " |")
-    lines.append("")
-    for s in suites:
-        lines += [f"# {names[s]}", "", *_release_markdown(by_release[s]), ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+        by_release,
+        [(f"`make lab`, {name} (s)", lab(name)) for name in names]
+        + [(f"failover, seconds until writes succeed ({key})", failover(key)) for key in ("median", "worst")],
+        _release_markdown,
+    )
 
 
 def _release_markdown(data: dict[str, Any]) -> list[str]:
@@ -158,16 +154,9 @@ def _cases(data: dict[str, Any], command: str, release: str) -> list[dict[str, A
     return cases
 
 
-def _previous() -> dict[str, dict[str, Any]]:
-    """Every release's figures of the last report; a report from before releases were recorded is Debian 12's."""
-    path = report.OUT_DIR / "lab.json"
-    if not path.exists():
-        return {}
-    old: dict[str, Any] = json.loads(path.read_text())
-    if "releases" in old:
-        kept: dict[str, dict[str, Any]] = old["releases"]
-        return kept
-    return {"bookworm": {k: v for k, v in old.items() if k != "cases"}}
+def _legacy(old: dict[str, Any]) -> dict[str, Any]:
+    """A report from before releases were recorded: its figures as they were (its cases are made again)."""
+    return {k: v for k, v in old.items() if k != "cases"}
 
 
 def main(
@@ -213,7 +202,8 @@ def main(
             "lost_writes": _summary([float(r.lost) for r in results]),
             "note": _patroni_timing(),
         }
-    by_release = {**_previous(), release.suite: data}
-    cases = [c for suite, d in by_release.items() for c in _cases(d, d.get("command", command), suite)]
-    report.write("lab", {"releases": by_release, "cases": cases}, markdown(by_release))
+    by_release = {**report.previous_releases("lab", _legacy), release.suite: data}
+    report.write_releases(
+        "lab", by_release, lambda suite, d: _cases(d, d.get("command", command), suite), markdown(by_release)
+    )
     typer.echo(f"wrote {report.OUT_DIR / 'lab.md'}")
