@@ -36,7 +36,7 @@ PGBENCH_DB = "pgbench"
 def pgbench_command(release: releases.Release, port: int, scale: int) -> str:
     """The shell command that fills the pgbench database with `scale`, with the release's PostgreSQL's pgbench."""
     return (
-        f"runuser -u postgres -- /usr/lib/postgresql/{release.postgres_major}/bin/pgbench -h /var/run/postgresql "
+        f"runuser -u postgres -- {release.bin_dir}/pgbench -h /var/run/postgresql "
         f"-p {port} -i -q -s {scale} {PGBENCH_DB}"
     )
 
@@ -112,13 +112,14 @@ def _median(values: list[float | None]) -> float | None:
 
 def _each(figures: report.Figures, key: str) -> list[float | None]:
     """Every run's `key`, in order."""
-    return [r[key] for r in figures["runs"]]
+    return [r.get(key) for r in figures["runs"]]
 
 
 def _medians(figures: report.Figures) -> dict[str, float | None]:
     """The medians of a release's runs, and its pgbench database's size (GiB)."""
     return {
         "rto": _median(_each(figures, "rto_api_seconds")),
+        "rto_edge": _median(_each(figures, "rto_edge_seconds")),
         "restore": _median(_each(figures, "restore_seconds")),
         "rpo": _median(_each(figures, "rpo_seconds")),
         "drill": _median(_each(figures, "drill_seconds")),
@@ -143,14 +144,16 @@ def _cases(suite: str, figures: report.Figures) -> list[dict[str, Any]]:
             f"{suite}: rto_in_place_restore_to_api_ready",
             {
                 "rto_api_median": (m["rto"], "s"),
+                "rto_through_edge_median": (m["rto_edge"], "s"),
                 "restore_command_median": (m["restore"], "s"),
                 "pgbench_database": (m["gib"], "GiB"),
             },
             per_run={
                 "rto_api": _each(figures, "rto_api_seconds"),
+                "rto_through_edge": _each(figures, "rto_edge_seconds"),
                 "restore_command": _each(figures, "restore_seconds"),
             },
-            target={"rto_api": {"max": 300, "unit": "s"}},
+            target={"rto_api": {"max": 300, "unit": "s"}, "rto_through_edge": {"max": 300, "unit": "s"}},
             **common,
         ),
         report.case(
@@ -172,6 +175,13 @@ def _seconds(v: float | None) -> str:
     return "not reached in every run" if v is None else f"{v:.1f} s"
 
 
+def _edge_seconds(figures: report.Figures) -> str:
+    """The RTO through the edge; drills from before it was measured say so."""
+    if not any("rto_edge_seconds" in r for r in figures["runs"]):
+        return "not measured"
+    return _seconds(_medians(figures)["rto_edge"])
+
+
 def _lost(m: dict[str, float | None]) -> str:
     return f"{m['lost']:g} of {m['committed']:g}"
 
@@ -189,7 +199,8 @@ def markdown(by_release: dict[str, report.Figures]) -> str:
         "median of the release's drills; what one drill does: maestro/lab/drill.py's docstring.",
         by_release,
         [
-            ("RTO: `maestro restore` to the API's `/readyz` 200 (median)", median(lambda m: _seconds(m["rto"]))),
+            ("RTO: `maestro restore` to `/readyz` 200 on app1 (median)", median(lambda m: _seconds(m["rto"]))),
+            ("RTO: `maestro restore` to a tenant's request through the edge (median)", _edge_seconds),
             ("the restore command itself (median)", median(lambda m: _seconds(m["restore"]))),
             ("RPO on whole-cluster loss (median)", median(lambda m: _seconds(m["rpo"]))),
             ("commits lost on whole-cluster loss (median)", median(_lost)),
@@ -206,9 +217,12 @@ def markdown(by_release: dict[str, report.Figures]) -> str:
 NOTES = [
     "# How the figures are taken",
     "",
-    "The RTO clock starts when `maestro restore` starts (the repository read and the window check included) and "
-    "stops at the first 200 from `/readyz` after it had failed. The API is ready before the command ends: the "
-    "command also waits for the replicas to be rebuilt.",
+    "The RTO clock starts when `maestro restore` starts (the repository read and the window check included). Two "
+    "clocks stop at the first 200 after failures: the API's `/readyz` on app1, polled from mon1 on the platform "
+    "network (the edge does not publish it), and a tenant's `GET /v1/api-keys` (a read that needs the database) "
+    "sent from the lab machine through edge1's TLS and WAF with the tenant admin key `make lab` made. Both are "
+    "polled every 0.5 s. The API is ready before the command ends: the command also waits for the replicas to be "
+    "rebuilt.",
     "",
     "RPO is the commit time of the last transaction acknowledged before the loss minus that of the last one the "
     "repository brought back. After the last forced WAL switch the writer ran for the `--writes-seconds` given, "
@@ -225,7 +239,7 @@ def _release_markdown(figures: report.Figures) -> list[str]:
     m, runs, machine = _medians(figures), figures["runs"], figures["machine"]
 
     def each(key: str) -> str:
-        return " / ".join("-" if r[key] is None else f"{r[key]:.1f}" for r in runs)
+        return " / ".join("-" if r.get(key) is None else f"{r[key]:.1f}" for r in runs)
 
     return [
         f"`{figures['command']}` on {figures['date']}: {machine['cpus']} cores, {machine['memory_gib']} GiB, load "
@@ -234,9 +248,11 @@ def _release_markdown(figures: report.Figures) -> list[str]:
         "",
         "| figure | median | runs | target |",
         "|---|---|---|---|",
-        f"| RTO: `maestro restore --to T --target in-place` to the API's `/readyz` 200 through the WAF, with a "
+        f"| RTO: `maestro restore --to T --target in-place` to the API's `/readyz` 200 on app1, with a "
         f"{m['gib']:.2f} GiB pgbench database and the platform's own | {_seconds(m['rto'])} | "
         f"{each('rto_api_seconds')} | < 300 s |",
+        f"| RTO, as a user sees it: to a tenant's authenticated read through the edge (TLS, WAF) | "
+        f"{_edge_seconds(figures)} | {each('rto_edge_seconds')} | < 300 s |",
         f"| the restore command itself, until every replica streams | {_seconds(m['restore'])} | "
         f"{each('restore_seconds')} | |",
         f"| RPO on whole-cluster loss (`maestro drill --to latest`) | {_seconds(m['rpo'])} | {each('rpo_seconds')} "

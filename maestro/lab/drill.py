@@ -8,7 +8,8 @@
 4. `maestro drill --to latest --keep` restores the repository into the drill host (dr1) and leaves it running:
    everything archived is back, in order; the commits after the last archived segment are counted as lost (RPO).
 5. `maestro restore --to T --target in-place --yes` rebuilds the cluster: exactly the commits up to T are present,
-   row for row and by checksum; one leader, every replica streaming, and the API answers `/readyz` again (RTO).
+   row for row and by checksum; one leader, every replica streaming. Two RTOs: until the API's `/readyz` answers 200
+   on app1, and until a tenant's authenticated read through the edge succeeds again (what a user sees).
 
 Used by tests/lab/test_restore_drill.py and by the lab DR benchmark (bench/lab_dr.py, `make bench-lab-dr`), which
 adds a pgbench database of about 1 GB before the backup.
@@ -19,18 +20,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maestro.lab import releases
+from maestro.lab.endpoints import ENDPOINTS_FILE
 from maestro.lab.failover import dsn, wait_healthy
 from maestro.lab.nspawn import ssh
+from maestro.lab.pki import ca_context
 from maestro.lab.system import LabError
 from maestro.lab.topology import INVENTORY, host_by_name, platform_ports
 from maestro.paths import ROOT
@@ -96,8 +101,7 @@ def stop_drill_copy() -> None:
     """Stop the copy `maestro drill --keep` left running (its data stays until the next drill moves it aside)."""
     ssh(
         host_by_name(DRILL_HOST),
-        f"runuser -u postgres -- /usr/lib/postgresql/{releases.current().postgres_major}/bin/pg_ctl -D {data_dir()} "
-        "-m fast -w stop",
+        f"runuser -u postgres -- {releases.current().bin_dir}/pg_ctl -D {data_dir()} -m fast -w stop",
         check=False,
     )
 
@@ -157,45 +161,73 @@ def maestro(*args: str) -> float:
     return time.monotonic() - started
 
 
-class ReadyWatch(threading.Thread):
-    """Polls the API's /readyz where it is served, on the platform network from the monitoring host (the edge
-    publishes no /readyz); records when it first answers 200 after it was seen failing."""
+class RecoveryWatch(threading.Thread):
+    """Runs one probe every 0.5 s; records when it first succeeds after it was seen failing."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: Callable[[], bool]) -> None:
         super().__init__(daemon=True)
-        self.url = f"http://{host_by_name('app1').ip}:{platform_ports()['api']}/readyz"
-        self.monitor = host_by_name("mon1")
+        self.probe = probe
         self.started = time.monotonic()
         self.saw_failure = False
         self.ready_at: float | None = None
         self.stop_event = threading.Event()
 
-    def ready(self) -> bool:
-        probe = f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 {self.url}"
-        try:
-            return ssh(self.monitor, probe, check=False).stdout.strip() == "200"
-        except (LabError, OSError):
-            return False
-
     def run(self) -> None:
         while not self.stop_event.is_set() and self.ready_at is None:
-            if self.ready():
+            try:
+                ok = self.probe()
+            except (LabError, OSError):
+                ok = False
+            if ok:
                 if self.saw_failure:
                     self.ready_at = time.monotonic()
             else:
                 self.saw_failure = True
             time.sleep(0.5)
 
+    def seconds(self) -> float | None:
+        """From the start of the watch to the first success after a failure; None if there was none."""
+        return round(self.ready_at - self.started, 1) if self.ready_at is not None else None
+
+
+def api_ready() -> bool:
+    """The API's /readyz on app1, from the monitoring host on the platform network (the edge does not publish it)."""
+    url = f"http://{host_by_name('app1').ip}:{platform_ports()['api']}/readyz"
+    probe = f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 {url}"
+    return ssh(host_by_name("mon1"), probe, check=False).stdout.strip() == "200"
+
+
+def user_request() -> Callable[[], bool]:
+    """A tenant's authenticated read that needs the database (its API keys), through the edge (TLS and the WAF) from
+    the lab machine, as a user's program sends it; with the key `make lab` bootstrapped."""
+    found = json.loads(ENDPOINTS_FILE.read_text())
+    key = Path(found["admin_key_file"]).read_text().strip()
+    request = urllib.request.Request(  # noqa: S310 - the lab's https endpoint
+        f"{found['api']}/v1/api-keys",
+        headers={"Authorization": f"Bearer {key}", "Host": found["api_hostname"], "User-Agent": "maestro-lab-drill"},
+    )
+
+    def probe() -> bool:
+        # An error status raises HTTPError, an OSError: the watch counts it as a failure.
+        with urllib.request.urlopen(request, timeout=3, context=ca_context()) as resp:  # noqa: S310
+            return int(resp.status) == 200
+
+    return probe
+
 
 @contextlib.contextmanager
-def watching_ready() -> Iterator[ReadyWatch]:
-    watch = ReadyWatch()
-    watch.start()
+def watching(*probes: Callable[[], bool]) -> Iterator[list[RecoveryWatch]]:
+    """One watch per probe, started together and stopped on leaving."""
+    watches = [RecoveryWatch(probe) for probe in probes]
+    for watch in watches:
+        watch.start()
     try:
-        yield watch
+        yield watches
     finally:
-        watch.stop_event.set()
-        watch.join(timeout=10)
+        for watch in watches:
+            watch.stop_event.set()
+        for watch in watches:
+            watch.join(timeout=10)
 
 
 @dataclass
@@ -214,6 +246,7 @@ class DrillResult:
     exact_after_latest: bool
     restore_seconds: float
     rto_api_seconds: float | None
+    rto_edge_seconds: float | None
     members: list[dict[str, Any]] = field(default_factory=list)
     postmasters: dict[str, int] = field(default_factory=dict)
 
@@ -249,12 +282,12 @@ def run_drill(*, gap: float = 2.0, unarchived: int = 30, unarchived_pause: float
     last_restored = before_loss[len(copy) - 1][2]
     rpo = (before_loss[-1][2] - last_restored).total_seconds() if lost else 0.0
 
-    with watching_ready() as watch:
+    with watching(api_ready, user_request()) as watches:
         restore_seconds = maestro("restore", "--to", target.isoformat(), "--target", "in-place", "--yes")
         deadline = time.monotonic() + 300
-        while watch.ready_at is None and time.monotonic() < deadline:
+        while any(w.ready_at is None for w in watches) and time.monotonic() < deadline:
             time.sleep(0.5)
-        rto = round(watch.ready_at - watch.started, 1) if watch.ready_at is not None else None
+        rto_api, rto_edge = (w.seconds() for w in watches)
     members = wait_healthy()
     # One PostgreSQL per member: a server left running from the old data directory would hold the port while Patroni
     # reports on it as if it were the new one.
@@ -276,7 +309,8 @@ def run_drill(*, gap: float = 2.0, unarchived: int = 30, unarchived_pause: float
         exact_at_target=restored == expected and checksum(restored) == checksum(expected),
         exact_after_latest=exact_after_latest,
         restore_seconds=round(restore_seconds, 1),
-        rto_api_seconds=rto,
+        rto_api_seconds=rto_api,
+        rto_edge_seconds=rto_edge,
         members=members,
         postmasters=postmasters,
     )

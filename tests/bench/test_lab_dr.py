@@ -15,7 +15,8 @@ from maestro.lab import releases
 
 MACHINE = {"cpus": 2, "memory_gib": 23.5, "kernel": "k", "load_average_at_start": [1.35, 2.17, 2.9]}
 COMMAND = "make bench-lab-dr BENCH_LAB_DR_ARGS='--scale 70 --writes-seconds 90 --runs 2'"
-RTO_ROW = "| RTO: `maestro restore` to the API's `/readyz` 200 (median) |"
+RTO_ROW = "| RTO: `maestro restore` to `/readyz` 200 on app1 (median) |"
+EDGE_ROW = "| RTO: `maestro restore` to a tenant's request through the edge (median) |"
 
 
 def _run(rto: float | None, rpo: float, lost: int) -> dict[str, Any]:
@@ -132,6 +133,23 @@ def test_a_run_without_rto_has_no_median() -> None:
     page = lab_dr.markdown({"trixie": _figures("2026-12-01", 30.0, None)})
     assert f"{RTO_ROW} not reached in every run |" in page
     assert "| not reached in every run | 30.0 / - | < 300 s |" in page
+
+
+def test_the_rto_through_the_edge_stands_beside_readyz_and_older_drills_say_not_measured() -> None:
+    measured = _figures("2026-12-03", 30.0, 31.0, 33.0)
+    for run, edge in zip(measured["runs"], (31.5, None, 34.0), strict=True):
+        run["rto_edge_seconds"] = edge
+    page = lab_dr.markdown({"trixie": measured, "bookworm": _figures("2026-11-28", 41.2)})
+    assert f"{EDGE_ROW} not reached in every run | not measured |" in page
+    assert "(TLS, WAF) | not reached in every run | 31.5 / - / 34.0 | < 300 s |" in page
+    measured["runs"][1]["rto_edge_seconds"] = 32.0
+    page = lab_dr.markdown({"trixie": measured})
+    assert f"{EDGE_ROW} 32.0 s |\n" in page
+    cases = {c["name"]: c for c in lab_dr._cases("trixie", measured)}
+    assert cases["trixie: rto_in_place_restore_to_api_ready"]["figures"]["rto_through_edge_median"] == {
+        "value": 32.0,
+        "unit": "s",
+    }
 
 
 def test_the_committed_pages_are_what_the_code_writes(tmp_path: Path) -> None:

@@ -34,3 +34,5 @@ def test_whole_cluster_loss_then_point_in_time_restore(lab_endpoints: dict[str, 
     # The replica whose PostgreSQL outlived its Patroni was stopped by the restore: one server per member.
     assert result.postmasters == {"db1": 1, "db2": 1, "db3": 1}, result.postmasters
     assert result.rto_api_seconds is not None, "the API never answered /readyz 200 after the restore"
+    # What a user sees: a tenant's authenticated read through the edge failed during the loss and works again.
+    assert result.rto_edge_seconds is not None, "a tenant's request through the edge never succeeded again"
