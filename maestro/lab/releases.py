@@ -44,6 +44,11 @@ class Release:
         return int(self.role_vars["__maestro_postgresql_version"])
 
     @property
+    def bin_dir(self) -> str:
+        """Where Debian puts that major's server programs (pg_ctl, postgres, pgbench)."""
+        return f"/usr/lib/postgresql/{self.postgres_major}/bin"
+
+    @property
     def redis(self) -> dict[str, Any]:
         """Redis or Valkey: packages, service names, client, directories."""
         server: dict[str, Any] = self.role_vars["__maestro_redis"]
