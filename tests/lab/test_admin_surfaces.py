@@ -229,6 +229,34 @@ def test_postgres_admits_haproxys_host_with_a_password_only(hosts: dict[str, Any
     assert refused.rc != 0 and "password authentication failed" in refused.stderr
 
 
+def replication(host: Any, address: str, port: int, user: str, password: str) -> Any:
+    """A physical replication connection from `host` (IDENTIFY_SYSTEM), as a replica or a WAL receiver opens one."""
+    dsn = f"host={address} port={port} user={user} replication=true sslmode=require connect_timeout=5"
+    return host.run(f"PGPASSWORD={shlex.quote(password)} psql {shlex.quote(dsn)} -Atc IDENTIFY_SYSTEM")
+
+
+def test_replication_over_loopback_takes_the_replication_user_and_its_password_only(
+    hosts: dict[str, Any], ports: dict[str, int], secrets: dict[str, str]
+) -> None:
+    # Patroni reads a running replica's timeline over 127.0.0.1: the one loopback replication rule there is.
+    db1, good = hosts["db1"], secrets["postgres_replication_password"]
+    assert replication(db1, "127.0.0.1", ports["postgres"], "replicator", good).rc == 0
+    wrong = replication(db1, "127.0.0.1", ports["postgres"], "replicator", "wrong")
+    assert wrong.rc != 0 and "password authentication failed" in wrong.stderr
+    other = replication(db1, "127.0.0.1", ports["postgres"], "postgres", good)
+    assert other.rc != 0 and "no pg_hba.conf entry for replication connection" in other.stderr
+
+
+def test_replication_is_refused_from_a_host_outside_the_cluster(
+    hosts: dict[str, Any], ports: dict[str, int], secrets: dict[str, str]
+) -> None:
+    # app1 may reach PostgreSQL (HAProxy's checks and clients), but it is no member: no replication from there.
+    refused = replication(
+        hosts["app1"], ip("db1"), ports["postgres"], "replicator", secrets["postgres_replication_password"]
+    )
+    assert refused.rc != 0 and "no pg_hba.conf entry for replication connection" in refused.stderr
+
+
 # --- The edge -------------------------------------------------------------------------------------------------------
 
 
