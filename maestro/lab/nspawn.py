@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import time
@@ -10,7 +11,17 @@ from pathlib import Path
 from maestro.lab import releases
 from maestro.lab.image import image_dir
 from maestro.lab.pki import SSH_KEY, SSH_OPTIONS
-from maestro.lab.system import is_mounted, pid_alive, run, spawn, stop_process, tcp_open, wait_until
+from maestro.lab.system import (
+    console,
+    is_mounted,
+    pid_alive,
+    run,
+    spawn,
+    stop_pid,
+    stop_process,
+    tcp_open,
+    wait_until,
+)
 from maestro.lab.topology import BRIDGE, DOMAIN, GATEWAY, HOSTS, LAB_DIR, NETWORK, S3_HOST, Host
 
 
@@ -97,10 +108,37 @@ def container_init_pid(host: Host) -> int | None:
     return int(children[0]) if children else None
 
 
+def unrecorded_nspawns(host: Host, proc: Path = Path("/proc")) -> list[int]:
+    """Pids of systemd-nspawn processes running `host` on the lab's bridge that no pid file records: a lab started
+    from another checkout, or a pid file lost. Read from each process's command line."""
+    recorded = pid_alive(host_dir(host) / "nspawn.pid")
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == recorded:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv]
+        if (
+            args
+            and Path(args[0]).name == "systemd-nspawn"
+            and f"--network-bridge={BRIDGE}" in args
+            and any(a == "-M" and n == host.name for a, n in itertools.pairwise(args))
+        ):
+            found.append(int(entry.name))
+    return found
+
+
 def stop_host(host: Host, timeout: float = 30.0) -> None:
-    """Power the host off cleanly (SIGTERM to nspawn, SIGKILL after `timeout`), then unmount its root."""
+    """Power the host off cleanly (SIGTERM to nspawn, SIGKILL after `timeout`), then unmount its root. A copy of
+    the host that runs without its pid file is stopped the same way, and said."""
     hd = host_dir(host)
     stop_process(hd / "nspawn.pid", timeout)
+    for pid in unrecorded_nspawns(host):
+        console.print(f"    {host.name} ran without a pid file (nspawn pid {pid}): stopping it")
+        stop_pid(pid, timeout)
     root = hd / "root"
     if root.exists() and is_mounted(root):
         for _ in range(10):

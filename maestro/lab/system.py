@@ -85,17 +85,32 @@ def spawn(cmd: Sequence[str], *, log: Path, pid_file: Path, cwd: Path | None = N
     pid_file.write_text(f"{proc.pid}\n")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def stop_pid(pid: int, timeout: float) -> None:
+    """Stop process `pid`: SIGTERM, then SIGKILL after `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+
+
 def stop_process(pid_file: Path, timeout: float) -> None:
-    """Stop the process `pid_file` names: SIGTERM, then SIGKILL after `timeout` seconds; the pid file goes."""
+    """Stop the process `pid_file` names (stop_pid); the pid file goes."""
     pid = pid_alive(pid_file)
     if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid_file):
-            time.sleep(0.2)
-        if pid_alive(pid_file):
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(1)
+        stop_pid(pid, timeout)
     pid_file.unlink(missing_ok=True)
 
 
