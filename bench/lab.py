@@ -38,6 +38,9 @@ def _lab(*args: str) -> float:
     return round(time.monotonic() - start, 1)
 
 
+FAILOVER = "failover under load (leader host crashed)"
+"""The failover figure's name in the JSON cases and the per-figure commands."""
+
 FAILOVER_BUDGET_S = 5.0
 """What failover may take after the crashed leader's lock expires: the election, the promotion and HAProxy's
 rerouting. The lock's TTL comes first and cannot be shortened (Patroni 4 refuses a TTL under 20 s; the lab runs 10 s
@@ -89,17 +92,15 @@ def _release_markdown(data: dict[str, Any]) -> list[str]:
         f"Measured {data['date']} on {data['machine']['cpus']} cores / {data['machine']['memory_gib']} GiB "
         "(load average at the failover runs' start "
         f"{', '.join(f'{x:.1f}' for x in data['machine']['load_average_at_start'])}).",
-        "Each figure's command is in lab.json (and in the table for `make lab`).",
+        "Each figure's command is in lab.json and below.",
         "",
         "## `make lab`",
         "",
         "| run | seconds | command |",
         "|---|---|---|",
     ]
-    commands = {c["name"]: c["command"] for c in data.get("cases", [])}
     for name, secs in data["lab_seconds"].items():
-        how = commands.get(f"make lab: {name}")
-        lines.append(f"| {name} | {secs} | " + (f"`{how}` |" if how else "this run's command |"))
+        lines.append(f"| {name} | {secs} | `{_command(data, f'make lab: {name}')}` |")
     if not data["lab_seconds"]:
         lines.append("| not measured in this run (`--running`); `make test` prints each phase's time | - | - |")
     fo = data.get("failover")
@@ -112,6 +113,7 @@ def _release_markdown(data: dict[str, Any]) -> list[str]:
             "",
             "A writer commits one row per transaction through HAProxy; the leader's host is crashed (SIGKILL to its",
             "systemd). Seconds = from the kill to the first acknowledged write on the new primary.",
+            f"Command: `{_command(data, FAILOVER)}`.",
             "",
             "| metric | median | worst | best |",
             "|---|---|---|---|",
@@ -154,18 +156,30 @@ def _patroni_timing(v: dict[str, Any]) -> str:
     )
 
 
-def _cases(data: dict[str, Any], command: str, release: str) -> list[dict[str, Any]]:
+def _command(data: dict[str, Any], figure: str) -> str:
+    """The command that measured `figure` in a release's record: its own run's, or, in a record converted from
+    before releases were kept, the one that figure's case named."""
+    found: str = data.get("commands", {}).get(figure) or data["command"]
+    return found
+
+
+def _cases(data: dict[str, Any], release: str) -> list[dict[str, Any]]:
     """One JSON case per figure, in the shared shape (bench/report.py), named after the release."""
-    base: dict[str, Any] = {"command": command, "date": data["date"], "machine": data["machine"], "release": release}
+    base: dict[str, Any] = {"date": data["date"], "machine": data["machine"], "release": release}
     cases = [
-        report.case(f"{release}: make lab: {name}", {"duration": (secs, "s")}, **base)
+        report.case(
+            f"{release}: make lab: {name}",
+            {"duration": (secs, "s")},
+            command=_command(data, f"make lab: {name}"),
+            **base,
+        )
         for name, secs in data["lab_seconds"].items()
     ]
     fo = data.get("failover")
     if fo:
         cases.append(
             report.case(
-                f"{release}: failover under load (leader host crashed)",
+                f"{release}: {FAILOVER}",
                 {
                     "runs": (len(fo["runs"]), "runs"),
                     "seconds_to_recovery_median": (fo["seconds_to_recovery"]["median"], "s"),
@@ -175,6 +189,7 @@ def _cases(data: dict[str, Any], command: str, release: str) -> list[dict[str, A
                     "leader_lock_ttl": (_ttl(fo), "s"),
                     "target_median": (_ttl(fo) + FAILOVER_BUDGET_S, "s"),
                 },
+                command=_command(data, FAILOVER),
                 **base,
             )
         )
@@ -182,8 +197,10 @@ def _cases(data: dict[str, Any], command: str, release: str) -> list[dict[str, A
 
 
 def _legacy(old: dict[str, Any]) -> dict[str, Any]:
-    """A report from before releases were recorded: its figures as they were (its cases are made again)."""
-    return {k: v for k, v in old.items() if k != "cases"}
+    """A report from before releases were recorded: its figures as they were, and each case's command (its cases
+    are made again)."""
+    figures = {k: v for k, v in old.items() if k != "cases"}
+    return {**figures, "commands": {c["name"]: c["command"] for c in old["cases"]}}
 
 
 def main(
@@ -195,7 +212,7 @@ def main(
     """`make lab` cold and warm, failover under load `runs` times, on the lab's release ($LAB_RELEASE, Debian 13 by
     default); write its figures beside the other release's in docs/benchmarks/lab.{json,md} (root)."""
     if rewrite:
-        _write(report.previous_releases("lab", _legacy), "python -m bench lab")
+        _write(report.previous_releases("lab", _legacy))
         return
     release = releases.current() if running else releases.requested()
     data: dict[str, Any] = {"date": dt.date.today().isoformat(), "machine": report.machine(), "lab_seconds": {}}
@@ -235,12 +252,10 @@ def main(
             "ttl_seconds": int(patroni.get("patroni_ttl", 20)),
             "note": _patroni_timing(patroni),
         }
-    _write({**report.previous_releases("lab", _legacy), release.suite: data}, command)
+    _write({**report.previous_releases("lab", _legacy), release.suite: data})
 
 
-def _write(by_release: dict[str, dict[str, Any]], command: str) -> None:
+def _write(by_release: dict[str, dict[str, Any]]) -> None:
     """docs/benchmarks/lab.{json,md} from every release's figures."""
-    report.write_releases(
-        "lab", by_release, lambda suite, d: _cases(d, d.get("command", command), suite), markdown(by_release)
-    )
+    report.write_releases("lab", by_release, lambda suite, d: _cases(d, suite), markdown(by_release))
     typer.echo(f"wrote {report.OUT_DIR / 'lab.md'}")

@@ -3,11 +3,12 @@ and per record. No lab."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from bench import lab
+from bench import lab, report
 
 MACHINE = {"cpus": 2, "memory_gib": 23.5, "load_average_at_start": [1.0, 1.0, 1.0]}
 NOTE = "Patroni ttl {} s, loop_wait 1 s, retry_timeout 4 s (the lab's inventory)."
@@ -16,6 +17,7 @@ NOTE = "Patroni ttl {} s, loop_wait 1 s, retry_timeout 4 s (the lab's inventory)
 def _release(median: float, lost: float, **ttl: Any) -> dict[str, Any]:
     seconds = {"median": median, "worst": median + 1, "best": median - 1}
     return {
+        "command": "LAB_RELEASE=trixie python -m bench lab --runs 5",
         "date": "2026-12-03",
         "machine": MACHINE,
         "lab_seconds": {},
@@ -54,3 +56,30 @@ def test_a_record_from_before_the_ttl_was_kept_reads_it_from_its_note() -> None:
     record["failover"]["note"] = "no timing"
     with pytest.raises(ValueError, match="TTL"):
         lab._ttl(record["failover"])
+
+
+def test_a_report_from_before_releases_keeps_each_figures_command() -> None:
+    old = {
+        **_release(14.8, 0.0, ttl_seconds=10),
+        "lab_seconds": {"warm": 490},
+        "cases": [
+            {"name": "make lab: warm", "command": "python -m maestro.lab up"},
+            {"name": lab.FAILOVER, "command": "python -m maestro.lab_bench --running --runs 5"},
+        ],
+    }
+    record = lab._legacy(old)
+    assert "cases" not in record
+    cases = {c["name"]: c["command"] for c in lab._cases(record, "bookworm")}
+    assert cases == {
+        "bookworm: make lab: warm": "python -m maestro.lab up",
+        f"bookworm: {lab.FAILOVER}": "python -m maestro.lab_bench --running --runs 5",
+    }
+    page = lab.markdown({"bookworm": record})
+    assert "| warm | 490 | `python -m maestro.lab up` |" in page
+    assert "Command: `python -m maestro.lab_bench --running --runs 5`." in page
+
+
+def test_the_committed_page_is_what_the_code_writes_from_lab_json() -> None:
+    committed = json.loads((report.OUT_DIR / "lab.json").read_text())
+    assert report.problems(committed) == []
+    assert (report.OUT_DIR / "lab.md").read_text() == lab.markdown(committed["releases"])
