@@ -66,14 +66,22 @@ def tcp_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def process_alive(pid: int) -> bool:
+    """True while process `pid` exists (a zombie not yet reaped counts)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 def pid_alive(pid_file: Path) -> int | None:
     """The pid recorded in pid_file if that process still runs, else None."""
     try:
         pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    return pid if process_alive(pid) else None
 
 
 def spawn(cmd: Sequence[str], *, log: Path, pid_file: Path, cwd: Path | None = None) -> None:
@@ -85,22 +93,14 @@ def spawn(cmd: Sequence[str], *, log: Path, pid_file: Path, cwd: Path | None = N
     pid_file.write_text(f"{proc.pid}\n")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 def stop_pid(pid: int, timeout: float) -> None:
     """Stop process `pid`: SIGTERM, then SIGKILL after `timeout` seconds."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and process_alive(pid):
         time.sleep(0.2)
-    if _alive(pid):
+    if process_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         time.sleep(1)

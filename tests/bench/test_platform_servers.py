@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 
@@ -10,6 +9,7 @@ import pytest
 from maestro_api.core.security import parse_api_key
 
 from bench.servers import platform, psql
+from maestro.lab.system import process_alive
 
 pytestmark = pytest.mark.servers
 
@@ -20,14 +20,6 @@ NO_MLFLOW = {"MAESTRO_MLFLOW_URL": "http://127.0.0.1:9"}
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_platform_bootstraps_the_bench_tenant_and_stops_everything() -> None:
@@ -43,9 +35,9 @@ def test_platform_bootstraps_the_bench_tenant_and_stops_everything() -> None:
         pong = subprocess.run(["redis-cli", "-p", str(p.redis_port), "ping"], capture_output=True, text=True)
         assert pong.stdout.strip() == "PONG"
         base, pg_port, redis_port, redis_pid = p.base, p.pg.port, p.redis_port, p.redis_pid
-        assert base.is_dir() and _listening(pg_port) and _alive(redis_pid)
+        assert base.is_dir() and _listening(pg_port) and process_alive(redis_pid)
     assert not base.exists()
-    assert not _listening(pg_port) and not _listening(redis_port) and not _alive(redis_pid)
+    assert not _listening(pg_port) and not _listening(redis_port) and not process_alive(redis_pid)
 
 
 def test_platform_stops_everything_when_the_benchmark_fails() -> None:
@@ -56,4 +48,4 @@ def test_platform_stops_everything_when_the_benchmark_fails() -> None:
         base, pg_port, redis_pid = p.base, p.pg.port, p.redis_pid
         raise RuntimeError("benchmark failed")
     assert not base.exists()
-    assert not _listening(pg_port) and not _alive(redis_pid)
+    assert not _listening(pg_port) and not process_alive(redis_pid)

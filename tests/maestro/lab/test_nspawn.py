@@ -1,5 +1,6 @@
 """Stopping a lab host finds its nspawn even without a pid file (a lab started from another checkout, a lost pid
-file). A harmless process whose command line reads like nspawn's stands in for it; no lab."""
+file). A harmless process whose command line reads like nspawn's stands in for it, for hosts no lab has (a lab
+that runs on this machine is never touched); no lab."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from maestro.lab import nspawn
-from maestro.lab.topology import BRIDGE, host_by_name
+from maestro.lab.topology import BRIDGE, Host
+
+# Names no lab host has, so that a lab running on this machine is never found, let alone stopped.
+ONE, OTHER = Host("test-nspawn-a", "10.77.41.201", ()), Host("test-nspawn-b", "10.77.41.202", ())
 
 
 @pytest.fixture
@@ -29,7 +33,7 @@ def _fake_nspawn(*args: str) -> subprocess.Popen[bytes]:
 
 @pytest.fixture
 def stray() -> Iterator[subprocess.Popen[bytes]]:
-    proc = _fake_nspawn("-b", "-M", "db2", f"--network-bridge={BRIDGE}")
+    proc = _fake_nspawn("-b", "-M", ONE.name, f"--network-bridge={BRIDGE}")
     time.sleep(0.3)
     yield proc
     proc.kill()
@@ -39,25 +43,23 @@ def stray() -> Iterator[subprocess.Popen[bytes]]:
 def test_a_host_running_without_its_pid_file_is_found_and_stopped(
     lab_dir: Path, stray: subprocess.Popen[bytes]
 ) -> None:
-    db2, db1 = host_by_name("db2"), host_by_name("db1")
-    assert nspawn.unrecorded_nspawns(db2) == [stray.pid]
-    assert nspawn.unrecorded_nspawns(db1) == []
-    nspawn.stop_host(db1)
+    assert nspawn.unrecorded_nspawns(ONE) == [stray.pid]
+    assert nspawn.unrecorded_nspawns(OTHER) == []
+    nspawn.stop_host(OTHER)
     assert stray.poll() is None  # another host's nspawn is left alone
-    nspawn.stop_host(db2, timeout=1)
+    nspawn.stop_host(ONE, timeout=1)
     assert stray.wait(timeout=10) is not None
-    assert nspawn.unrecorded_nspawns(db2) == []
+    assert nspawn.unrecorded_nspawns(ONE) == []
 
 
 def test_the_recorded_nspawn_and_other_bridges_are_not_strays(lab_dir: Path) -> None:
-    db3 = host_by_name("db3")
-    other = _fake_nspawn("-b", "-M", "db3", "--network-bridge=elsewhere")
-    recorded = _fake_nspawn("-b", "-M", "db3", f"--network-bridge={BRIDGE}")
+    other = _fake_nspawn("-b", "-M", OTHER.name, "--network-bridge=elsewhere")
+    recorded = _fake_nspawn("-b", "-M", OTHER.name, f"--network-bridge={BRIDGE}")
     try:
         time.sleep(0.3)
-        (lab_dir / "hosts" / "db3").mkdir(parents=True)
-        (lab_dir / "hosts" / "db3" / "nspawn.pid").write_text(f"{recorded.pid}\n")
-        assert nspawn.unrecorded_nspawns(db3) == []
+        (lab_dir / "hosts" / OTHER.name).mkdir(parents=True)
+        (lab_dir / "hosts" / OTHER.name / "nspawn.pid").write_text(f"{recorded.pid}\n")
+        assert nspawn.unrecorded_nspawns(OTHER) == []
     finally:
         for proc in (other, recorded):
             proc.kill()
