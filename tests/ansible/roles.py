@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from config import network
+from maestro.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "ansible" / "roles"
 PLAYBOOK = Path(__file__).resolve().parent / "render.yml"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
