@@ -146,31 +146,30 @@ def run(scale: int, write_seconds: float) -> dict[str, Any]:
     }
 
 
+CASES: dict[str, dict[str, tuple[str, str]]] = {
+    "restore-latest-loopback": {
+        "restore": ("restore_seconds", "s"),
+        "database": ("database_bytes", "bytes"),
+        "full_backup": ("full_backup_seconds", "s"),
+        "pgbench_init": ("pgbench_init_seconds", "s"),
+    },
+    "rpo-whole-cluster-loss-loopback": {
+        "rpo": ("rpo_seconds", "s"),
+        "committed": ("committed_transactions_written", "transactions"),
+        "lost": ("committed_transactions_lost", "transactions"),
+        "writes_before_loss": ("write_seconds_before_loss", "s"),
+    },
+}
+"""Each case of the report: figure name -> (key in the run's figures, unit)."""
+
+
 def cases(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's figures in the shape every benchmark report shares (bench/report.py)."""
     f = result["figures"]
     common = {"command": result["command"], "date": result["date"], "machine": result["machine"]}
     return [
-        report.case(
-            "restore-latest-loopback",
-            {
-                "restore": (f["restore_seconds"], "s"),
-                "database": (f["database_bytes"], "bytes"),
-                "full_backup": (f["full_backup_seconds"], "s"),
-                "pgbench_init": (f["pgbench_init_seconds"], "s"),
-            },
-            **common,
-        ),
-        report.case(
-            "rpo-whole-cluster-loss-loopback",
-            {
-                "rpo": (f["rpo_seconds"], "s"),
-                "committed": (f["committed_transactions_written"], "transactions"),
-                "lost": (f["committed_transactions_lost"], "transactions"),
-                "writes_before_loss": (f["write_seconds_before_loss"], "s"),
-            },
-            **common,
-        ),
+        report.case(name, {figure: (f[key], unit) for figure, (key, unit) in figures.items()}, **common)
+        for name, figures in CASES.items()
     ]
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from dashboards.generate import generate_all
-
-ROOT = Path(__file__).resolve().parent.parent
+from maestro.paths import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

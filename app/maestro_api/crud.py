@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -64,6 +65,15 @@ async def get_or_404(session: AsyncSession, model: type[Row], key: Any, *, kind:
     if row is None:
         raise not_found(kind)
     return row
+
+
+LIST_LIMIT = 1000
+"""The most rows a list endpoint returns (a tenant's directory, not an export)."""
+
+
+async def list_rows(session: AsyncSession, model: type[Row], order_by: Any) -> Sequence[Row]:
+    """The rows of ``model`` that the session's tenant may see, ordered by ``order_by``, at most ``LIST_LIMIT``."""
+    return (await session.scalars(select(model).order_by(order_by).limit(LIST_LIMIT))).all()
 
 
 def apply_update(row: Base, update: BaseModel) -> None:

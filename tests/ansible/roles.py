@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from config import network
+from maestro.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "ansible" / "roles"
 PLAYBOOK = Path(__file__).resolve().parent / "render.yml"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
@@ -61,6 +61,32 @@ class Rendered:
     files: dict[str, dict[str, str]]
 
 
+def run_playbook(
+    playbook: Path, inventory: str, vars_file: Path, *, cwd: Path, timeout: int, limit: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run a render playbook on this machine with the repository's roles and collection, its variables from
+    `vars_file` (as `-e @file`), only for the `limit` hosts if given; the caller judges the exit status."""
+    env = {
+        **os.environ,
+        "ANSIBLE_ROLES_PATH": str(ROLES),
+        # The roles call the collection's plugins by their full names (maestro.platform.*).
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORKS": "10",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+    return subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", inventory, str(playbook), "-e", f"@{vars_file}"]
+        + (["--limit", ",".join(limit)] if limit else []),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def render(
     tmp: Path,
     *,
@@ -98,25 +124,7 @@ def render(
     }
     vars_file = tmp / "vars.json"
     vars_file.write_text(json.dumps(variables))
-    env = {
-        **os.environ,
-        "ANSIBLE_ROLES_PATH": str(ROLES),
-        # The roles call the collection's plugins by their full names (maestro.platform.*).
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORKS": "10",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    }
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inv), str(PLAYBOOK), "-e", f"@{vars_file}"]
-        + (["--limit", ",".join(hosts)] if hosts else []),
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_playbook(PLAYBOOK, str(inv), vars_file, cwd=tmp, timeout=300, limit=hosts)
     files = {
         host.name: {f.name: f.read_text() for f in sorted(host.iterdir())}
         for host in (sorted(out.iterdir()) if out.exists() else [])

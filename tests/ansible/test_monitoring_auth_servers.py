@@ -7,10 +7,7 @@ import base64
 import contextlib
 import datetime as dt
 import json
-import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.ansible.roles import ROOT
-from tests.servers import free_port
+from tests.dashboards.ready_server import ready_server
 
 sys.path.insert(0, str(ROOT / "ansible" / "plugins" / "filter"))
 from maestro_crypt import maestro_bcrypt
@@ -29,11 +26,16 @@ pytestmark = pytest.mark.servers
 USER, PASSWORD = "maestro", "monitoring-password-" + "x" * 12
 
 
+def basic(password: str) -> str:
+    """The Authorization header value for USER with `password`."""
+    return "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
+
+
 def call(url: str, *, method: str = "GET", password: str | None = None, body: object = None) -> int:
     """The HTTP status of one request, with basic auth when a password is given (0: no connection)."""
     headers = {"Content-Type": "application/json"}
     if password is not None:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
+        headers["Authorization"] = basic(password)
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
@@ -46,29 +48,14 @@ def call(url: str, *, method: str = "GET", password: str | None = None, body: ob
 
 
 @contextlib.contextmanager
-def running(binary: str, args: list[str], port: int, work: Path) -> Iterator[str]:
-    path = shutil.which(binary)
-    assert path, f"{binary} not found: run scripts/bootstrap.sh test"
+def running(names: tuple[str, ...], args: list[str], work: Path) -> Iterator[str]:
+    """`ready_server` behind the monitoring role's web config: basic auth for USER, hashed by maestro_bcrypt."""
     web = work / "web.yml"
-    web.write_text(f"basic_auth_users:\n  {USER}: {maestro_bcrypt(PASSWORD, f'test:{binary}')}\n")
-    log = (work / f"{binary}.log").open("w")
-    proc = subprocess.Popen(
-        [path, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={web}", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while call(f"{url}/-/ready", password=PASSWORD) != 200:
-            assert proc.poll() is None, (work / f"{binary}.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, f"{binary} not ready in 60 s"
-            time.sleep(0.3)
+    web.write_text(f"basic_auth_users:\n  {USER}: {maestro_bcrypt(PASSWORD, f'test:{names[0]}')}\n")
+    with ready_server(
+        names, [f"--web.config.file={web}", *args], work, headers={"Authorization": basic(PASSWORD)}
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +63,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("prometheus")
     (work / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
     args = [f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}"]
-    with running("prometheus", args, free_port(), work) as url:
+    with running(("prometheus",), args, work) as url:
         yield url
 
 
@@ -89,7 +76,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"--storage.path={work / 'data'}",
         "--cluster.listen-address=",
     ]
-    with running("prometheus-alertmanager", args, free_port(), work) as url:
+    with running(("prometheus-alertmanager",), args, work) as url:
         yield url
 
 
@@ -110,7 +97,7 @@ def test_prometheus_runs_no_lifecycle_or_admin_api(prometheus: str) -> None:
     snapshot = urllib.request.Request(
         f"{prometheus}/api/v1/admin/tsdb/snapshot",
         method="POST",
-        headers={"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()},
+        headers={"Authorization": basic(PASSWORD)},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(snapshot, timeout=5)

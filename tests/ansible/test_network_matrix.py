@@ -15,8 +15,7 @@ import yaml
 
 from config import network
 from config.network import MatrixError, validate
-
-ROOT = Path(__file__).resolve().parents[2]
+from maestro.paths import ROOT
 
 
 @pytest.fixture(scope="module")

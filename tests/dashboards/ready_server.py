@@ -7,16 +7,19 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tests.servers import free_port
 
 
 @contextlib.contextmanager
-def ready_server(names: Sequence[str], args: Sequence[str], work: Path) -> Iterator[str]:
+def ready_server(
+    names: Sequence[str], args: Sequence[str], work: Path, *, headers: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """The URL of the first of `names` found on PATH, started with `args` plus a free loopback listen address,
-    once its /-/ready answers; stopped on exit. Its log goes to `work`/<name>.log and fails the start if it dies."""
+    once its /-/ready answers (asked with `headers`); stopped on exit. Its log goes to `work`/<name>.log and fails
+    the start if it dies."""
     binary = next((path for path in map(shutil.which, names) if path), None)
     assert binary, f"{names[-1]} not found: run scripts/bootstrap.sh test"
     log = work / f"{names[-1]}.log"
@@ -27,12 +30,13 @@ def ready_server(names: Sequence[str], args: Sequence[str], work: Path) -> Itera
         stderr=log.open("w"),
     )
     url = f"http://127.0.0.1:{port}"
+    probe = urllib.request.Request(f"{url}/-/ready", headers=dict(headers or {}))
     try:
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, log.read_text()
             try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=2).close()
+                urllib.request.urlopen(probe, timeout=2).close()
                 break
             except OSError:
                 assert time.monotonic() < deadline, f"{names[-1]} did not become ready in 60 s"

@@ -167,21 +167,26 @@ def test_tls_fails_without_the_deployment_ca(ports: dict[str, int], lab_endpoint
             ctx.wrap_socket(raw, server_hostname="db1.maestro.lab").close()
 
 
-def test_postgres_uses_tls_checksums_scram_and_sync_mode(
-    ports: dict[str, int], secrets: dict[str, str], ca_file: str
-) -> None:
+def _superuser_through_haproxy(ports: dict[str, int], secrets: dict[str, str], **tls: str) -> Any:
+    """A connection as the postgres superuser through HAProxy on app1 (the operators' way in), with the `tls`
+    options given (sslmode, sslrootcert)."""
     import psycopg2
 
-    conn = psycopg2.connect(
+    return psycopg2.connect(
         host=host_by_name("app1").ip,
         port=ports["haproxy_primary"],
         dbname="postgres",
         user="postgres",
         password=secrets["postgres_superuser_password"],
-        sslmode="verify-ca",
-        sslrootcert=ca_file,
         connect_timeout=5,
+        **tls,
     )
+
+
+def test_postgres_uses_tls_checksums_scram_and_sync_mode(
+    ports: dict[str, int], secrets: dict[str, str], ca_file: str
+) -> None:
+    conn = _superuser_through_haproxy(ports, secrets, sslmode="verify-ca", sslrootcert=ca_file)
     with conn.cursor() as cur:
         cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         assert cur.fetchone() == (True,)
@@ -206,15 +211,7 @@ def test_postgres_refuses_connections_without_tls(ports: dict[str, int], secrets
     # Through HAProxy, the only way in from the operators' network: PostgreSQL sees HAProxy's host, which pg_hba
     # admits over TLS only.
     with pytest.raises(psycopg2.OperationalError, match=r"no encryption|SSL off"):
-        psycopg2.connect(
-            host=host_by_name("app1").ip,
-            port=ports["haproxy_primary"],
-            dbname="postgres",
-            user="postgres",
-            password=secrets["postgres_superuser_password"],
-            sslmode="disable",
-            connect_timeout=5,
-        )
+        _superuser_through_haproxy(ports, secrets, sslmode="disable")
 
 
 def test_redis_requires_auth_and_sentinel_knows_the_master(

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from maestro_policies import tagging
 
-PACK = Path(__file__).resolve().parents[2] / "policies" / "maestro_policies"
+from maestro.paths import ROOT
+
+PACK = ROOT / "policies" / "maestro_policies"
 TOKEN = re.compile(r'"((?:aws|gcp|azure-native|kubernetes):[A-Za-z0-9./-]+:[A-Za-z0-9]+)"')
 # Custom resources (no SDK class) and azure-native v2 names kept so v2 programs are still checked.
 NOT_IN_SDK = {

@@ -262,20 +262,36 @@ def buckets(
         ),
         "artifact": BucketSpec("artifact", expire_days=None, noncurrent_days=90 if prod else 7),
     }
-    data = {
+    data = _data_buckets(
+        name, specs, kms_key_arn=keys.keys["storage"].arn, log_bucket=logs.name, force_destroy=force_destroy, opts=opts
+    )
+    if dr_region:
+        _replicate(name, parent, dr_region, specs, data, keys, tags, force_destroy, account)
+    return Buckets(logs=logs, data=data)
+
+
+def _data_buckets(
+    prefix: str,
+    specs: Mapping[BucketPurpose, BucketSpec],
+    *,
+    kms_key_arn: pulumi.Input[str],
+    log_bucket: pulumi.Input[str],
+    force_destroy: bool,
+    opts: pulumi.ResourceOptions,
+) -> dict[BucketPurpose, SecureBucket]:
+    """One SecureBucket per purpose, `<prefix>-<purpose>`, encrypted with `kms_key_arn` and logging into `log_bucket`
+    (the same in the primary region and in the DR region)."""
+    return {
         purpose: SecureBucket(
-            f"{name}-{purpose}",
+            f"{prefix}-{purpose}",
             spec,
-            kms_key_arn=keys.keys["storage"].arn,
-            log_bucket=logs.name,
+            kms_key_arn=kms_key_arn,
+            log_bucket=log_bucket,
             force_destroy=force_destroy,
             opts=opts,
         )
         for purpose, spec in specs.items()
     }
-    if dr_region:
-        _replicate(name, parent, dr_region, specs, data, keys, tags, force_destroy, account)
-    return Buckets(logs=logs, data=data)
 
 
 def log_delivery_statements(account: pulumi.Output[str], region: str) -> list[dict[str, Any]]:
@@ -333,15 +349,15 @@ def _replicate(
         opts=dr,
         extra_statements=log_delivery_statements(account, dr_region)[:1],
     )
-    for purpose, spec in specs.items():
-        replica = SecureBucket(
-            f"{name}-dr-{purpose}",
-            spec,
-            kms_key_arn=dr_keys.keys["storage"].arn,
-            log_bucket=dr_logs.name,
-            force_destroy=force_destroy,
-            opts=dr,
-        )
+    replicas = _data_buckets(
+        f"{name}-dr",
+        specs,
+        kms_key_arn=dr_keys.keys["storage"].arn,
+        log_bucket=dr_logs.name,
+        force_destroy=force_destroy,
+        opts=dr,
+    )
+    for purpose, replica in replicas.items():
         data[purpose].replicate_to(
             f"{name}-{purpose}-replication",
             replica,

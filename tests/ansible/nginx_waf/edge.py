@@ -26,12 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from maestro.paths import ROOT
+from tests.ansible.roles import ANSIBLE_PLAYBOOK, run_playbook
 from tests.servers import free_port
 
-ROLES = ROOT / "ansible" / "roles"
 RENDER_PLAYBOOK = Path(__file__).resolve().parent / "render.yml"
-ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 NGINX = Path("/usr/sbin/nginx")
 SERVER_NAME = "maestro.test"
 # Debian packages the WAF tests and benchmark need (scripts/bootstrap.sh, test group).
@@ -217,16 +215,7 @@ def render(root: Path, *, upstream_port: int, https_port: int, http_port: int, *
         (root / directory).mkdir(parents=True, exist_ok=True)
     vars_file = root / "render-vars.json"
     vars_file.write_text(json.dumps(variables))
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
-    result = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(RENDER_PLAYBOOK), "-e", f"@{vars_file}"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_playbook(RENDER_PLAYBOOK, "localhost,", vars_file, cwd=root, timeout=600)
     (root / "render.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(f"rendering the nginx_waf role failed ({root / 'render.log'}):\n{result.stdout[-4000:]}")

@@ -13,6 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from maestro.paths import ROOT
 
+Parsed = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""A metrics file as {(sample name, sorted labels): value}."""
+
 SCRIPT = ROOT / "ansible" / "roles" / "nginx_waf" / "files" / "maestro_waf_metrics.py"
 
 
@@ -27,9 +30,9 @@ def load_tailer() -> ModuleType:
     return module
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """A metrics file parsed by prometheus_client's text parser: {(sample name, sorted labels): value}."""
-    parsed: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+def samples(text: str) -> Parsed:
+    """A metrics file parsed by prometheus_client's text parser."""
+    parsed: Parsed = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             key = (sample.name, tuple(sorted(sample.labels.items())))
@@ -38,8 +41,18 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return parsed
 
 
-def value(parsed: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def value(parsed: Parsed, name: str, **labels: str) -> float:
     return parsed[(name, tuple(sorted(labels.items())))]
+
+
+def counts(parsed: Parsed) -> tuple[int, int, int, int]:
+    """The tailer's four counters: requests, blocked requests, skipped access log lines, skipped audit log lines."""
+    return (
+        int(value(parsed, "maestro_waf_requests_total")),
+        int(value(parsed, "maestro_waf_blocked_requests_total")),
+        int(value(parsed, "maestro_waf_log_lines_skipped_total", log="access")),
+        int(value(parsed, "maestro_waf_log_lines_skipped_total", log="audit")),
+    )
 
 
 def unit_command(unit: Path) -> list[str]:

@@ -21,11 +21,9 @@ import pytest
 
 from tests.ansible.nginx_waf.corpus import CLIENT_HEADERS, payloads
 from tests.ansible.nginx_waf.edge import Edge, missing_prerequisites, running_edge
-from tests.ansible.nginx_waf.tailer import run_unit_command, samples, unit_command, value
+from tests.ansible.nginx_waf.tailer import Parsed, counts, run_unit_command, samples, unit_command, value
 
 pytestmark = pytest.mark.servers
-
-Parsed = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @contextlib.contextmanager
@@ -51,29 +49,18 @@ def _run(edge: Edge) -> Parsed:
     return samples(output.read_text(encoding="utf-8"))
 
 
-def _counts(parsed: Parsed) -> tuple[int, int, int, int]:
-    return (
-        int(value(parsed, "maestro_waf_requests_total")),
-        int(value(parsed, "maestro_waf_blocked_requests_total")),
-        int(value(parsed, "maestro_waf_log_lines_skipped_total", log="access")),
-        int(value(parsed, "maestro_waf_log_lines_skipped_total", log="audit")),
-    )
-
-
 def _delta(before: Parsed, after: Parsed) -> tuple[int, ...]:
-    return tuple(a - b for a, b in zip(_counts(after), _counts(before), strict=True))
+    return tuple(a - b for a, b in zip(counts(after), counts(before), strict=True))
 
 
-def _legitimate(edge: Edge, n: int) -> None:
-    for i in range(n):
+def _traffic(edge: Edge, legitimate: int, attacks: int = 0, *, expect: int = 403) -> None:
+    """`legitimate` plain reads (200), then `attacks` requests with an XSS or SQLi payload (`expect`: refused)."""
+    for i in range(legitimate):
         status, _, _ = edge.request("GET", f"/v1/models?page={i}", headers=dict(CLIENT_HEADERS))
         assert status == 200
-
-
-def _attacks(edge: Edge, m: int, *, expect: int = 403) -> None:
-    attacks = payloads("xss")[:m] if m <= 20 else [*payloads("xss"), *payloads("sqli")][:m]
-    assert len(attacks) == m
-    for payload in attacks:
+    chosen = payloads("xss")[:attacks] if attacks <= 20 else [*payloads("xss"), *payloads("sqli")][:attacks]
+    assert len(chosen) == attacks
+    for payload in chosen:
         query = urllib.parse.urlencode({"q": payload}, quote_via=urllib.parse.quote)
         status, _, _ = edge.request("GET", f"/v1/models?{query}", headers=dict(CLIENT_HEADERS))
         assert status == expect, payload
@@ -133,8 +120,7 @@ def test_systemd_accepts_the_rendered_units(metrics_edge: Edge) -> None:
 
 def test_exact_counts_of_requests_and_blocks(metrics_edge: Edge) -> None:
     before = _run(metrics_edge)
-    _legitimate(metrics_edge, 12)
-    _attacks(metrics_edge, 5)
+    _traffic(metrics_edge, 12, 5)
     _api_refusals(metrics_edge, 3)
     after = _run(metrics_edge)
     assert _delta(before, after) == (12 + 5 + 3 + 1, 5, 0, 0)
@@ -156,57 +142,50 @@ def test_uninspectable_requests_count_as_blocked(metrics_edge: Edge) -> None:
 def test_rename_rotation_with_reopen_stays_exact(metrics_edge: Edge) -> None:
     """Debian's nginx policy for *.log: rename, create, USR1. Requests between rename and reopen land in .1."""
     before = _run(metrics_edge)
-    _legitimate(metrics_edge, 4)
-    _attacks(metrics_edge, 2)
+    _traffic(metrics_edge, 4, 2)
     middle = _run(metrics_edge)
     assert _delta(before, middle) == (6, 2, 0, 0)
 
-    _legitimate(metrics_edge, 3)  # after the last run, before the rotation
+    _traffic(metrics_edge, 3)  # after the last run, before the rotation
     log = metrics_edge.metrics_access_log
     log.rename(log.with_name(log.name + ".1"))
-    _legitimate(metrics_edge, 2)  # nginx still writes to the renamed file
+    _traffic(metrics_edge, 2)  # nginx still writes to the renamed file
     _reopen_nginx_logs(metrics_edge, log)
-    _legitimate(metrics_edge, 1)
-    _attacks(metrics_edge, 1)
+    _traffic(metrics_edge, 1, 1)
     after = _run(metrics_edge)
     assert _delta(middle, after) == (3 + 2 + 1 + 1, 1, 0, 0)
-    assert _counts(after)[:2] >= _counts(middle)[:2]
+    assert counts(after)[:2] >= counts(middle)[:2]
 
 
 def test_copytruncate_rotation_stays_exact(metrics_edge: Edge) -> None:
     """The audit log's own policy (libmodsecurity keeps it open) and the same done to the access log."""
     before = _run(metrics_edge)
-    _legitimate(metrics_edge, 3)
-    _attacks(metrics_edge, 2)
+    _traffic(metrics_edge, 3, 2)
     _copytruncate(metrics_edge.metrics_access_log)
     _copytruncate(metrics_edge.audit_log)
-    _legitimate(metrics_edge, 2)
-    _attacks(metrics_edge, 3)
+    _traffic(metrics_edge, 2, 3)
     middle = _run(metrics_edge)
     assert _delta(before, middle) == (10, 5, 0, 0)
     assert metrics_edge.audit_log.stat().st_size > 0  # ModSecurity kept writing into the truncated file
 
-    _legitimate(metrics_edge, 1)
-    _attacks(metrics_edge, 1)
+    _traffic(metrics_edge, 1, 1)
     assert _delta(middle, _run(metrics_edge)) == (2, 1, 0, 0)
 
 
 def test_garbled_lines_are_skipped_and_counted(metrics_edge: Edge) -> None:
     before = _run(metrics_edge)
-    _legitimate(metrics_edge, 2)
+    _traffic(metrics_edge, 2)
     with metrics_edge.metrics_access_log.open("ab") as f:
         f.write(b"\x00garbled by a disk error\n")
     with metrics_edge.audit_log.open("ab") as f:
         f.write(b'{"transaction": {"client_ip": "127.0.0.1", "unfinished\n')
-    _legitimate(metrics_edge, 1)
-    _attacks(metrics_edge, 1)
+    _traffic(metrics_edge, 1, 1)
     assert _delta(before, _run(metrics_edge)) == (4, 1, 1, 1)
 
 
 def test_a_restart_continues_from_the_state(metrics_edge: Edge) -> None:
     before = _run(metrics_edge)
-    _legitimate(metrics_edge, 2)
-    _attacks(metrics_edge, 1)
+    _traffic(metrics_edge, 2, 1)
     (metrics_edge.metrics_state_dir / "maestro_waf.prom").unlink()  # nothing survives but the state file
     after = _run(metrics_edge)
     assert _delta(before, after) == (3, 1, 0, 0)
@@ -216,8 +195,7 @@ def test_detection_mode_reports_the_engine_off_and_blocks_nothing(waf_upstream: 
     with _start(waf_upstream, nginx_waf_mode="detection") as edge:
         before = _run(edge)
         assert value(before, "maestro_waf_rule_engine_enabled") == 0
-        _legitimate(edge, 2)
-        _attacks(edge, 2, expect=200)  # scored and logged, not refused
+        _traffic(edge, 2, 2, expect=200)  # scored and logged, not refused
         after = _run(edge)
         assert _delta(before, after) == (4, 0, 0, 0)
         assert value(after, "maestro_waf_rule_engine_enabled") == 0

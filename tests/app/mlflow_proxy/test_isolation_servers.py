@@ -19,14 +19,19 @@ from tests.app.registry.conftest import Tenant
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 
 
-def _seed(tmp: Path) -> dict[str, str]:
-    """Tenant objects made with the stock client: experiment, two runs, a metric, an artifact, a model version."""
+@pytest.fixture
+def seeded(
+    mlflow_env: Maestro, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, str]:
+    """Tenant A's objects, made by its data scientist with the stock client: experiment, two runs, a metric, an
+    artifact (tmp_path/weights.bin), a model version. The test then switches keys with `use_key`."""
+    use_key(monkeypatch, two_tenants[0].keys["data-scientist"])
     client = MlflowClient()
     exp = client.create_experiment("secret-exp")
     run = client.create_run(exp)
     client.create_run(exp)
     client.log_metric(run.info.run_id, "auc", 0.9)
-    f = tmp / "weights.bin"
+    f = tmp_path / "weights.bin"
     f.write_bytes(b"secret weights")
     client.log_artifact(run.info.run_id, str(f))
     client.create_registered_model("secret-model")
@@ -44,11 +49,9 @@ def _missing(call: object) -> None:
 
 
 async def test_other_tenant_sees_nothing_through_crafted_requests(
-    mlflow_env: Maestro, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    mlflow_env: Maestro, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch, seeded: dict[str, str]
 ) -> None:
     a, b = two_tenants
-    use_key(monkeypatch, a.keys["data-scientist"])
-    seeded = _seed(tmp_path)
     use_key(monkeypatch, b.keys["tenant-admin"])
     client = MlflowClient()
     # Guessed ids and names answer like MLflow's missing objects.
@@ -127,11 +130,13 @@ async def test_other_tenant_sees_nothing_through_crafted_requests(
 
 
 async def test_viewer_reads_but_every_write_is_refused_in_mlflow_shape(
-    mlflow_env: Maestro, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    mlflow_env: Maestro,
+    two_tenants: tuple[Tenant, Tenant],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    seeded: dict[str, str],
 ) -> None:
     a, _ = two_tenants
-    use_key(monkeypatch, a.keys["data-scientist"])
-    seeded = _seed(tmp_path)
     use_key(monkeypatch, a.keys["viewer"])
     client = MlflowClient()
     # Reads and downloads work.

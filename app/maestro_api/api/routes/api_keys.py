@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
 from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep, SettingsDep
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import can_grant
-from maestro_api.crud import create_api_key, get_or_404
+from maestro_api.crud import create_api_key, get_or_404, list_rows
 from maestro_api.models import ApiKey, User
 from maestro_api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
@@ -24,8 +23,7 @@ router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 
 @router.get("", dependencies=[Authorize("api_keys:read")])
 async def list_keys(session: SessionDep) -> list[ApiKeyPublic]:
-    rows = await session.scalars(select(ApiKey).order_by(ApiKey.created_at).limit(1000))
-    return [ApiKeyPublic.model_validate(k) for k in rows]
+    return [ApiKeyPublic.model_validate(k) for k in await list_rows(session, ApiKey, ApiKey.created_at)]
 
 
 @router.post("", status_code=201)

@@ -4,10 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
-from maestro_api.crud import apply_update, create_tenant, get_or_404
+from maestro_api.crud import apply_update, create_tenant, get_or_404, list_rows
 from maestro_api.models import Tenant
 from maestro_api.schemas import TenantCreate, TenantPublic, TenantUpdate
 
@@ -17,8 +16,7 @@ router = APIRouter(prefix="/tenants", tags=["tenants"])
 @router.get("", dependencies=[Authorize("tenants:read")])
 async def list_tenants(session: SessionDep) -> list[TenantPublic]:
     """Tenants visible to the caller (RLS decides: one for a tenant admin, all for a platform admin)."""
-    rows = await session.scalars(select(Tenant).order_by(Tenant.name).limit(1000))
-    return [TenantPublic.model_validate(t) for t in rows]
+    return [TenantPublic.model_validate(t) for t in await list_rows(session, Tenant, Tenant.name)]
 
 
 @router.post("", status_code=201)

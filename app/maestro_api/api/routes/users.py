@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import can_grant
-from maestro_api.crud import apply_update, get_or_404, lock_quota, quota_exceeded
+from maestro_api.crud import apply_update, get_or_404, list_rows, lock_quota, quota_exceeded
 from maestro_api.models import User
 from maestro_api.schemas import UserCreate, UserPublic, UserUpdate
 
@@ -22,8 +22,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 @router.get("", dependencies=[Authorize("users:read")])
 async def list_users(session: SessionDep) -> list[UserPublic]:
-    rows = await session.scalars(select(User).order_by(User.email).limit(1000))
-    return [UserPublic.model_validate(u) for u in rows]
+    return [UserPublic.model_validate(u) for u in await list_rows(session, User, User.email)]
 
 
 @router.post("", status_code=201)
