@@ -38,7 +38,9 @@ PERMISSIONS: dict[str, str] = {
     "runs:update": "Log to and update runs.",
     "runs:delete": "Delete runs.",
     "artifacts:read": "Download artifacts.",
-    "artifacts:write": "Upload artifacts (write-once) and delete them (those behind a registered version also need models:promote).",
+    "artifacts:write": (
+        "Upload artifacts (write-once) and delete them (those behind a registered version also need models:promote)."
+    ),
     "models:read": "Read registered models.",
     "models:create": "Register models.",
     "models:update": "Rename, describe or tag registered models.",
