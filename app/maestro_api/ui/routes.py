@@ -50,7 +50,7 @@ CSS-in-JS components write at run time; images, fonts and previews from the page
 FORM_CSP = "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, max-age=3600"
-_HASHED = re.compile(r"\.[0-9a-f]{8,}\.")
+HASHED = re.compile(r"\.[0-9a-f]{8,}\.")
 _STATIC_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _VERSION = re.compile(r"^[0-9]{1,10}$")
@@ -150,7 +150,7 @@ def _endpoint(spec: UiRoute) -> Endpoint:
             path=spec.upstream + file_path, query="", workspace=workspace, route="ui static"
         )
         # Hashed names (static/js/main.<hash>.js) never change content: the browser keeps them for a year.
-        response.headers["cache-control"] = IMMUTABLE if _HASHED.search(file_path) else REVALIDATE
+        response.headers["cache-control"] = IMMUTABLE if HASHED.search(file_path) else REVALIDATE
         return response
 
     async def server_info(request: Request, principal: CurrentPrincipal) -> Response:
@@ -164,7 +164,7 @@ def _endpoint(spec: UiRoute) -> Endpoint:
         answer = await forwarder.json_call(
             method="POST", path="/graphql", query="", body=checked.body, workspace=workspace, route="ui graphql"
         )
-        return Response(graphql.scrub_answer(bytes(answer.body)), media_type="application/json")
+        return Response(checked.scrub(bytes(answer.body)), media_type="application/json")
 
     async def artifact(request: Request, principal: CurrentPrincipal, forwarder: ForwarderDep) -> Response:
         values = {name: _checked(name, request.query_params[name], check) for name, check in spec.params.items()

@@ -9,6 +9,7 @@
 - Lifetime: the key expires after ``ui_session_idle_seconds`` without a request (each request renews it, one
   ``GETEX``), and the value carries the absolute end, ``ui_session_lifetime_seconds`` after sign-in. Signing out
   deletes the key: the cookie is worthless at once, on every API process.
+- Without Redis there are no sessions: every UI request answers 503 (the API's bearer routes are unaffected).
 - ``LOGIN_COOKIE`` (``__Host-maestro-login``) binds a pending sign-in to the browser that started it (login CSRF):
   the callback must come back with the cookie whose hash the pending sign-in stored.
 """
@@ -19,12 +20,16 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from starlette.responses import Response
+
+from maestro_api.core.errors import ProblemError
 
 SESSION_COOKIE = "__Host-maestro-session"
 LOGIN_COOKIE = "__Host-maestro-login"
@@ -73,6 +78,12 @@ class UiSession:
     ends_at: float
 
 
+def _unavailable() -> ProblemError:
+    return ProblemError(
+        503, "Service Unavailable", "Sessions are unavailable; retry shortly.", headers={"Retry-After": "1"}
+    )
+
+
 class SessionStore:
     """Sessions and pending sign-ins in Redis.
 
@@ -91,12 +102,12 @@ class SessionStore:
         """Store a pending sign-in under its ``state``; return the login cookie's value that binds it."""
         cookie = secrets.token_urlsafe(32)
         value = orjson.dumps({"nonce": nonce, "verifier": verifier, "browser": _digest(cookie)})
-        await self._redis.set(_LOGIN_KEY + _digest(state), value, ex=LOGIN_SECONDS)
+        await self._call(self._redis.set(_LOGIN_KEY + _digest(state), value, ex=LOGIN_SECONDS))
         return cookie
 
     async def finish_login(self, state: str) -> PendingLogin | None:
         """The pending sign-in of ``state``, taken once (a replayed callback finds nothing)."""
-        raw = await self._redis.getdel(_LOGIN_KEY + _digest(state))
+        raw = await self._call(self._redis.getdel(_LOGIN_KEY + _digest(state)))
         if raw is None:
             return None
         data = orjson.loads(raw)
@@ -106,20 +117,28 @@ class SessionStore:
         """A new session for verified ``claims``; returns the cookie value (the only copy of the id)."""
         session_id = secrets.token_urlsafe(32)
         value = orjson.dumps({"claims": claims, "ends_at": time.time() + self.lifetime_seconds})
-        await self._redis.set(_SESSION_KEY + _digest(session_id), value, ex=self.idle_seconds)
+        await self._call(self._redis.set(_SESSION_KEY + _digest(session_id), value, ex=self.idle_seconds))
         return session_id
 
     async def load(self, session_id: str) -> UiSession | None:
         """The live session of a cookie value, renewing its idle timeout; None if unknown, idle or too old."""
         key = _SESSION_KEY + _digest(session_id)
-        raw = await self._redis.getex(key, ex=self.idle_seconds)
+        raw = await self._call(self._redis.getex(key, ex=self.idle_seconds))
         if raw is None:
             return None
         data = orjson.loads(raw)
         if data["ends_at"] <= time.time():
-            await self._redis.delete(key)
+            await self._call(self._redis.delete(key))
             return None
         return UiSession(claims=data["claims"], ends_at=data["ends_at"])
 
     async def end(self, session_id: str) -> None:
-        await self._redis.delete(_SESSION_KEY + _digest(session_id))
+        await self._call(self._redis.delete(_SESSION_KEY + _digest(session_id)))
+
+    @staticmethod
+    async def _call(command: Awaitable[Any]) -> Any:
+        """One Redis command; a Redis that cannot answer is a 503, never a signed-in or signed-out answer."""
+        try:
+            return await command
+        except RedisError as exc:
+            raise _unavailable() from exc
