@@ -125,8 +125,9 @@ def _export(*selection: str) -> str:
 
 def build_wheelhouses() -> dict[str, Path]:
     """The MLflow and Maestro API wheelhouses, by name, each with the workspace package it serves (the API's wheel,
-    the maestro-auth MLflow app), rebuilt when its sources change."""
-    mlflow_req = _closure(_export("--only-group", "dev"), ("mlflow", "psycopg2-binary", "boto3"))
+    the maestro-auth MLflow app), rebuilt when its sources change; and the lab identity provider's."""
+    dev = _export("--only-group", "dev")
+    mlflow_req = _closure(dev, ("mlflow", "psycopg2-binary", "boto3"))
     api_req = _export("--no-dev", "--package", "maestro-api")
     wheels, digest = _package_wheels("maestro-api", ROOT / "app")
     # The maestro-auth MLflow app rides along in MLflow's wheelhouse; the mlflow role installs it.
@@ -136,6 +137,7 @@ def build_wheelhouses() -> dict[str, Path]:
     return {
         "mlflow": build_wheelhouse("mlflow", mlflow_req, auth_wheels, auth_digest),
         "maestro_api": build_wheelhouse("maestro_api", api_req, wheels, digest),
+        "lab_idp": build_wheelhouse("lab_idp", _closure(dev, ("oidc-provider-mock",))),
     }
 
 
