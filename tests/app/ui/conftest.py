@@ -9,6 +9,7 @@ their attributes (``Secure`` cookies only over https, hence the ``https://ui.tes
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import secrets
 import sys
@@ -61,21 +62,28 @@ class Idp:
         return sub
 
 
-@pytest.fixture(scope="session")
-def idp() -> Iterator[Idp]:
+@contextlib.contextmanager
+def serve_idp(users: list[dict[str, Any]] | None = None) -> Iterator[str]:
+    """The lab's provider with ``users`` predefined, on loopback over plain HTTP (which Authlib allows only with
+    AUTHLIB_INSECURE_TRANSPORT, set while it runs); yields its URL, its issuer."""
     from werkzeug.serving import make_server
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain HTTP on loopback only
-        port = free_port()
-        server = make_server("127.0.0.1", port, load_idp().build_app([]), threaded=True)
+        mp.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+        server = make_server("127.0.0.1", free_port(), load_idp().build_app(users or []), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield Idp(url=f"http://127.0.0.1:{port}")
+            yield f"http://127.0.0.1:{server.server_port}"
         finally:
             server.shutdown()
             thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[Idp]:
+    with serve_idp() as url:
+        yield Idp(url=url)
 
 
 def with_ui(settings: Settings, idp: Idp, **more: Any) -> Settings:
