@@ -84,14 +84,8 @@ class Ui:
         self.page.goto(f"{self.home}#{fragment}{sep}{ML}")
 
     def tidy(self) -> None:
-        """Close what the UI opens over the page on a first visit: the model registry's announcement dialog and the
-        "MLflow Assistant" side panel (the assistant is not served here), whose close button sits in the window's top
-        right corner, on the panel title's line."""
+        """Close the model registry's announcement dialog, which the UI opens over the page on a first visit."""
         self.page.keyboard.press("Escape")
-        title = self.page.get_by_text("MLflow Assistant", exact=True)
-        box = title.first.bounding_box() if title.count() else None
-        if box and self.page.viewport_size:
-            self.page.mouse.click(self.page.viewport_size["width"] - 37, box["y"] + box["height"] / 2)
 
     def text(self) -> str:
         return self.page.locator("body").inner_text()
