@@ -134,10 +134,11 @@ def test_artifact_exclusion_does_not_cover_other_paths(edge: Edge) -> None:
 SQL_FILTER = "name LIKE 'churn%' AND tags.stage = 'production'"
 
 
-def test_mlflow_search_filter_passes_on_search_routes(edge: Edge) -> None:
+@pytest.mark.parametrize("api", ["api", "ajax-api"], ids=["stock-client", "web-ui"])
+def test_mlflow_search_filter_passes_on_search_routes(edge: Edge, api: str) -> None:
     query = urllib.parse.urlencode({"filter": SQL_FILTER}, quote_via=urllib.parse.quote)
     status, _, _ = edge.request(
-        "GET", f"/mlflow/api/2.0/mlflow/registered-models/search?{query}", headers=dict(CLIENT_HEADERS)
+        "GET", f"/mlflow/{api}/2.0/mlflow/registered-models/search?{query}", headers=dict(CLIENT_HEADERS)
     )
     assert status == 200
 
@@ -148,9 +149,10 @@ def test_filter_argument_is_inspected_elsewhere(edge: Edge) -> None:
     assert status == 403
 
 
-def test_xss_in_search_filter_is_still_blocked(edge: Edge) -> None:
+@pytest.mark.parametrize("api", ["api", "ajax-api"], ids=["stock-client", "web-ui"])
+def test_xss_in_search_filter_is_still_blocked(edge: Edge, api: str) -> None:
     body = _json({"experiment_ids": ["1"], "filter": "<img src=x onerror=alert(1)>"})
-    status, _, _ = edge.request("POST", "/mlflow/api/2.0/mlflow/runs/search", body=body, headers=JSON)
+    status, _, _ = edge.request("POST", f"/mlflow/{api}/2.0/mlflow/runs/search", body=body, headers=JSON)
     assert status == 403
 
 
