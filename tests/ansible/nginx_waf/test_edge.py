@@ -156,6 +156,29 @@ def test_xss_in_search_filter_is_still_blocked(edge: Edge, api: str) -> None:
     assert status == 403
 
 
+# The UI's own query shape, one field a line (CRS's command-injection rules take "\n  source" for a shell builtin).
+GRAPHQL_RUN = (
+    "query GetRun($data: MlflowGetRunInput!) {\n  mlflowGetRun(input: $data) {\n    run {\n      info {\n"
+    "        source\n        __typename\n      }\n      data {\n        params {\n          key\n        }\n"
+    "      }\n    }\n  }\n}\n"
+)
+
+
+def test_the_web_uis_graphql_document_passes_but_only_on_its_route(edge: Edge) -> None:
+    body = _json({"query": GRAPHQL_RUN, "variables": {"data": {"runId": "0" * 32}}})
+    status, _, _ = edge.request("POST", "/mlflow/graphql", body=body, headers=JSON)
+    assert status == 200
+    status, _, _ = edge.request("POST", "/v1/models", body=body, headers=JSON)
+    assert status == 403
+
+
+def test_the_graphql_variables_and_xss_in_the_document_are_still_inspected(edge: Edge) -> None:
+    sqli = _json({"query": GRAPHQL_RUN, "variables": {"data": {"runId": "' UNION SELECT password FROM users--"}}})
+    assert edge.request("POST", "/mlflow/graphql", body=sqli, headers=JSON)[0] == 403
+    xss = _json({"query": GRAPHQL_RUN + " # <script>alert(1)</script>"})
+    assert edge.request("POST", "/mlflow/graphql", body=xss, headers=JSON)[0] == 403
+
+
 def test_free_text_field_keeps_paranoia_level_1_rules(edge: Edge) -> None:
     body = _json({"name": "m", "description": "' UNION SELECT username, password FROM users--"})
     status, _, _ = edge.request("POST", "/v1/models", body=body, headers=JSON)
