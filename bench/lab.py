@@ -1,9 +1,10 @@
-"""Lab benchmarks: `make lab` from a cold and a warm cache, and failover under load over several runs.
+"""Lab benchmarks: `make lab` from a cold and a warm cache, and failover under load over several runs, per release.
 
-Run as root: `python -m bench lab [--runs 5] [--skip-cold]` (or `make bench-lab`). Writes
-docs/benchmarks/lab.json and docs/benchmarks/lab.md. A cold run deletes the cached base image and wheelhouses first;
-a warm run starts from the caches with no hosts running. Both end with the lab up, which the failover runs use;
-the lab is taken down at the end.
+Run as root: `python -m bench lab [--runs 5] [--skip-cold]` (or `make bench-lab`, `make bench-lab LAB_RELEASE=bookworm`
+for Debian 12 hosts). Writes docs/benchmarks/lab.json and docs/benchmarks/lab.md, where each Debian release's last
+figures stand side by side: a run replaces its own release's and keeps the other's. A cold run deletes the release's
+cached base image and wheelhouses first; a warm run starts from the caches with no hosts running. Both end with the
+lab up, which the failover runs use; the lab is taken down at the end.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from bench import report
+from maestro.lab import image, releases
 from maestro.lab.failover import FailoverResult, run_failover
 from maestro.lab.topology import INVENTORY_DIR, LAB_DIR
+from maestro.lab.wheelhouses import wheelhouse_dir
 from maestro.paths import ROOT
 
 
@@ -40,16 +44,34 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def markdown(data: dict[str, Any]) -> str:
-    """docs/benchmarks/lab.md from the report."""
+def markdown(by_release: dict[str, dict[str, Any]]) -> str:
+    """docs/benchmarks/lab.md: the releases side by side, then each release's figures."""
+
+    def failover(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda data: str(data.get("failover", {}).get("seconds_to_recovery", {}).get(key, "-"))
+
+    def lab(name: str) -> Callable[[dict[str, Any]], str]:
+        return lambda data: str(data["lab_seconds"].get(name, "-"))
+
+    names = sorted({name for data in by_release.values() for name in data["lab_seconds"]})
+    return report.releases_markdown(
+        "Lab benchmarks",
+        "Rerun: `sudo make bench-lab` (Debian 13 hosts) or `sudo make bench-lab LAB_RELEASE=bookworm` (Debian 12); "
+        "each run replaces its release's figures. `--running` measures only the failover on a lab that is up.",
+        by_release,
+        [(f"`make lab`, {name} (s)", lab(name)) for name in names]
+        + [(f"failover, seconds until writes succeed ({key})", failover(key)) for key in ("median", "worst")],
+        _release_markdown,
+    )
+
+
+def _release_markdown(data: dict[str, Any]) -> list[str]:
+    """One release's figures (the page's section for it)."""
     lines = [
-        "# Lab benchmarks",
-        "",
         f"Measured {data['date']} on {data['machine']['cpus']} cores / {data['machine']['memory_gib']} GiB "
         "(load average at the failover runs' start "
         f"{', '.join(f'{x:.1f}' for x in data['machine']['load_average_at_start'])}).",
-        "Each figure's command is in lab.json (and in the table for `make lab`). Rerun: `sudo make bench-lab` (or "
-        "`python -m bench lab --runs 5`; `--running` measures only the failover on a lab that is up).",
+        "Each figure's command is in lab.json (and in the table for `make lab`).",
         "",
         "## `make lab`",
         "",
@@ -90,7 +112,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"| {r['lost']} | {r['primaries_after']} | {r['old_leader_role'] or 'no'} |"
             )
         lines += ["", fo["note"]]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _patroni_timing() -> str:
@@ -107,18 +129,18 @@ def _patroni_timing() -> str:
     )
 
 
-def _cases(data: dict[str, Any], command: str) -> list[dict[str, Any]]:
-    """One JSON case per figure, in the shared shape (bench/report.py)."""
-    base: dict[str, Any] = {"command": command, "date": data["date"], "machine": data["machine"]}
+def _cases(data: dict[str, Any], command: str, release: str) -> list[dict[str, Any]]:
+    """One JSON case per figure, in the shared shape (bench/report.py), named after the release."""
+    base: dict[str, Any] = {"command": command, "date": data["date"], "machine": data["machine"], "release": release}
     cases = [
-        report.case(f"make lab: {name}", {"duration": (secs, "s")}, **base)
+        report.case(f"{release}: make lab: {name}", {"duration": (secs, "s")}, **base)
         for name, secs in data["lab_seconds"].items()
     ]
     fo = data.get("failover")
     if fo:
         cases.append(
             report.case(
-                "failover under load (leader host crashed)",
+                f"{release}: failover under load (leader host crashed)",
                 {
                     "runs": (len(fo["runs"]), "runs"),
                     "seconds_to_recovery_median": (fo["seconds_to_recovery"]["median"], "s"),
@@ -132,23 +154,39 @@ def _cases(data: dict[str, Any], command: str) -> list[dict[str, Any]]:
     return cases
 
 
+def _legacy(old: dict[str, Any]) -> dict[str, Any]:
+    """A report from before releases were recorded: its figures as they were (its cases are made again)."""
+    return {k: v for k, v in old.items() if k != "cases"}
+
+
 def main(
     runs: Annotated[int, typer.Option(help="Failover runs.")] = 5,
     skip_cold: Annotated[bool, typer.Option(help="Keep the caches (no cold run).")] = False,
     running: Annotated[bool, typer.Option(help="Only the failover runs, on the lab that is up now (left up).")] = False,
 ) -> None:
-    """`make lab` cold and warm, failover under load `runs` times; write docs/benchmarks/lab.{json,md} (root)."""
+    """`make lab` cold and warm, failover under load `runs` times, on the lab's release ($LAB_RELEASE, Debian 13 by
+    default); write its figures beside the other release's in docs/benchmarks/lab.{json,md} (root)."""
+    release = releases.current() if running else releases.requested()
     data: dict[str, Any] = {"date": dt.date.today().isoformat(), "machine": report.machine(), "lab_seconds": {}}
-    command = f"python -m bench lab --runs {runs}" + " --skip-cold" * skip_cold + " --running" * running
+    command = (
+        f"{releases.ENV}={release.suite} python -m bench lab --runs {runs}"
+        + " --skip-cold" * skip_cold
+        + " --running" * running
+    )
+    data["command"] = command
     if not running:
         _lab("down")
         if not skip_cold:
-            for cached in (LAB_DIR / "images", LAB_DIR / "cache"):
+            for cached in (
+                image.image_dir(release),
+                wheelhouse_dir(release, "mlflow").parent,
+                LAB_DIR / "cache" / "dist",
+            ):
                 if cached.exists():
                     shutil.rmtree(cached)
-            data["lab_seconds"]["cold (no image, no wheelhouses)"] = _lab("up")
+            data["lab_seconds"]["cold (no image, no wheelhouses)"] = _lab("up", "--release", release.suite)
             _lab("down")
-        data["lab_seconds"]["warm (cached image and wheelhouses)"] = _lab("up")
+        data["lab_seconds"]["warm (cached image and wheelhouses)"] = _lab("up", "--release", release.suite)
     results: list[FailoverResult] = []
     try:
         for _ in range(runs):
@@ -164,6 +202,8 @@ def main(
             "lost_writes": _summary([float(r.lost) for r in results]),
             "note": _patroni_timing(),
         }
-    data["cases"] = _cases(data, command)
-    report.write("lab", data, markdown(data))
+    by_release = {**report.previous_releases("lab", _legacy), release.suite: data}
+    report.write_releases(
+        "lab", by_release, lambda suite, d: _cases(d, d.get("command", command), suite), markdown(by_release)
+    )
     typer.echo(f"wrote {report.OUT_DIR / 'lab.md'}")

@@ -5,6 +5,10 @@ Each report holds a `cases` list. A case gives its name, its figures (each a val
 that produced it, the date and the machine. Reports may keep more detail next to `cases` (raw samples, settings);
 readers that compare runs only need `cases`. The benchmarks write through `case()` and `write()`;
 tests/bench/test_report.py checks every committed report with `problems()`.
+
+The lab's reports keep each Debian release's last figures side by side: `releases` maps a suite to that release's
+figures, and `cases` holds every release's cases. `previous_releases()` reads them back (a report from before
+releases were recorded is Debian 12's), `releases_markdown()` lays out the page and `write_releases()` writes both.
 """
 
 from __future__ import annotations
@@ -13,14 +17,20 @@ import contextlib
 import json
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from maestro.lab import releases
 from maestro.paths import ROOT
 
 OUT_DIR = ROOT / "docs" / "benchmarks"
 REQUIRED = ("name", "figures", "command", "date", "machine")
+LEGACY_RELEASE = "bookworm"
+"""The release a report without `releases` was measured on: the lab built only Debian 12 hosts then."""
+
+Figures = dict[str, Any]
+"""One release's figures in a lab report: whatever its benchmark records (its date, machine and command among them)."""
 
 
 def load_average() -> list[float]:
@@ -53,6 +63,63 @@ def write(name: str, report: Mapping[str, Any], markdown: str, out_dir: Path = O
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out_dir / f"{name}.md").write_text(markdown)
+
+
+def previous_releases(
+    name: str, legacy: Callable[[dict[str, Any]], Figures], out_dir: Path = OUT_DIR
+) -> dict[str, Figures]:
+    """Every release's figures in `<name>.json` by suite, none when there is no report. A report from before
+    releases were recorded is kept as Debian 12's: `legacy` turns it into that release's figures."""
+    path = out_dir / f"{name}.json"
+    if not path.exists():
+        return {}
+    old: dict[str, Any] = json.loads(path.read_text())
+    if "releases" in old:
+        kept: dict[str, Figures] = old["releases"]
+        return kept
+    return {LEGACY_RELEASE: legacy(old)}
+
+
+def release_name(suite: str) -> str:
+    """How a page names a release: "Debian 13 (trixie)"."""
+    return f"Debian {releases.RELEASES[suite].debian} ({suite})"
+
+
+def releases_markdown(
+    title: str,
+    intro: str,
+    by_release: Mapping[str, Figures],
+    rows: Sequence[tuple[str, Callable[[Figures], str]]],
+    section: Callable[[Figures], list[str]],
+) -> str:
+    """A page with one column per release that has figures (Debian 13 first): `rows` give each headline figure's
+    label and how to show it from a release's figures; then each release's own `section`."""
+    suites = [s for s in releases.RELEASES if s in by_release]
+    lines = [
+        f"# {title}",
+        "",
+        intro,
+        "",
+        "| figure | " + " | ".join(release_name(s) for s in suites) + " |",
+        "|---|" + "---|" * len(suites),
+    ]
+    lines += [f"| {label} | " + " | ".join(cell(by_release[s]) for s in suites) + " |" for label, cell in rows]
+    lines.append("")
+    for s in suites:
+        lines += [f"# {release_name(s)}", "", *section(by_release[s]), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_releases(
+    name: str,
+    by_release: Mapping[str, Figures],
+    cases: Callable[[str, Figures], list[dict[str, Any]]],
+    markdown: str,
+    out_dir: Path = OUT_DIR,
+) -> None:
+    """Write `<name>.json` with every release's figures and their cases (`cases(suite, figures)`), and its page."""
+    all_cases = [c for suite, figures in by_release.items() for c in cases(suite, figures)]
+    write(name, {"releases": dict(by_release), "cases": all_cases}, markdown, out_dir)
 
 
 def case(

@@ -169,20 +169,14 @@ class Workloads(pulumi.ComponentResource):
         )
         if foundation.redis is not None:
             managed = foundation.redis
-            redis_url: pulumi.Output[str] = pulumi.Output.secret(
-                pulumi.Output.all(managed.password, managed.host).apply(
-                    lambda v: f"{'rediss' if managed.tls else 'redis'}://:{v[0]}@{v[1]}:{managed.port}/0"
-                )
-            )
+            redis_url = _redis_url(managed.password, managed.host, managed.port, tls=managed.tls)
         else:
             redis = Redis(
                 f"{name}-redis",
                 RedisArgs(config=cfg.redis, ports=ports, storage_class=foundation.storage_class),
                 opts=after_ns,
             )
-            redis_url = pulumi.Output.secret(
-                pulumi.Output.all(redis.password, redis.host).apply(lambda v: f"redis://:{v[0]}@{v[1]}:{redis.port}/0")
-            )
+            redis_url = _redis_url(redis.password, redis.host, redis.port, tls=False)
         artifact = foundation.artifact_bucket
         mlflow = Mlflow(
             f"{name}-mlflow",
@@ -227,3 +221,11 @@ class Workloads(pulumi.ComponentResource):
         if postgres.restore_cluster is not None:
             self.stack_outputs["postgresRestoreCluster"] = postgres.restore_cluster
         self.register_outputs({"api_url": self.api.url, **self.stack_outputs})
+
+
+def _redis_url(password: pulumi.Input[str], host: pulumi.Input[str], port: int, *, tls: bool) -> pulumi.Output[str]:
+    """The API's Redis URL, a secret: `rediss://` where the server speaks TLS."""
+    scheme = "rediss" if tls else "redis"
+    return pulumi.Output.secret(
+        pulumi.Output.all(password, host).apply(lambda v: f"{scheme}://:{v[0]}@{v[1]}:{port}/0")
+    )

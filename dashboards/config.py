@@ -28,6 +28,22 @@ JOBS: Final[dict[str, str]] = {
     "alertmanager": 'job=~"alertmanager|kube-prometheus-stack-alertmanager"',
 }
 
+# The exporters' and servers' versions the alerts and dashboards are checked against, on the hosts path: Debian 12's
+# and Debian 13's packages (tests/dashboards/fixtures/exporter_metrics.yml lists the names both export, and only
+# those may be queried). docs/alerts.md states them.
+COVERED_VERSIONS: Final[dict[str, tuple[str, str]]] = {
+    "node_exporter": ("1.5.0", "1.9.0"),
+    "postgres_exporter": ("0.11.1", "0.17.1"),
+    "redis_exporter": ("1.45.0", "1.69.0"),
+    "Patroni": ("3.0.2", "4.0.7"),
+    "etcd": ("3.4.23", "3.5.16"),
+    "HAProxy": ("2.6.12", "3.0.11"),
+    "Prometheus": ("2.42.0", "2.53.3"),
+    "Alertmanager": ("0.25.0", "0.28.1"),
+    "PostgreSQL": ("15", "17"),
+    "Redis / Valkey": ("Redis 7.0.15", "Valkey 8.1.1"),
+}
+
 # HAProxy backend (proxy label) that must route to exactly one server, the Patroni leader.
 HAPROXY_PRIMARY_BACKEND: Final = "postgres_primary"
 

@@ -3,6 +3,7 @@ edit changes the rule, its test, its runbook page and the alerts doc together.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,7 +29,7 @@ class Condition:
     """When an alert fires: its expression, and the input series under which the expression holds.
 
     The promtool test generated from it asserts no alert at `onset + for - 1m` and exactly one alert, with exactly
-    these labels and the alert's `fired` description, at `onset + for`.
+    these labels and the alert's description as it renders for them (`Alert.fired`), at `onset + for`.
     """
 
     expr: str
@@ -43,7 +44,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alerting rule."""
+    """One alerting rule. The alert modules write these as rows of a table, positionally in field order."""
 
     name: str
     """PascalCase alert name; also the runbook file name."""
@@ -59,12 +60,33 @@ class Alert:
     """Templated with labels and the value; says which instance and how bad."""
     runbook: Runbook
     """The runbook page, rendered into runbooks/alerts/<name>.md."""
-    fired: str
-    """The description exactly as Prometheus renders it for the condition's series."""
+    value: str = ""
+    """How Prometheus renders the description's `{{ $value ... }}` for the condition's series ("95%", "4m 0s");
+    empty exactly when the description does not show the value."""
+
+    def __post_init__(self) -> None:
+        shows_value = any(not label for label in _TEMPLATE.findall(self.description))
+        if shows_value != bool(self.value):
+            raise ValueError(f"{self.name}: give value= exactly when the description shows {{{{ $value }}}}")
+        if "{{" in _TEMPLATE.sub("", self.description):
+            raise ValueError(f"{self.name}: the description uses a template form other than $labels.x and $value")
+        missing = {label for label in _TEMPLATE.findall(self.description) if label} - self.when.labels.keys()
+        if missing:
+            raise ValueError(f"{self.name}: the description uses labels {sorted(missing)} the alert does not carry")
 
     @property
     def expr(self) -> str:
         return self.when.expr
+
+    @property
+    def fired(self) -> str:
+        """The description exactly as Prometheus renders it for the condition's series: each `{{ $labels.x }}`
+        is the firing alert's label, `{{ $value ... }}` is `value`."""
+        return _TEMPLATE.sub(lambda m: self.when.labels[m[1]] if m[1] else self.value, self.description)
+
+
+_TEMPLATE = re.compile(r"\{\{ \$(?:labels\.(\w+)|value(?: \| \w+)?) \}\}")
+"""A label or value reference of an alert's description (the only template forms the descriptions use)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
 # The systemd-nspawn lab (`maestro lab ...`, maestro/lab/) and its tests. Needs root.
+#   make lab                          Debian 13 (trixie) hosts
+#   make lab LAB_RELEASE=bookworm     Debian 12 hosts (the same for test-lab, bench-lab, bench-lab-dr)
+# A lab runs one release at a time: `make lab-down` before switching. Images and wheelhouses are cached per release.
 .PHONY: lab lab-down lab-status test-lab lint-ansible bench-lab
 
 LAB := $(MAESTRO) lab
+LAB_RELEASE ?= trixie
+export LAB_RELEASE
 
 # ansible-lint (production profile) and yamllint pass on ansible/ (the nginx_waf role lints in its owner's target).
 LINT_TARGETS += lint-ansible

@@ -1,39 +1,49 @@
-"""``maestro-api``: migrate, serve, bootstrap, audit verify (and the generators of app/openapi.json and
-docs/rbac.md). Settings come from ``MAESTRO_*`` environment variables; a refused setting exits 2 naming it."""
+"""``maestro-api``: migrate, serve, bootstrap, audit verify and seal (and the generators of app/openapi.json and
+docs/rbac.md). Settings come from ``MAESTRO_*`` environment variables; a refused setting exits 2 naming it.
+
+``migrate`` is the one command that reads the table owner's URL (``MigrationSettings``); every other command runs
+with the service's own settings and role.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 import typer
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from maestro_api.core.config import TIERS, Settings
+from maestro_api.core.config import TIERS, MigrationSettings, Settings
 from maestro_api.core.rbac import ROLES
+
+if TYPE_CHECKING:
+    from maestro_api.core.audit import ChainHead
 
 app = typer.Typer(help="The Maestro API service.", no_args_is_help=True, add_completion=False)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 APP_DIR = Path(__file__).resolve().parent.parent
+OWNER_URL_VARIABLE = "MAESTRO_DATABASE_OWNER_URL"
+AnySettings = TypeVar("AnySettings", Settings, MigrationSettings)
 
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def load_settings() -> Settings:
+def load_settings(kind: type[AnySettings] = Settings) -> AnySettings:  # type: ignore[assignment]
     """Settings from the environment; exit 2 with the offending setting's name when refused."""
     try:
-        return Settings()
+        return kind()  # type: ignore[call-arg]  # the environment supplies the required fields
     except ValidationError as exc:
         for error in exc.errors():
             loc = ".".join(str(p) for p in error["loc"])
@@ -44,11 +54,13 @@ def load_settings() -> Settings:
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database to the latest schema, as MAESTRO_DATABASE_OWNER_URL, granting to the service role."""
+    """Upgrade the database to the latest schema, as MAESTRO_DATABASE_OWNER_URL, granting to the service role
+    (MAESTRO_DATABASE_SERVICE_ROLE). Run it as a one-shot step of its own: the serving process never gets the
+    owner's URL."""
     from alembic import command
     from alembic.config import Config
 
-    settings = load_settings()
+    settings = load_settings(MigrationSettings)
     cfg = Config()
     cfg.set_main_option("script_location", "maestro_api:migrations")
     cfg.set_main_option("sqlalchemy.url", settings.owner_url.replace("%", "%%"))
@@ -67,11 +79,15 @@ def serve(
     import uvicorn
 
     settings = load_settings()
-    if settings.environment == "prod" and settings.database_owner_url:
-        owner, service = make_url(settings.database_owner_url).username, settings.service_role
-        if owner == service:
-            _err("refusing to start: MAESTRO_DATABASE_URL must not use the table owner's role in prod")
+    # Only the variable's presence is looked at: the serving process never reads the owner's credentials.
+    if OWNER_URL_VARIABLE in os.environ:
+        if settings.environment != "dev":
+            _err(
+                f"refusing to start: {OWNER_URL_VARIABLE} is in the environment; the serving process must not hold "
+                "the table owner's credentials (give them to `maestro-api migrate` only)"
+            )
             raise typer.Exit(2)
+        _err(f"warning: {OWNER_URL_VARIABLE} is set and ignored by serve (outside dev it is refused)")
     uvicorn.run(
         "maestro_api.main:create_app",
         factory=True,
@@ -111,7 +127,7 @@ async def _bootstrap(settings: Settings, *, tenant: str, tier: str, role: str) -
 
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with create_sessionmaker(engine, audit_key=settings.audit_signing_key)() as session, session.begin():
             await set_tenant_context(session, tenant_id=uuid.UUID(int=0), platform=True)
             existing = (await session.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant})).first()
             if existing is None:
@@ -151,48 +167,116 @@ async def _bootstrap(settings: Settings, *, tenant: str, tier: str, role: str) -
 @audit_app.command("verify")
 def audit_verify(
     tenant: Annotated[str | None, typer.Option(help="Tenant name or id; default: every tenant.")] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            help="A JSON file of chain heads kept outside the database: every chain must still pass through its "
+            "recorded head; the file is rewritten with the current heads when all verify.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify the hash chains; exit 1 naming the first bad event."""
+    """Verify the hash chains with the audit keys; exit 1 naming the first bad event."""
     settings = load_settings()
-    ok = asyncio.run(_verify(settings, tenant))
+    ok = asyncio.run(_verify(settings, tenant, anchor))
     raise typer.Exit(0 if ok else 1)
 
 
-async def _verify(settings: Settings, tenant: str | None) -> bool:
-    from maestro_api.core.audit import verify_chain
+async def _tenant_ids(conn: AsyncConnection, tenant: str | None) -> list[uuid.UUID] | None:
+    """The chains to verify: one tenant's (by name or id), or every chain in the log; None for an unknown name."""
+    if tenant is None:
+        rows = await conn.execute(
+            text("SELECT tenant_id FROM audit_chain_heads UNION SELECT DISTINCT tenant_id FROM audit_events")
+        )
+        return sorted(r[0] for r in rows)
+    try:
+        return [uuid.UUID(tenant)]
+    except ValueError:
+        found = (await conn.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant})).first()
+        return [found[0]] if found is not None else None
 
-    engine = create_async_engine(settings.owner_url)
+
+async def _verify(settings: Settings, tenant: str | None, anchor_file: Path | None) -> bool:
+    from maestro_api.core.audit import VerifyRules, verify_chain
+
+    rules = VerifyRules(keys=settings.audit_keys, legacy_cutoff=settings.audit_legacy_cutoff)
+    anchors = read_anchors(anchor_file) if anchor_file is not None else {}
+    engine = create_async_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             await conn.execute(
                 text("SELECT set_config('maestro.platform', 'on', true), set_config('maestro.tenant_id', '', true)")
             )
+            tenant_ids = await _tenant_ids(conn, tenant)
+            if tenant_ids is None:
+                _err(f"no tenant named {tenant!r}")
+                return False
             if tenant is None:
-                rows = await conn.execute(
-                    text("SELECT tenant_id FROM audit_chain_heads UNION SELECT DISTINCT tenant_id FROM audit_events")
-                )
-                tenant_ids = sorted(r[0] for r in rows)
-            else:
-                try:
-                    tenant_ids = [uuid.UUID(tenant)]
-                except ValueError:
-                    found = (await conn.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant})).first()
-                    if found is None:
-                        _err(f"no tenant named {tenant!r}")
-                        return False
-                    tenant_ids = [found[0]]
-            total = 0
+                tenant_ids = sorted({*tenant_ids, *anchors})  # an anchored chain that vanished is a finding
+            total, heads = 0, dict(anchors)
             for tenant_id in tenant_ids:
-                count, problem = await verify_chain(conn, tenant_id)
+                count, head, problem = await verify_chain(conn, tenant_id, rules, anchors.get(tenant_id))
                 total += count
                 if problem is not None:
                     _err(f"audit chain BROKEN: {problem}")
                     return False
+                heads[tenant_id] = head
             _err(f"audit chain ok: {total} events in {len(tenant_ids)} tenant chain(s)")
-            return True
     finally:
         await engine.dispose()
+    if anchor_file is not None:
+        write_anchors(anchor_file, heads)
+        _err(f"anchored {len(heads)} chain head(s) in {anchor_file}")
+    return True
+
+
+def read_anchors(path: Path) -> dict[uuid.UUID, ChainHead]:
+    """The heads an earlier ``audit verify --anchor`` recorded (none when the file does not exist yet)."""
+    from maestro_api.core.audit import ChainHead
+
+    if not path.exists():
+        return {}
+    data = orjson.loads(path.read_bytes())
+    return {uuid.UUID(t): ChainHead(int(h["seq"]), str(h["hash"])) for t, h in data.items()}
+
+
+def write_anchors(path: Path, heads: dict[uuid.UUID, ChainHead]) -> None:
+    """Replace ``path`` atomically with ``heads``."""
+    doc = {str(t): {"seq": h.seq, "hash": h.hash} for t, h in sorted(heads.items())}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    os.replace(tmp, path)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Once, when a log that began with plain SHA-256 events switches to keyed ones, before
+    MAESTRO_AUDIT_LEGACY_CUTOFF: append a keyed event to every chain that still ends with a plain event."""
+    from maestro_api.core.audit import seal_chains
+    from maestro_api.core.db import create_engine, create_sessionmaker
+
+    settings = load_settings()
+    if settings.audit_legacy_cutoff is None:
+        _err(
+            "refusing to seal: set MAESTRO_AUDIT_LEGACY_CUTOFF (a time shortly after this seal) first; see docs/api.md"
+        )
+        raise typer.Exit(2)
+
+    async def seal() -> list[uuid.UUID]:
+        engine = create_engine(settings)
+        try:
+            maker = create_sessionmaker(engine, audit_key=settings.audit_signing_key)
+            assert settings.audit_legacy_cutoff is not None
+            return await seal_chains(maker, settings.audit_legacy_cutoff)
+        finally:
+            await engine.dispose()
+
+    try:
+        sealed = asyncio.run(seal())
+    except ValueError as exc:
+        _err(f"refusing to seal: {exc}")
+        raise typer.Exit(2) from None
+    _err(f"sealed {len(sealed)} chain(s) with audit key {settings.audit_signing_key.id}")
 
 
 def openapi_document() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -23,6 +23,34 @@ DEFAULT_QUOTAS: dict[str, dict[str, int]] = {
     "premium": {"max_users": 200, "max_api_keys": 200, "max_models": 1_000, "max_deployments": 100},
     "enterprise": {"max_users": 1_000, "max_api_keys": 1_000, "max_models": 10_000, "max_deployments": 1_000},
 }
+
+
+QuotaName = Literal["max_users", "max_api_keys", "max_models", "max_deployments"]
+_QUOTA_NOUNS: dict[QuotaName, str] = {
+    "max_users": "users",
+    "max_api_keys": "active API keys",
+    "max_models": "registered models",
+    "max_deployments": "deployments",
+}
+QUOTA_EXCEEDED_TYPE = "https://maestro.dev/problems/quota-exceeded"
+
+
+def quota_exceeded(quota: QuotaName, limit: int) -> ProblemError:
+    """409 problem+json naming the quota and its limit, and nothing else (RFC 9457 extension members)."""
+    return ProblemError(
+        409,
+        "Quota exceeded",
+        f"The tenant's quota {quota} allows {limit} {_QUOTA_NOUNS[quota]}; delete one or ask for a higher quota.",
+        type_=QUOTA_EXCEEDED_TYPE,
+        extensions={"quota": quota, "limit": limit},
+    )
+
+
+async def lock_quota(session: AsyncSession, tenant_id: uuid.UUID) -> Quota | None:
+    """The tenant's quota row, locked until ``session``'s transaction ends (None: the tenant has no quota row): the
+    creates of one tenant that count against a quota are serialised, so none gets past the limit."""
+    quota: Quota | None = await session.scalar(select(Quota).where(Quota.tenant_id == tenant_id).with_for_update())
+    return quota
 
 
 def not_found(kind: str) -> ProblemError:
@@ -66,17 +94,19 @@ async def create_api_key(
     role: str,
     created_by: str,
     pepper: str,
+    user_id: uuid.UUID | None = None,
     expires_at: datetime | None = None,
     enforce_quota: bool = True,
 ) -> tuple[ApiKey, NewApiKey]:
-    """Store a new key's hash; return the row and the plaintext (to show once)."""
+    """Store a new key's hash; return the row and the plaintext (to show once). ``user_id`` is the user the key acts
+    for (None: a bootstrap key)."""
     if enforce_quota:
-        quota = await session.get(Quota, tenant_id)
+        quota = await lock_quota(session, tenant_id)
         active = await session.scalar(
             select(func.count()).select_from(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
         )
         if quota is not None and (active or 0) >= quota.max_api_keys:
-            raise ProblemError(409, "Quota Exceeded", f"The tenant's quota allows {quota.max_api_keys} active keys.")
+            raise quota_exceeded("max_api_keys", quota.max_api_keys)
     new = generate_api_key(pepper)
     row = ApiKey(
         id=uuid.uuid4(),
@@ -86,6 +116,7 @@ async def create_api_key(
         key_hash=new.key_hash,
         role=role,
         created_by=created_by,
+        user_id=user_id,
         expires_at=expires_at,
     )
     session.add(row)

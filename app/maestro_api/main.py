@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from maestro_api.api.dispatch import DirectReads, direct_routes
 from maestro_api.api.main import include_routes
 from maestro_api.core.config import Settings, get_settings
-from maestro_api.core.db import create_engine, create_sessionmaker
+from maestro_api.core.db import create_engine, create_sessionmaker, refuse_owner_credentials
 from maestro_api.core.errors import install_error_handlers
 from maestro_api.core.http import HttpHygieneMiddleware
 from maestro_api.core.lifecycle import LIFESPAN_HOOKS
@@ -47,18 +47,21 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         )
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = create_sessionmaker(engine, audit_key=settings.audit_signing_key)
         app.state.redis = redis
         app.state.http = http
-        app.state.authenticator = Authenticator(settings=settings, engine=engine, http=http)
         app.state.rate_limiter = RateLimiter(settings=settings, redis=redis)
+        app.state.authenticator = Authenticator(settings=settings, http=http, limiter=app.state.rate_limiter)
         DB_POOL_SIZE.set(settings.database_pool_size)
         try:
+            if settings.environment != "dev":
+                await refuse_owner_credentials(engine)
             async with AsyncExitStack() as stack:
                 for hook in LIFESPAN_HOOKS:
                     await stack.enter_async_context(hook(app))
                 yield
         finally:
+            await app.state.authenticator.aclose()
             await http.aclose()
             await redis.aclose()
             await engine.dispose()

@@ -46,6 +46,12 @@ DB_POOL_CONNECTIONS = Gauge(
     "maestro_db_pool_connections", "Database pool connections by state (in_use, idle).", ["state"], registry=REGISTRY
 )
 DB_POOL_SIZE = Gauge("maestro_db_pool_size", "Configured database pool size.", registry=REGISTRY)
+READINESS_CHECK = Gauge(
+    "maestro_readiness_check",
+    "Outcome of each readiness check at the last /readyz (1 ok, 0 failed); /readyz itself answers only a status.",
+    ["check"],
+    registry=REGISTRY,
+)
 AUDIT_EVENTS = Counter("maestro_audit_events_total", "Audit events written by outcome.", ["outcome"], registry=REGISTRY)
 AUDIT_WRITE_FAILURES = Counter(
     "maestro_audit_write_failures_total", "Audit events that could not be written.", registry=REGISTRY

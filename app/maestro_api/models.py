@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the core tables (the schema itself is created by migrations/versions/0001_core.py)."""
+"""SQLAlchemy models of the core tables (the schema itself is created by the migrations: versions/0001_core.py,
+0004_identity.py)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ class ApiKey(Base):
     key_hash: Mapped[bytes] = mapped_column(LargeBinary)
     role: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The user the key acts for (NULL: a bootstrap key); it follows that user's state and role."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -76,6 +79,8 @@ class AuditEvent(Base):
     client_address: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Id of the audit key whose HMAC ``hash`` is; NULL: a plain SHA-256 event from before keys."""
 
 
 class AuditChainHead(Base):

@@ -113,6 +113,11 @@ class ApiKeyCreate(Schema):
     name: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
     role: Role = "viewer"
     expires_at: datetime | None = Field(default=None, description="UTC expiry; none = until revoked.")
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        description="The user the key acts for (it follows that user's state and role). Default: the caller's own "
+        "user; required when the caller has none (a bootstrap key, an OIDC subject outside the directory).",
+    )
 
 
 class ApiKeyPublic(Schema):
@@ -121,6 +126,7 @@ class ApiKeyPublic(Schema):
     name: str
     prefix: str
     role: Role
+    user_id: uuid.UUID | None = Field(description="The user the key acts for; null only for bootstrap keys.")
     created_by: str
     created_at: datetime
     expires_at: datetime | None
@@ -145,6 +151,7 @@ class AuditEventPublic(Schema):
     client_address: str
     prev_hash: str
     hash: str
+    key_id: str | None = Field(description="Id of the audit key the hash is an HMAC under; null: plain SHA-256.")
 
 
 class AuditEventPage(Schema):
@@ -158,5 +165,4 @@ class Health(Schema):
 
 
 class Readiness(Schema):
-    status: str
-    checks: dict[str, str]
+    status: str = Field(description="`ready` or `not ready`; which check failed is logged, never answered.")

@@ -13,12 +13,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.workloads.charts import INGRESS_NGINX
 from components.workloads.namespaces import NAMES
 from components.workloads.network import API, KUBE_API_PORTS, dns_egress, network_policy, ns_peer, tcp
 
 INGRESS_NAMESPACE = "ingress-nginx"
-INGRESS_NGINX_CHART_VERSION = "4.13.3"
-INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
 # Pod labels the ingress-nginx chart gives the controller.
 INGRESS_CONTROLLER_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
 # The chart's validating admission webhook port (its default, set explicitly so the policies and firewalls match).
@@ -55,16 +54,7 @@ def ingress_nginx_release(
     }
     if common_labels is not None:
         values["commonLabels"] = dict(common_labels)
-    return k8s.helm.v3.Release(
-        f"{name}-ingress-nginx",
-        name="ingress-nginx",
-        chart="ingress-nginx",
-        version=INGRESS_NGINX_CHART_VERSION,
-        namespace=INGRESS_NAMESPACE,
-        repository_opts={"repo": INGRESS_NGINX_REPO},
-        values=values,
-        opts=opts,
-    )
+    return INGRESS_NGINX.release(f"{name}-ingress-nginx", INGRESS_NAMESPACE, values, opts)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """The Maestro API: migration Job, Deployment (probes on /healthz and /readyz), Service, HPA, PDB, and the ingress
 that carries the Foundation's WAF attachment. Settings reach the pods as MAESTRO_* variables (docs/interfaces.md);
-secret ones only through a Secret."""
+secret ones only through a Secret.
+
+Three Secrets, one per holder: `maestro-api` (the serving pods: service-role URL, Redis, pepper, audit key,
+MLflow token), `maestro-api-migrate` (the migration Job only: the table owner's URL, which the serving pods never
+get) and `maestro-api-metrics` (the token /metrics asks for: the pods and Prometheus's ServiceMonitor). The ingress
+publishes only /v1 and /mlflow, as the edge does on hosts."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from components.config import ApiConfig, Ports
 from components.workloads.namespaces import NAMES
 from components.workloads.network import API, MIGRATIONS
 from components.workloads.observability import service_monitor
-from components.workloads.postgres import DATABASE_ANNOTATION
+from components.workloads.postgres import DATABASE_ANNOTATION, ROLES
 from components.workloads.security import (
     container_security_context,
     pod_security_context,
@@ -25,8 +30,14 @@ from components.workloads.security import (
     tmp_volume,
     zone_spread,
 )
+from components.workloads.service import http_service
 
 SECRET = "maestro-api"  # noqa: S105 - the name of the Kubernetes Secret, not a secret
+MIGRATE_SECRET = "maestro-api-migrate"  # noqa: S105 - a Secret's name
+METRICS_SECRET = "maestro-api-metrics"  # noqa: S105 - a Secret's name
+METRICS_TOKEN_KEY = "token"  # noqa: S105 - the key of the token in METRICS_SECRET
+SERVICE_ROLE = ROLES[1]  # the API's service role of postgres.ROLES (owner, service, MLflow): migrations grant to it
+PUBLISHED_PATHS = ("/v1", "/mlflow")  # the rest (/metrics, /readyz, /healthz, /openapi.json) stays in the cluster
 
 
 @dataclass(frozen=True)
@@ -73,16 +84,30 @@ class Api(pulumi.ComponentResource):
         labels = dict(API)
 
         pepper = random.RandomPassword(f"{name}-pepper", length=48, special=False, opts=child)
+        audit_key = random.RandomPassword(f"{name}-audit-key", length=48, special=False, opts=child)
+        metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=child)
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata={"name": SECRET, "namespace": ns},
             string_data={
                 "MAESTRO_DATABASE_URL": args.database_url,
-                "MAESTRO_DATABASE_OWNER_URL": args.database_owner_url,
                 "MAESTRO_REDIS_URL": args.redis_url,
                 "MAESTRO_API_KEY_PEPPER": pepper.result,
+                "MAESTRO_AUDIT_KEY": audit_key.result,
                 "MAESTRO_MLFLOW_TOKEN": args.mlflow_token,
             },
+            opts=child,
+        )
+        migrate_secret = k8s.core.v1.Secret(
+            f"{name}-migrate-secret",
+            metadata={"name": MIGRATE_SECRET, "namespace": ns},
+            string_data={"MAESTRO_DATABASE_OWNER_URL": args.database_owner_url},
+            opts=child,
+        )
+        metrics_secret = k8s.core.v1.Secret(
+            f"{name}-metrics-secret",
+            metadata={"name": METRICS_SECRET, "namespace": ns},
+            string_data={METRICS_TOKEN_KEY: metrics_token.result},
             opts=child,
         )
         plain_env: dict[str, str] = {
@@ -97,8 +122,11 @@ class Api(pulumi.ComponentResource):
             plain_env["MAESTRO_OIDC_ISSUER"] = cfg.oidc_issuer
         if cfg.oidc_audience:
             plain_env["MAESTRO_OIDC_AUDIENCE"] = cfg.oidc_audience
-        env = [{"name": k, "value": v} for k, v in sorted(plain_env.items())]
-        env_from = [{"secretRef": {"name": SECRET}}]
+        metrics_env = {
+            "name": "MAESTRO_METRICS_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": METRICS_SECRET, "key": METRICS_TOKEN_KEY}},
+        }
+        env = [*({"name": k, "value": v} for k, v in sorted(plain_env.items())), metrics_env]
         tmp, tmp_mount = tmp_volume()
         pod_base: dict[str, Any] = {
             "automountServiceAccountToken": False,
@@ -107,11 +135,10 @@ class Api(pulumi.ComponentResource):
         }
         container_base: dict[str, Any] = {
             "image": args.image,
-            "env": env,
-            "envFrom": env_from,
             "securityContext": container_security_context(),
             "volumeMounts": [tmp_mount],
         }
+        migrate_env = {"MAESTRO_ENVIRONMENT": args.environment, "MAESTRO_DATABASE_SERVICE_ROLE": SERVICE_ROLE}
         migrate = k8s.batch.v1.Job(
             f"{name}-migrate",
             metadata={
@@ -138,13 +165,15 @@ class Api(pulumi.ComponentResource):
                                 **container_base,
                                 "name": "migrate",
                                 "command": ["maestro-api", "migrate"],
+                                "env": [{"name": k, "value": v} for k, v in sorted(migrate_env.items())],
+                                "envFrom": [{"secretRef": {"name": MIGRATE_SECRET}}],
                                 "resources": resources("100m", "256Mi"),
                             }
                         ],
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[migrate_secret]),
         )
         probe = {"port": "http"}
         self.deployment = k8s.apps.v1.Deployment(
@@ -165,6 +194,8 @@ class Api(pulumi.ComponentResource):
                             {
                                 **container_base,
                                 "name": "api",
+                                "env": env,
+                                "envFrom": [{"secretRef": {"name": SECRET}}],
                                 "command": [
                                     "maestro-api",
                                     "serve",
@@ -189,18 +220,11 @@ class Api(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[migrate], ignore_changes=["spec.replicas"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[migrate, secret, metrics_secret], ignore_changes=["spec.replicas"]
+            ),
         )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": "maestro-api", "namespace": ns, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": labels,
-                "ports": [{"name": "http", "port": port, "targetPort": "http"}],
-            },
-            opts=child,
-        )
+        http_service(name, "maestro-api", ns, labels, port, child)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata={"name": "maestro-api", "namespace": ns},
@@ -230,10 +254,11 @@ class Api(pulumi.ComponentResource):
             "http": {
                 "paths": [
                     {
-                        "path": "/",
+                        "path": path,
                         "pathType": "Prefix",
                         "backend": {"service": {"name": "maestro-api", "port": {"name": "http"}}},
                     }
+                    for path in PUBLISHED_PATHS
                 ]
             }
         }
@@ -246,7 +271,15 @@ class Api(pulumi.ComponentResource):
             opts=child,
         )
         self.url: pulumi.Output[str] = self.ingress.status.apply(_url(cfg.hostname))
-        service_monitor(f"{name}-monitor", "maestro-api", ns, labels, "http", parent=self)
+        service_monitor(
+            f"{name}-monitor",
+            "maestro-api",
+            ns,
+            labels,
+            "http",
+            parent=self,
+            bearer_secret=(METRICS_SECRET, METRICS_TOKEN_KEY),
+        )
         self.register_outputs({"url": self.url})
 
 

@@ -26,6 +26,7 @@ from components.workloads.security import (
     tmp_volume,
     zone_spread,
 )
+from components.workloads.service import http_service
 
 SERVICE_ACCOUNT = "mlflow"
 TOKEN_SECRET = "mlflow-token"  # noqa: S105 - the Secret's name
@@ -235,16 +236,7 @@ class Mlflow(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[migrate]),
         )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": "mlflow", "namespace": ns, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": labels,
-                "ports": [{"name": "http", "port": port, "targetPort": "http"}],
-            },
-            opts=child,
-        )
+        http_service(name, "mlflow", ns, labels, port, child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"name": "mlflow", "namespace": ns},

@@ -15,14 +15,11 @@ import pulumi_random as random
 import yaml
 
 from components.config import ObservabilityConfig, Ports
+from components.workloads.charts import JAEGER, KUBE_PROMETHEUS_STACK
 from components.workloads.namespaces import NAMES
 from components.workloads.security import container_security_context, pod_security_context, resources
 
-KPS_CHART_VERSION = "75.15.1"
-KPS_REPO = "https://prometheus-community.github.io/helm-charts"
-JAEGER_CHART_VERSION = "3.4.1"
-JAEGER_REPO = "https://jaegertracing.github.io/helm-charts"
-RELEASE = "kube-prometheus-stack"
+RELEASE = KUBE_PROMETHEUS_STACK.name
 # The label Prometheus selects ServiceMonitors and PrometheusRules by.
 SELECTOR = {"release": RELEASE}
 
@@ -36,8 +33,14 @@ def service_monitor(
     *,
     parent: pulumi.Resource,
     path: str = "/metrics",
+    bearer_secret: tuple[str, str] | None = None,
 ) -> k8s.apiextensions.CustomResource:
-    """A ServiceMonitor scraping `port` of the Services matching `selector`."""
+    """A ServiceMonitor scraping `port` of the Services matching `selector`; with `bearer_secret` (a Secret's name
+    and key, in `namespace`) Prometheus sends that token as `Authorization: Bearer`."""
+    endpoint: dict[str, Any] = {"port": port, "path": path, "interval": "30s"}
+    if bearer_secret is not None:
+        secret, key = bearer_secret
+        endpoint["authorization"] = {"type": "Bearer", "credentials": {"name": secret, "key": key}}
     return k8s.apiextensions.CustomResource(
         resource_name,
         api_version="monitoring.coreos.com/v1",
@@ -46,7 +49,7 @@ def service_monitor(
         spec={
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+            "endpoints": [endpoint],
         },
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -94,24 +97,16 @@ class Observability(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": self.grafana_password},
             opts=child,
         )
-        self.stack = k8s.helm.v3.Release(
+        self.stack = KUBE_PROMETHEUS_STACK.release(
             f"{name}-kube-prometheus-stack",
-            name=RELEASE,
-            chart="kube-prometheus-stack",
-            version=KPS_CHART_VERSION,
-            namespace=ns,
-            repository_opts={"repo": KPS_REPO},
-            values=self._kps_values(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
+            ns,
+            self._kps_values(args),
+            pulumi.ResourceOptions(parent=self, depends_on=[admin]),
         )
-        self.jaeger = k8s.helm.v3.Release(
+        self.jaeger = JAEGER.release(
             f"{name}-jaeger",
-            name="jaeger",
-            chart="jaeger",
-            version=JAEGER_CHART_VERSION,
-            namespace=ns,
-            repository_opts={"repo": JAEGER_REPO},
-            values={
+            ns,
+            {
                 "provisionDataStore": {"cassandra": False},
                 "allInOne": {
                     "enabled": True,
@@ -125,7 +120,7 @@ class Observability(pulumi.ComponentResource):
                 "collector": {"enabled": False},
                 "query": {"enabled": False},
             },
-            opts=child,
+            child,
         )
         after_stack = pulumi.ResourceOptions(parent=self, depends_on=[self.stack])
         self.dashboards = [

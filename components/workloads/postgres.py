@@ -31,14 +31,12 @@ import pulumi_random as random
 
 from components.config import POSTGRES_CLUSTER, POSTGRES_TEAM, Ports, PostgresConfig, RestoreConfig
 from components.foundations.contract import BucketRef, WorkloadIdentity
+from components.workloads.charts import POSTGRES_OPERATOR
 from components.workloads.namespaces import NAMES
 from components.workloads.network import POSTGRES
 from components.workloads.observability import service_monitor
 from components.workloads.security import container_security_context, resources
 
-OPERATOR_CHART = "postgres-operator"
-OPERATOR_CHART_VERSION = "1.14.0"
-OPERATOR_REPO = "https://opensource.zalando.com/postgres-operator/charts/postgres-operator"
 EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
 CLUSTER = POSTGRES_CLUSTER
 SERVICE_ACCOUNT = "postgres-pod"
@@ -111,15 +109,8 @@ class Postgres(pulumi.ComponentResource):
             raise ValueError("maestro:postgres.endpoint: 'restore' needs maestro:restore (there is no clone)")
         self.port = args.ports.postgres
 
-        self.operator = k8s.helm.v3.Release(
-            f"{name}-operator",
-            name="postgres-operator",
-            chart=OPERATOR_CHART,
-            version=OPERATOR_CHART_VERSION,
-            namespace=NAMES.system,
-            repository_opts={"repo": OPERATOR_REPO},
-            values=self._operator_values(args.identity),
-            opts=child,
+        self.operator = POSTGRES_OPERATOR.release(
+            f"{name}-operator", NAMES.system, self._operator_values(args.identity), child
         )
 
         if args.identity is not None:

@@ -15,8 +15,8 @@ def sel(metric: str, **labels: str) -> str:
     return f"{metric}{{{inner}}}"
 
 
-def runbook(meaning: str, *, confirm: list[str], fix: list[str], verify: list[str]) -> Runbook:
-    """A Runbook from plain lists (reads better in the alert modules than tuples)."""
+def runbook(meaning: str, confirm: list[str], fix: list[str], verify: list[str]) -> Runbook:
+    """A Runbook from plain lists, in the order the page reads: what it means, how to confirm, fix and verify."""
     return Runbook(meaning=meaning, confirm=tuple(confirm), fix=tuple(fix), verify=tuple(verify))
 
 

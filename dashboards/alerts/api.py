@@ -9,30 +9,29 @@ from dashboards.model import Alert, Condition, RuleGroup
 
 GRAFANA_API = "the Grafana dashboard 'Maestro / API'"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "ApiDown",
         state(API, "up", "== 0"),
-        for_="2m",
-        severity="critical",
-        summary="Prometheus cannot scrape a Maestro API instance.",
-        description="Prometheus cannot scrape the Maestro API at {{ $labels.instance }} "
-        "on host {{ $labels.instance_name }}.",
-        runbook=runbook(
+        "2m",
+        "critical",
+        "Prometheus cannot scrape a Maestro API instance.",
+        "Prometheus cannot scrape the Maestro API at {{ $labels.instance }} on host {{ $labels.instance_name }}.",
+        runbook(
             "An API instance does not answer /metrics. If every instance is down, tenants cannot reach MLflow "
             "through Maestro at all; if one is, the others carry its load.",
-            confirm=[
+            [
                 "`curl -sf http://<instance>/healthz` from the Prometheus host.",
                 "Hosts: `systemctl status maestro-api`; Kubernetes: `kubectl get pods -l app=maestro-api`.",
             ],
-            fix=[
+            [
                 "Read the service log (`journalctl -u maestro-api -n 200` or `kubectl logs`) for the crash cause.",
                 "A failed migration or a missing secret stops the start: fix the setting named in the error.",
                 "Restart the service (`systemctl restart maestro-api` or delete the pod).",
             ],
-            verify=['`up{job="maestro-api"}` is 1 for the instance and the alert resolves.'],
+            ['`up{job="maestro-api"}` is 1 for the instance and the alert resolves.'],
         ),
-        fired="Prometheus cannot scrape the Maestro API at api1:8000 on host api1.",
     ),
     Alert(
         "ApiRouteHighErrorRate",
@@ -50,25 +49,25 @@ ALERTS = (
             labels={"job": "maestro-api", "route": "/v1/models"},
             onset="1m",
         ),
-        for_="10m",
-        severity="warning",
-        summary="One API route answers with too many 5xx responses.",
-        description="Route {{ $labels.route }} answers {{ $value | humanizePercentage }} of requests with 5xx "
+        "10m",
+        "warning",
+        "One API route answers with too many 5xx responses.",
+        "Route {{ $labels.route }} answers {{ $value | humanizePercentage }} of requests with 5xx "
         "over the last 5 minutes.",
-        runbook=runbook(
+        runbook(
             "One route fails for a noticeable share of requests while the SLO alerts may still be quiet "
             "(the route may carry little traffic).",
-            confirm=[
+            [
                 f"Open {GRAFANA_API}, panel 'Error ratio per route'.",
                 "Search the API log for the route and status 5xx to find the exception.",
             ],
-            fix=[
+            [
                 "An upstream (MLflow, Postgres, Redis) failing shows in its own alert: fix that first.",
                 "A bug in a new release: roll back to the previous image or package.",
             ],
-            verify=["The panel's ratio for the route falls below 5% and the alert resolves."],
+            ["The panel's ratio for the route falls below 5% and the alert resolves."],
         ),
-        fired="Route /v1/models answers 10% of requests with 5xx over the last 5 minutes.",
+        "10%",
     ),
     Alert(
         "ApiRouteHighLatency",
@@ -80,25 +79,24 @@ ALERTS = (
             buckets={"1": "0+50x30", "2.5": "0+100x30", "+Inf": "0+100x30"},
             labels={"method": "GET", "route": "/v1/runs"},
         ),
-        for_="15m",
-        severity="warning",
-        summary="The P99 latency of one API route is too high.",
-        description="P99 latency of route {{ $labels.route }} is {{ $value | humanizeDuration }} "
-        "over the last 5 minutes.",
-        runbook=runbook(
+        "15m",
+        "warning",
+        "The P99 latency of one API route is too high.",
+        "P99 latency of route {{ $labels.route }} is {{ $value | humanizeDuration }} over the last 5 minutes.",
+        runbook(
             "Requests on one route are slow for the slowest percent of callers; clients may time out.",
-            confirm=[
+            [
                 f"Open {GRAFANA_API}, panel 'P99 latency per route'.",
                 "Compare with 'MLflow call latency' and the Postgres dashboard: most latency is upstream.",
             ],
-            fix=[
+            [
                 "Slow MLflow: see MlflowHighLatency. Slow Postgres: look for long transactions and locks.",
                 "A cold registry cache after a restart recovers by itself within minutes.",
                 "Scale out the API (HPA on Kubernetes, more hosts in the inventory) if CPU is saturated.",
             ],
-            verify=["The route's P99 on the panel stays under 1 s for 15 minutes."],
+            ["The route's P99 on the panel stays under 1 s for 15 minutes."],
         ),
-        fired="P99 latency of route /v1/runs is 2.47s over the last 5 minutes.",
+        "2.47s",
     ),
     Alert(
         "ApiAuthFailureSpike",
@@ -113,44 +111,44 @@ ALERTS = (
             values="0+600x30",
             onset="3m",
         ),
-        for_="10m",
-        severity="warning",
-        summary="The API rejects an unusual number of authentication attempts.",
-        description="Job {{ $labels.job }} rejects {{ $value | humanize }} authentication attempts per second "
+        "10m",
+        "warning",
+        "The API rejects an unusual number of authentication attempts.",
+        "Job {{ $labels.job }} rejects {{ $value | humanize }} authentication attempts per second "
         "over the last 5 minutes.",
-        runbook=runbook(
+        runbook(
             "Many requests carry invalid API keys or tokens: credential stuffing, a leaked and revoked key still "
             "in use, or an OIDC issuer/JWKS problem that makes valid tokens fail.",
-            confirm=[
+            [
                 f"Open {GRAFANA_API}, panel 'Auth failures by reason'.",
                 "`reason` tells which: unknown/revoked keys point at clients, signature/issuer errors at OIDC.",
             ],
-            fix=[
+            [
                 "OIDC: check MAESTRO_OIDC_JWKS_URL is reachable and the issuer rotated keys recently.",
                 "Attack: tighten the WAF or block the source addresses at the edge; rate limits cap the damage.",
                 "A tenant's broken client: contact the tenant named in the audit log.",
             ],
-            verify=["The failure rate on the panel returns to its usual level."],
+            ["The failure rate on the panel returns to its usual level."],
         ),
-        fired="Job maestro-api rejects 10 authentication attempts per second over the last 5 minutes.",
+        "10",
     ),
     Alert(
         "ApiRateLimitBackendErrors",
         counter(API, "maestro_rate_limit_backend_errors_total", "5m", "> 0", fn="rate", by=("job",), values="0+60x20"),
-        for_="5m",
-        severity="warning",
-        summary="The API cannot reach its rate-limit store.",
-        description="Job {{ $labels.job }} fails {{ $value | humanize }} rate-limit checks per second against Redis.",
-        runbook=runbook(
+        "5m",
+        "warning",
+        "The API cannot reach its rate-limit store.",
+        "Job {{ $labels.job }} fails {{ $value | humanize }} rate-limit checks per second against Redis.",
+        runbook(
             "The rate limiter cannot talk to Redis. With MAESTRO_RATE_LIMIT_FAILURE_MODE=open requests pass "
             "unlimited; with closed they are refused. Either way, limits are not enforced as configured.",
-            confirm=[
+            [
                 "Check the Redis alerts and the Redis dashboard; `redis-cli -h <host> --tls ping` from an API host.",
             ],
-            fix=["Fix Redis (see RedisDown), or the API's MAESTRO_REDIS_URL / credentials if Redis is healthy."],
-            verify=["`rate(maestro_rate_limit_backend_errors_total[5m])` is 0 again."],
+            ["Fix Redis (see RedisDown), or the API's MAESTRO_REDIS_URL / credentials if Redis is healthy."],
+            ["`rate(maestro_rate_limit_backend_errors_total[5m])` is 0 again."],
         ),
-        fired="Job maestro-api fails 1 rate-limit checks per second against Redis.",
+        "1",
     ),
     Alert(
         "ApiDbPoolSaturated",
@@ -168,40 +166,39 @@ ALERTS = (
             },
             labels=API.labels,
         ),
-        for_="10m",
-        severity="warning",
-        summary="An API instance has used up its database connection pool.",
-        description="{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its database pool.",
-        runbook=runbook(
+        "10m",
+        "warning",
+        "An API instance has used up its database connection pool.",
+        "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of its database pool.",
+        runbook(
             "Requests wait for a database connection; latency climbs and requests time out.",
-            confirm=[f"Open {GRAFANA_API}, panel 'DB pool'; look for long transactions in pg_stat_activity."],
-            fix=[
+            [f"Open {GRAFANA_API}, panel 'DB pool'; look for long transactions in pg_stat_activity."],
+            [
                 "Long-running or stuck queries: find them in pg_stat_activity and cancel them.",
                 "Sustained load: add API instances rather than raising the pool past Postgres' max_connections.",
             ],
-            verify=["The in-use share falls below 90% on the panel."],
+            ["The in-use share falls below 90% on the panel."],
         ),
-        fired="api1:8000 uses 95% of its database pool.",
+        "95%",
     ),
     Alert(
         "ApiAuditWriteFailures",
         counter(API, "maestro_audit_write_failures_total", "5m", "> 0", by=("job",), values="0+1x20"),
-        for_="1m",
-        severity="critical",
-        summary="The API fails to write audit events.",
-        description="Job {{ $labels.job }} failed to write {{ $value | humanize }} audit events "
-        "over the last 5 minutes.",
-        runbook=runbook(
+        "1m",
+        "critical",
+        "The API fails to write audit events.",
+        "Job {{ $labels.job }} failed to write {{ $value | humanize }} audit events over the last 5 minutes.",
+        runbook(
             "Audit events are lost or actions are refused because they cannot be audited; either breaks the "
             "audit trail that tenants and compliance rely on.",
-            confirm=["Search the API log for 'audit' errors; check Postgres is writable (PatroniNoLeader)."],
-            fix=[
+            ["Search the API log for 'audit' errors; check Postgres is writable (PatroniNoLeader)."],
+            [
                 "Restore database writes (leader, disk space, permissions of the service role on the audit table).",
                 "Afterwards run `maestro-api audit verify` for every tenant.",
             ],
-            verify=["`maestro-api audit verify` exits 0 and the failure counter stops growing."],
+            ["`maestro-api audit verify` exits 0 and the failure counter stops growing."],
         ),
-        fired="Job maestro-api failed to write 2 audit events over the last 5 minutes.",
+        "2",
     ),
     Alert(
         "ApiRegistryCacheHitRateLow",
@@ -219,22 +216,22 @@ ALERTS = (
             labels={"job": "maestro-api"},
             onset="1m",
         ),
-        for_="30m",
-        severity="info",
-        summary="The API's model registry cache rarely hits.",
-        description="The registry cache hit ratio of {{ $labels.job }} is {{ $value | humanizePercentage }} "
+        "30m",
+        "info",
+        "The API's model registry cache rarely hits.",
+        "The registry cache hit ratio of {{ $labels.job }} is {{ $value | humanizePercentage }} "
         "over the last 15 minutes.",
-        runbook=runbook(
+        runbook(
             "Most registry reads go through to MLflow, which serves only a few hundred requests per second; "
             "latency and MLflow load rise.",
-            confirm=[f"Open {GRAFANA_API}, panel 'Registry cache hit ratio'."],
-            fix=[
+            [f"Open {GRAFANA_API}, panel 'Registry cache hit ratio'."],
+            [
                 "Redis evictions (RedisMemoryNearLimit) empty the cache: give Redis more memory.",
                 "A client that reads many distinct models once each cannot be cached: no action.",
             ],
-            verify=["The hit ratio rises above 50%."],
+            ["The hit ratio rises above 50%."],
         ),
-        fired="The registry cache hit ratio of maestro-api is 20% over the last 15 minutes.",
+        "20%",
     ),
 )
 

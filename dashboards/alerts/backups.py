@@ -12,6 +12,7 @@ BACKUP = Target("node", "db1:9100", "db1", {"cluster": "maestro"})
 """node_exporter on the database host that writes the cluster's backup and drill metrics."""
 INFO = "Hosts: `pgbackrest --stanza=<cluster> info`; Kubernetes: `wal-g backup-list` in the Spilo pod"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "BackupFullTooOld",
@@ -23,37 +24,35 @@ ALERTS = (
             labels={"type": "full"},
             values="-700000x60",
         ),
-        for_="30m",
-        severity="critical",
-        summary="The last successful full backup is too old.",
-        description="The last full backup of cluster {{ $labels.cluster }} succeeded {{ $value | humanizeDuration }} "
-        "ago.",
-        runbook=runbook(
+        "30m",
+        "critical",
+        "The last successful full backup is too old.",
+        "The last full backup of cluster {{ $labels.cluster }} succeeded {{ $value | humanizeDuration }} ago.",
+        runbook(
             "No full backup within the schedule: restores need ever longer WAL replays, and retention may expire "
             "the last good full backup.",
-            confirm=[INFO, "The backup timer's log: `journalctl -u maestro-backup-full`."],
-            fix=[
+            [INFO, "The backup timer's log: `journalctl -u maestro-backup-full`."],
+            [
                 "Run the backup by hand: `ansible-playbook ansible/backup.yml -e backup_type=full`.",
                 "Repository full or unreachable: fix the bucket (quota, credentials, TLS).",
             ],
-            verify=['`maestro_backup_last_success_timestamp_seconds{type="full"}` is recent; alert resolves.'],
+            ['`maestro_backup_last_success_timestamp_seconds{type="full"}` is recent; alert resolves.'],
         ),
-        fired="The last full backup of cluster maestro succeeded 8d 2h 56m 40s ago.",
+        "8d 2h 56m 40s",
     ),
     Alert(
         "BackupRunFailed",
         state(BACKUP, "maestro_backup_last_run_success", "== 0", labels={"type": "incr"}),
-        for_="5m",
-        severity="warning",
-        summary="The last backup run failed.",
-        description="The last {{ $labels.type }} backup of cluster {{ $labels.cluster }} failed.",
-        runbook=runbook(
+        "5m",
+        "warning",
+        "The last backup run failed.",
+        "The last {{ $labels.type }} backup of cluster {{ $labels.cluster }} failed.",
+        runbook(
             "The most recent backup run did not complete; the previous successful backup is still valid.",
-            confirm=[INFO, "The backup job's log (systemd unit or Kubernetes CronJob)."],
-            fix=["Fix the cause named in the log and re-run the backup of that type."],
-            verify=["`maestro_backup_last_run_success` is 1 after the next run."],
+            [INFO, "The backup job's log (systemd unit or Kubernetes CronJob)."],
+            ["Fix the cause named in the log and re-run the backup of that type."],
+            ["`maestro_backup_last_run_success` is 1 after the next run."],
         ),
-        fired="The last incr backup of cluster maestro failed.",
     ),
     Alert(
         "WalArchivingStalled",
@@ -63,21 +62,21 @@ ALERTS = (
             c.WAL_ARCHIVE_MAX_AGE_SECONDS,
             values="-1000x20",
         ),
-        for_="5m",
-        severity="critical",
-        summary="WAL archiving has not succeeded recently.",
-        description="WAL of cluster {{ $labels.cluster }} was last archived {{ $value | humanizeDuration }} ago.",
-        runbook=runbook(
+        "5m",
+        "critical",
+        "WAL archiving has not succeeded recently.",
+        "WAL of cluster {{ $labels.cluster }} was last archived {{ $value | humanizeDuration }} ago.",
+        runbook(
             "New WAL is not reaching the backup repository: point-in-time recovery cannot go past the last "
             "archived segment (RPO grows every minute), and pg_wal fills the primary's disk.",
-            confirm=[
+            [
                 "`SELECT * FROM pg_stat_archiver` on the primary; PostgresWalArchiveFailures.",
                 "Hosts: `pgbackrest --stanza=<cluster> check`.",
             ],
-            fix=["Restore access to the repository; archiving catches up by itself once archive_command works."],
-            verify=["`maestro_wal_archive_last_success_timestamp_seconds` moves forward every minute."],
+            ["Restore access to the repository; archiving catches up by itself once archive_command works."],
+            ["`maestro_wal_archive_last_success_timestamp_seconds` moves forward every minute."],
         ),
-        fired="WAL of cluster maestro was last archived 21m 40s ago.",
+        "21m 40s",
     ),
     Alert(
         "RestoreDrillTooOld",
@@ -87,21 +86,20 @@ ALERTS = (
             c.RESTORE_DRILL_MAX_AGE_SECONDS,
             values="-3100000x70",
         ),
-        for_="1h",
-        severity="warning",
-        summary="No restore drill has succeeded recently.",
-        description="The last successful restore drill of cluster {{ $labels.cluster }} was "
-        "{{ $value | humanizeDuration }} ago.",
-        runbook=runbook(
+        "1h",
+        "warning",
+        "No restore drill has succeeded recently.",
+        "The last successful restore drill of cluster {{ $labels.cluster }} was {{ $value | humanizeDuration }} ago.",
+        runbook(
             "Backups that are never restored are not known to work. The monthly drill has not succeeded.",
-            confirm=["The drill job's log; `maestro_restore_drill_last_success_timestamp_seconds` on Grafana."],
-            fix=[
+            ["The drill job's log; `maestro_restore_drill_last_success_timestamp_seconds` on Grafana."],
+            [
                 "Run the drill: `maestro drill --inventory <inventory>` (it restores into the `postgres_restore` "
                 "hosts; runbooks/restore-point-in-time.md)."
             ],
-            verify=["The timestamp is recent and RTO/RPO panels show the new results."],
+            ["The timestamp is recent and RTO/RPO panels show the new results."],
         ),
-        fired="The last successful restore drill of cluster maestro was 35d 22h 6m 40s ago.",
+        "35d 22h 6m 40s",
     ),
     Alert(
         "RestoreDrillObjectivesMissed",
@@ -115,22 +113,22 @@ ALERTS = (
             },
             labels={"cluster": "maestro"},
         ),
-        for_="5m",
-        severity="warning",
-        summary="The last restore drill missed the RTO or RPO objective.",
-        description="The last restore drill of cluster {{ $labels.cluster }} missed its objective "
+        "5m",
+        "warning",
+        "The last restore drill missed the RTO or RPO objective.",
+        "The last restore drill of cluster {{ $labels.cluster }} missed its objective "
         "(measured {{ $value | humanizeDuration }}).",
-        runbook=runbook(
+        runbook(
             f"A real restore would take longer than {c.RESTORE_DRILL_RTO_SECONDS} s or lose more than "
             f"{c.RESTORE_DRILL_RPO_SECONDS} s of data.",
-            confirm=["Backups dashboard, panels 'Restore drill RTO' and 'RPO'."],
-            fix=[
+            ["Backups dashboard, panels 'Restore drill RTO' and 'RPO'."],
+            [
                 "RTO: take full backups more often (less WAL to replay), raise process-max.",
                 "RPO: check WAL archiving lag (WalArchivingStalled) and archive_timeout.",
             ],
-            verify=["The next drill reports values under the objectives."],
+            ["The next drill reports values under the objectives."],
         ),
-        fired="The last restore drill of cluster maestro missed its objective (measured 1h 30m 0s).",
+        "1h 30m 0s",
     ),
 )
 

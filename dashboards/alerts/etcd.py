@@ -12,25 +12,25 @@ ETCD = MEMBERS[0]
 """The member the single-member scenarios watch."""
 HEALTH = "`etcdctl --endpoints=<all members> endpoint status --cluster -w table` (with the client TLS flags)"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "EtcdNoLeader",
         state(ETCD, "etcd_server_has_leader", "== 0"),
-        for_="1m",
-        severity="critical",
-        summary="An etcd member has no leader.",
-        description="etcd member {{ $labels.instance }} has no leader.",
-        runbook=runbook(
+        "1m",
+        "critical",
+        "An etcd member has no leader.",
+        "etcd member {{ $labels.instance }} has no leader.",
+        runbook(
             "The member cannot serve consistent reads or writes. If most members report this, the cluster has "
             "lost quorum and Patroni cannot hold or take the leader lock.",
-            confirm=[HEALTH, "`journalctl -u etcd -n 200` on the member."],
-            fix=[
+            [HEALTH, "`journalctl -u etcd -n 200` on the member."],
+            [
                 "Network partition: restore connectivity between the members on the peer port.",
                 "A member with a corrupt data dir: remove it (`etcdctl member remove`) and re-add it empty.",
             ],
-            verify=["Every member reports the same leader in `endpoint status`."],
+            ["Every member reports the same leader in `endpoint status`."],
         ),
-        fired="etcd member etcd1:2379 has no leader.",
     ),
     Alert(
         "EtcdInsufficientMembers",
@@ -43,22 +43,22 @@ ALERTS = (
             },
             labels={"job": "etcd"},
         ),
-        for_="3m",
-        severity="critical",
-        summary="Too few etcd members are up for quorum.",
-        description="Only {{ $value }} etcd members of job {{ $labels.job }} are up, less than a quorum.",
-        runbook=runbook(
+        "3m",
+        "critical",
+        "Too few etcd members are up for quorum.",
+        "Only {{ $value }} etcd members of job {{ $labels.job }} are up, less than a quorum.",
+        runbook(
             "etcd has lost quorum: no writes, and Patroni demotes the primary when its TTL expires, so the "
             "database becomes read-only.",
-            confirm=[HEALTH, "`systemctl status etcd` on each database host."],
-            fix=[
+            [HEALTH, "`systemctl status etcd` on each database host."],
+            [
                 "Start the stopped members; fix disk or network on their hosts.",
                 "If a majority is permanently lost, restore etcd from a snapshot (`etcdctl snapshot restore`) "
                 "on fresh members.",
             ],
-            verify=["All members healthy in `endpoint health --cluster`; PatroniNoLeader resolves."],
+            ["All members healthy in `endpoint health --cluster`; PatroniNoLeader resolves."],
         ),
-        fired="Only 1 etcd members of job etcd are up, less than a quorum.",
+        "1",
     ),
     Alert(
         "EtcdFrequentLeaderChanges",
@@ -70,18 +70,18 @@ ALERTS = (
             values="0 1 2 3 4 5 5x20",
             onset="4m",
         ),
-        for_="5m",
-        severity="warning",
-        summary="etcd elects new leaders too often.",
-        description="etcd member {{ $labels.instance }} saw {{ $value | humanize }} leader changes in the last hour.",
-        runbook=runbook(
+        "5m",
+        "warning",
+        "etcd elects new leaders too often.",
+        "etcd member {{ $labels.instance }} saw {{ $value | humanize }} leader changes in the last hour.",
+        runbook(
             "Frequent elections mean heartbeats time out: slow disks or a flaky network. Each election briefly "
             "blocks writes and can make Patroni flap.",
-            confirm=["Etcd fsync latency (EtcdHighFsyncDuration) and host network errors on the hosts dashboard."],
-            fix=["Move etcd's data dir to faster storage; fix packet loss; raise heartbeat/election timeouts."],
-            verify=["`increase(etcd_server_leader_changes_seen_total[1h])` stays under 4."],
+            ["Etcd fsync latency (EtcdHighFsyncDuration) and host network errors on the hosts dashboard."],
+            ["Move etcd's data dir to faster storage; fix packet loss; raise heartbeat/election timeouts."],
+            ["`increase(etcd_server_leader_changes_seen_total[1h])` stays under 4."],
         ),
-        fired="etcd member etcd1:2379 saw 5 leader changes in the last hour.",
+        "5",
     ),
     Alert(
         "EtcdHighFsyncDuration",
@@ -98,17 +98,17 @@ ALERTS = (
             labels=ETCD.labels,
             onset="1m",
         ),
-        for_="10m",
-        severity="warning",
-        summary="etcd's WAL fsyncs are slow.",
-        description="P99 WAL fsync on etcd member {{ $labels.instance }} takes {{ $value | humanizeDuration }}.",
-        runbook=runbook(
+        "10m",
+        "warning",
+        "etcd's WAL fsyncs are slow.",
+        "P99 WAL fsync on etcd member {{ $labels.instance }} takes {{ $value | humanizeDuration }}.",
+        runbook(
             "etcd waits on the disk for every write; above ~0.5 s heartbeats miss and leaders change.",
-            confirm=["Disk IO panels of the host; `iostat -x 5` on it."],
-            fix=["Give etcd its own fast disk or move noisy IO (backups, Postgres) off that disk."],
-            verify=["The P99 falls under 0.5 s (typically under 10 ms on SSD)."],
+            ["Disk IO panels of the host; `iostat -x 5` on it."],
+            ["Give etcd its own fast disk or move noisy IO (backups, Postgres) off that disk."],
+            ["The P99 falls under 0.5 s (typically under 10 ms on SSD)."],
         ),
-        fired="P99 WAL fsync on etcd member etcd1:2379 takes 1.018s.",
+        "1.018s",
     ),
 )
 

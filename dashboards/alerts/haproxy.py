@@ -11,37 +11,36 @@ from dashboards.model import Alert, RuleGroup
 HAPROXY = Target("haproxy", "db1:7000", "db1")
 STATS = "HAProxy's stats page (port haproxy_stats in config/ports.yaml) or `echo 'show stat' | socat ...`"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "HaproxyDown",
         state(HAPROXY, "up", "== 0"),
-        for_="2m",
-        severity="critical",
-        summary="Prometheus cannot scrape an HAProxy instance.",
-        description="HAProxy {{ $labels.instance }} on {{ $labels.instance_name }} does not answer scrapes.",
-        runbook=runbook(
+        "2m",
+        "critical",
+        "Prometheus cannot scrape an HAProxy instance.",
+        "HAProxy {{ $labels.instance }} on {{ $labels.instance_name }} does not answer scrapes.",
+        runbook(
             "HAProxy on that host is down: clients that use it cannot reach Postgres.",
-            confirm=["`systemctl status haproxy` on the host; `curl -s http://<host>:<haproxy_stats>/metrics`."],
-            fix=["`haproxy -c -f /etc/haproxy/haproxy.cfg` for config errors, then `systemctl restart haproxy`."],
-            verify=['`up{job="haproxy"}` is 1 for the instance.'],
+            ["`systemctl status haproxy` on the host; `curl -s http://<host>:<haproxy_stats>/metrics`."],
+            ["`haproxy -c -f /etc/haproxy/haproxy.cfg` for config errors, then `systemctl restart haproxy`."],
+            ['`up{job="haproxy"}` is 1 for the instance.'],
         ),
-        fired="HAProxy db1:7000 on db1 does not answer scrapes.",
     ),
     Alert(
         "HaproxyBackendNoActiveServers",
         state(HAPROXY, "haproxy_backend_active_servers", "== 0", labels={"proxy": "postgres_replicas"}),
-        for_="1m",
-        severity="critical",
-        summary="An HAProxy backend has no healthy server.",
-        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} has no active server.",
-        runbook=runbook(
+        "1m",
+        "critical",
+        "An HAProxy backend has no healthy server.",
+        "HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} has no active server.",
+        runbook(
             f"Every server of the backend fails its health check (Patroni's REST API). For {c.HAPROXY_PRIMARY_BACKEND} "
             "that means no leader: writes fail. For the replica backend, reads fail.",
-            confirm=[STATS, "`curl -s http://<member>:8008/primary` (200 on the leader) and `/replica`."],
-            fix=["No leader: see PatroniNoLeader. Patroni REST API unreachable: check the member's firewall."],
-            verify=["The backend shows at least one UP server."],
+            [STATS, "`curl -s http://<member>:8008/primary` (200 on the leader) and `/replica`."],
+            ["No leader: see PatroniNoLeader. Patroni REST API unreachable: check the member's firewall."],
+            ["The backend shows at least one UP server."],
         ),
-        fired="HAProxy backend postgres_replicas on db1 has no active server.",
     ),
     Alert(
         "HaproxyPrimaryBackendMultipleServers",
@@ -53,17 +52,17 @@ ALERTS = (
             labels={"proxy": c.HAPROXY_PRIMARY_BACKEND},
             values="2x10",
         ),
-        for_="1m",
-        severity="critical",
-        summary="HAProxy routes writes to more than one Postgres server.",
-        description="HAProxy on {{ $labels.instance_name }} sends writes to {{ $value }} servers.",
-        runbook=runbook(
+        "1m",
+        "critical",
+        "HAProxy routes writes to more than one Postgres server.",
+        "HAProxy on {{ $labels.instance_name }} sends writes to {{ $value }} servers.",
+        runbook(
             "More than one member answers Patroni's /primary health check: split brain as seen by the clients.",
-            confirm=[STATS, "See PatroniMultiplePrimaries."],
-            fix=["Follow PatroniMultiplePrimaries; check the backend's health check is `GET /primary`."],
-            verify=["The primary backend shows exactly one UP server."],
+            [STATS, "See PatroniMultiplePrimaries."],
+            ["Follow PatroniMultiplePrimaries; check the backend's health check is `GET /primary`."],
+            ["The primary backend shows exactly one UP server."],
         ),
-        fired="HAProxy on db1 sends writes to 2 servers.",
+        "2",
     ),
     Alert(
         "HaproxyBackendConnectionErrors",
@@ -75,18 +74,18 @@ ALERTS = (
             labels={"proxy": "postgres_primary"},
             onset="1m",
         ),
-        for_="10m",
-        severity="warning",
-        summary="HAProxy fails to connect to backend servers.",
-        description="HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} fails "
+        "10m",
+        "warning",
+        "HAProxy fails to connect to backend servers.",
+        "HAProxy backend {{ $labels.proxy }} on {{ $labels.instance_name }} fails "
         "{{ $value | humanize }} connections per second.",
-        runbook=runbook(
+        runbook(
             "HAProxy picks a server that then refuses the connection: clients see connection resets.",
-            confirm=[STATS, "Postgres logs on the servers for connection refusals (max_connections, pg_hba)."],
-            fix=["See PostgresTooManyConnections; check pg_hba.conf allows the HAProxy hosts."],
-            verify=["The error rate returns to 0."],
+            [STATS, "Postgres logs on the servers for connection refusals (max_connections, pg_hba)."],
+            ["See PostgresTooManyConnections; check pg_hba.conf allows the HAProxy hosts."],
+            ["The error rate returns to 0."],
         ),
-        fired="HAProxy backend postgres_primary on db1 fails 1 connections per second.",
+        "1",
     ),
 )
 

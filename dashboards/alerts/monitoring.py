@@ -10,22 +10,22 @@ PROMETHEUS = Target("prometheus", "mon1:9090", "mon1")
 ALERTMANAGER = Target("alertmanager", "mon1:9093", "mon1")
 GROUP_NAME = "/etc/prometheus/rules/api.yml;maestro-api"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "Watchdog",
         Condition("vector(1)", series={}, labels={}),
-        for_="1m",
-        severity="none",
-        summary="Always firing: proves the alerting pipeline works end to end.",
-        description="This alert always fires; its absence at the dead man's switch receiver means alerting is broken.",
-        runbook=runbook(
+        "1m",
+        "none",
+        "Always firing: proves the alerting pipeline works end to end.",
+        "This alert always fires; its absence at the dead man's switch receiver means alerting is broken.",
+        runbook(
             "Not a problem: Alertmanager sends this alert to the dead man's switch receiver continuously. If "
             "that receiver stops hearing it, Prometheus or Alertmanager is down.",
-            confirm=["Alertmanager's UI lists Watchdog as active."],
-            fix=["Nothing to fix while it fires. If it is missing, check Prometheus and Alertmanager first."],
-            verify=["The dead man's switch receiver reports heartbeats again."],
+            ["Alertmanager's UI lists Watchdog as active."],
+            ["Nothing to fix while it fires. If it is missing, check Prometheus and Alertmanager first."],
+            ["The dead man's switch receiver reports heartbeats again."],
         ),
-        fired="This alert always fires; its absence at the dead man's switch receiver means alerting is broken.",
     ),
     Alert(
         "PrometheusRuleEvaluationFailures",
@@ -37,64 +37,61 @@ ALERTS = (
             labels={"rule_group": GROUP_NAME},
             values="0+1x20",
         ),
-        for_="5m",
-        severity="critical",
-        summary="Prometheus fails to evaluate rules, so alerts may be missed.",
-        description="Prometheus {{ $labels.instance }} failed {{ $value | humanize }} evaluations of "
+        "5m",
+        "critical",
+        "Prometheus fails to evaluate rules, so alerts may be missed.",
+        "Prometheus {{ $labels.instance }} failed {{ $value | humanize }} evaluations of "
         "rule group {{ $labels.rule_group }}.",
-        runbook=runbook(
+        runbook(
             "Some rules cannot be evaluated (often many-to-many matching after a label change): their alerts "
             "cannot fire.",
-            confirm=["Prometheus UI, Status > Rules shows the failing rule and its error."],
-            fix=["Fix the rule in dashboards/alerts/, `make dashboards`, deploy; or fix the offending labels."],
-            verify=["The failure counter stops growing."],
+            ["Prometheus UI, Status > Rules shows the failing rule and its error."],
+            ["Fix the rule in dashboards/alerts/, `make dashboards`, deploy; or fix the offending labels."],
+            ["The failure counter stops growing."],
         ),
-        fired="Prometheus mon1:9090 failed 5 evaluations of rule group /etc/prometheus/rules/api.yml;maestro-api.",
+        "5",
     ),
     Alert(
         "PrometheusAlertmanagerUnreachable",
         state(PROMETHEUS, "prometheus_notifications_alertmanagers_discovered", "< 1", values="0x20"),
-        for_="10m",
-        severity="critical",
-        summary="Prometheus has no Alertmanager to send alerts to.",
-        description="Prometheus {{ $labels.instance }} has discovered no Alertmanager.",
-        runbook=runbook(
+        "10m",
+        "critical",
+        "Prometheus has no Alertmanager to send alerts to.",
+        "Prometheus {{ $labels.instance }} has discovered no Alertmanager.",
+        runbook(
             "Alerts are evaluated but go nowhere: nobody is paged.",
-            confirm=["Prometheus UI, Status > Runtime & Build Information: Alertmanagers."],
-            fix=["Fix the `alerting:` section of prometheus.yml or start Alertmanager."],
-            verify=["`prometheus_notifications_alertmanagers_discovered` is at least 1."],
+            ["Prometheus UI, Status > Runtime & Build Information: Alertmanagers."],
+            ["Fix the `alerting:` section of prometheus.yml or start Alertmanager."],
+            ["`prometheus_notifications_alertmanagers_discovered` is at least 1."],
         ),
-        fired="Prometheus mon1:9090 has discovered no Alertmanager.",
     ),
     Alert(
         "PrometheusConfigReloadFailed",
         state(PROMETHEUS, "prometheus_config_last_reload_successful", "== 0", values="0x20"),
-        for_="10m",
-        severity="warning",
-        summary="Prometheus failed to load its latest configuration.",
-        description="Prometheus {{ $labels.instance }} runs an old configuration because the last reload failed.",
-        runbook=runbook(
+        "10m",
+        "warning",
+        "Prometheus failed to load its latest configuration.",
+        "Prometheus {{ $labels.instance }} runs an old configuration because the last reload failed.",
+        runbook(
             "New scrape targets or rule files are not active; Prometheus keeps the last good configuration.",
-            confirm=["`promtool check config /etc/prometheus/prometheus.yml`; the Prometheus log."],
-            fix=["Fix the error promtool names; reload (`systemctl reload prometheus`)."],
-            verify=["`prometheus_config_last_reload_successful` is 1."],
+            ["`promtool check config /etc/prometheus/prometheus.yml`; the Prometheus log."],
+            ["Fix the error promtool names; reload (`systemctl reload prometheus`)."],
+            ["`prometheus_config_last_reload_successful` is 1."],
         ),
-        fired="Prometheus mon1:9090 runs an old configuration because the last reload failed.",
     ),
     Alert(
         "AlertmanagerConfigReloadFailed",
         state(ALERTMANAGER, "alertmanager_config_last_reload_successful", "== 0", values="0x20"),
-        for_="10m",
-        severity="warning",
-        summary="Alertmanager failed to load its latest configuration.",
-        description="Alertmanager {{ $labels.instance }} runs an old configuration because the last reload failed.",
-        runbook=runbook(
+        "10m",
+        "warning",
+        "Alertmanager failed to load its latest configuration.",
+        "Alertmanager {{ $labels.instance }} runs an old configuration because the last reload failed.",
+        runbook(
             "Routing or receiver changes are not active.",
-            confirm=["`amtool check-config /etc/prometheus/alertmanager.yml`; the Alertmanager log."],
-            fix=["Fix the error; the file comes from dashboards/alertmanager/alertmanager.yml."],
-            verify=["`alertmanager_config_last_reload_successful` is 1."],
+            ["`amtool check-config /etc/prometheus/alertmanager.yml`; the Alertmanager log."],
+            ["Fix the error; the file comes from dashboards/alertmanager/alertmanager.yml."],
+            ["`alertmanager_config_last_reload_successful` is 1."],
         ),
-        fired="Alertmanager mon1:9093 runs an old configuration because the last reload failed.",
     ),
     Alert(
         "AlertmanagerNotificationsFailing",
@@ -109,18 +106,18 @@ ALERTS = (
             labels={"integration": "webhook"},
             onset="1m",
         ),
-        for_="5m",
-        severity="critical",
-        summary="Alertmanager fails to deliver notifications.",
-        description="Alertmanager {{ $labels.instance }} fails {{ $value | humanizePercentage }} of "
+        "5m",
+        "critical",
+        "Alertmanager fails to deliver notifications.",
+        "Alertmanager {{ $labels.instance }} fails {{ $value | humanizePercentage }} of "
         "{{ $labels.integration }} notifications.",
-        runbook=runbook(
+        runbook(
             "Pages and tickets are not delivered through that integration.",
-            confirm=["The Alertmanager log names the receiver and the HTTP error."],
-            fix=["Fix the receiver's credentials or endpoint (see the receiver notes in alertmanager.yml)."],
-            verify=["The failure ratio returns to 0."],
+            ["The Alertmanager log names the receiver and the HTTP error."],
+            ["Fix the receiver's credentials or endpoint (see the receiver notes in alertmanager.yml)."],
+            ["The failure ratio returns to 0."],
         ),
-        fired="Alertmanager mon1:9093 fails 50% of webhook notifications.",
+        "50%",
     ),
 )
 

@@ -7,6 +7,7 @@ fast on big outages and stop soon after recovery (the short window clears).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dashboards import config as c
@@ -108,21 +109,18 @@ def _alerts() -> tuple[Alert, ...]:
                         f"at this burn rate the error budget is gone in {c.SLO_WINDOW_DAYS / burn:.1f} days. "
                         f"Both the {long_w} and the {short_w} windows exceed {burn:g}x, so the problem is "
                         "ongoing, not a past spike.",
-                        confirm=[
+                        [
                             "Open the Grafana dashboard 'Maestro / API', row 'SLO', and the per-route panels.",
                             f"Query `{record_name(sli, short_w)}` and `{record_name(sli, long_w)}` in Prometheus.",
                         ],
-                        fix=[
+                        [
                             "Find the routes that contribute (error ratio or P99 per route) and their upstream "
                             "(MLflow, Postgres, Redis) alerts; fix those first.",
                             "A bad release: roll back. Overload: scale out the API.",
                         ],
-                        verify=[f"`{record_name(sli, short_w)}` falls below {burn:g}x the budget; the alert resolves."],
+                        [f"`{record_name(sli, short_w)}` falls below {burn:g}x the budget; the alert resolves."],
                     ),
-                    fired=(
-                        f"{bad / 100:g}% of maestro-api requests over the last {short_w} were {spec['what']} "
-                        f"(SLO {target:.1%}); over {long_w} the budget burns at {burn:g}x or more."
-                    ),
+                    value=f"{bad / 100:g}%",
                 )
             )
     return tuple(out)
@@ -205,10 +203,9 @@ def _recovery(bad: int, total: int, sli: str) -> dict[str, str]:
 def _burn_alert(sli: str, suffix: str, bad: int) -> dict[str, object]:
     """The firing alert as promtool expects it while `bad` per 10,000 requests fail (before recovery)."""
     alert = next(a for a in ALERTS if a.name == f"Api{sli}{suffix}")
-    description = alert.fired.split("%", 1)[1]
     return {
         "exp_labels": {"job": "maestro-api", "severity": alert.severity},
-        "exp_annotations": _annotations(alert, f"{bad / 100:g}%{description}"),
+        "exp_annotations": _annotations(alert, replace(alert, value=f"{bad / 100:g}%").fired),
     }
 
 

@@ -17,6 +17,7 @@ from dashboards.model import Alert, RuleGroup
 EDGE = Target("node", "edge1:9100", "edge1")
 AUDIT = "the ModSecurity JSON audit log on the host (/var/log/nginx/modsec_audit.json)"
 
+# name, condition, for, severity, summary, description, runbook(meaning, confirm, fix, verify), value
 ALERTS = (
     Alert(
         "WafBlockRateHigh",
@@ -31,37 +32,36 @@ ALERTS = (
             {"maestro_waf_requests_total": "0+100x30", "maestro_waf_blocked_requests_total": "0+20x30"},
             onset="1m",
         ),
-        for_="10m",
-        severity="warning",
-        summary="The WAF blocks an unusual share of requests.",
-        description="The WAF on {{ $labels.instance_name }} blocks {{ $value | humanizePercentage }} of requests.",
-        runbook=runbook(
+        "10m",
+        "warning",
+        "The WAF blocks an unusual share of requests.",
+        "The WAF on {{ $labels.instance_name }} blocks {{ $value | humanizePercentage }} of requests.",
+        runbook(
             "Either an attack is under way or a CRS rule blocks legitimate API traffic (a false positive after "
             "a client or API change).",
-            confirm=[f"Read {AUDIT}: which rule ids match, from which clients, on which paths."],
-            fix=[
+            [f"Read {AUDIT}: which rule ids match, from which clients, on which paths."],
+            [
                 "Attack: leave blocking on; add the sources to the edge deny list if they persist.",
                 "False positive: add a narrow rule exclusion (by rule id and path) in the nginx role, never "
                 "disable the engine.",
             ],
-            verify=["The blocked share returns to its usual level."],
+            ["The blocked share returns to its usual level."],
         ),
-        fired="The WAF on edge1 blocks 20% of requests.",
+        "20%",
     ),
     Alert(
         "WafNotBlocking",
         state(EDGE, "maestro_waf_rule_engine_enabled", "== 0"),
-        for_="5m",
-        severity="critical",
-        summary="The WAF's rule engine is not blocking.",
-        description="ModSecurity on {{ $labels.instance_name }} runs with SecRuleEngine off or DetectionOnly.",
-        runbook=runbook(
+        "5m",
+        "critical",
+        "The WAF's rule engine is not blocking.",
+        "ModSecurity on {{ $labels.instance_name }} runs with SecRuleEngine off or DetectionOnly.",
+        runbook(
             "Requests reach the API uninspected or unblocked. Production requires blocking mode.",
-            confirm=["`grep -R SecRuleEngine /etc/nginx/` on the host."],
-            fix=["Re-run the Ansible nginx role (it sets SecRuleEngine On); investigate who changed it."],
-            verify=["`maestro_waf_rule_engine_enabled` is 1; a CRS test request (e.g. `/?q=<script>`) gets 403."],
+            ["`grep -R SecRuleEngine /etc/nginx/` on the host."],
+            ["Re-run the Ansible nginx role (it sets SecRuleEngine On); investigate who changed it."],
+            ["`maestro_waf_rule_engine_enabled` is 1; a CRS test request (e.g. `/?q=<script>`) gets 403."],
         ),
-        fired="ModSecurity on edge1 runs with SecRuleEngine off or DetectionOnly.",
     ),
     Alert(
         "WafMetricsStale",
@@ -72,17 +72,17 @@ ALERTS = (
             {"maestro_waf_metrics_last_update_timestamp_seconds": "-100x20"},
             onset="4m",
         ),
-        for_="5m",
-        severity="warning",
-        summary="The WAF log tailer stopped updating its metrics.",
-        description="WAF metrics on {{ $labels.instance_name }} were last written {{ $value | humanizeDuration }} ago.",
-        runbook=runbook(
+        "5m",
+        "warning",
+        "The WAF log tailer stopped updating its metrics.",
+        "WAF metrics on {{ $labels.instance_name }} were last written {{ $value | humanizeDuration }} ago.",
+        runbook(
             "The WAF alerts above are blind: the log tailer that writes the textfile metrics is not running.",
-            confirm=["`systemctl status maestro-waf-metrics.timer` on the host; the textfile directory's files."],
-            fix=["Restart the timer; check the nginx log path it reads still exists after log rotation."],
-            verify=["`maestro_waf_metrics_last_update_timestamp_seconds` moves forward."],
+            ["`systemctl status maestro-waf-metrics.timer` on the host; the textfile directory's files."],
+            ["Restart the timer; check the nginx log path it reads still exists after log rotation."],
+            ["`maestro_waf_metrics_last_update_timestamp_seconds` moves forward."],
         ),
-        fired="WAF metrics on edge1 were last written 10m 40s ago.",
+        "10m 40s",
     ),
 )
 

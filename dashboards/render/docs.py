@@ -45,6 +45,13 @@ def alerts_index(groups: list[RuleGroup]) -> str:
         "is the dead man's switch. Runbook URLs follow one pattern: "
         f"`{config.RUNBOOK_URL_PATTERN}`.",
         "",
+        "The queries use only metric names that the exporters of both supported Debian releases export "
+        "(`tests/dashboards/fixtures/exporter_metrics.yml`, checked by `make test`). Versions covered:",
+        "",
+        "| component | Debian 12 | Debian 13 |",
+        "|---|---|---|",
+        *(f"| {name} | {old} | {new} |" for name, (old, new) in config.COVERED_VERSIONS.items()),
+        "",
     ]
     for g in groups:
         if not g.alerts:

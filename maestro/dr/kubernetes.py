@@ -50,8 +50,13 @@ POSTGRES_KEY = "maestro:postgres"
 POSTGRESQL_TYPE = "kubernetes:acid.zalan.do/v1:postgresql"
 SECRET_TYPE = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"  # noqa: S105 - a type token
-# The Secrets that carry the platform's database URLs: the API's (both roles) and MLflow's.
-URL_SECRETS = {"maestro-api": ("MAESTRO_DATABASE_URL", "MAESTRO_DATABASE_OWNER_URL"), "mlflow-db": ("uri",)}
+# The Secrets that carry the platform's database URLs: the API's (its service role), its migration Job's (the owner)
+# and MLflow's.
+URL_SECRETS = {
+    "maestro-api": ("MAESTRO_DATABASE_URL",),
+    "maestro-api-migrate": ("MAESTRO_DATABASE_OWNER_URL",),
+    "mlflow-db": ("uri",),
+}
 # The role each URL above logs in as.
 URL_ROLES = {"MAESTRO_DATABASE_URL": "maestro_app", "MAESTRO_DATABASE_OWNER_URL": "maestro_owner", "uri": "mlflow"}
 console = Console(stderr=True)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from maestro import ansible
-from maestro.lab import endpoints, image, network, nspawn, pki, s3, wheelhouses
+from maestro.lab import endpoints, image, network, nspawn, pki, releases, s3, wheelhouses
 from maestro.lab.inventory import write_inventory
 from maestro.lab.system import LabError, console, phase, pid_alive
 from maestro.lab.topology import (
@@ -35,20 +35,33 @@ def _require_root() -> None:
         raise LabError("the lab needs root (debootstrap, mounts, bridges, nspawn)")
 
 
+ReleaseOption = Annotated[
+    str,
+    typer.Option(
+        "--release",
+        envvar=releases.ENV,
+        help=f"Debian release of the hosts: {' or '.join(releases.RELEASES)} (make lab LAB_RELEASE=...).",
+    ),
+]
+
+
 @app.command()
 def up(
     skip_ansible: Annotated[bool, typer.Option(help="Boot the hosts and write the inventory only.")] = False,
+    release_name: ReleaseOption = releases.DEFAULT,
 ) -> None:
     """Build (or reuse) the image, boot the hosts, start S3, run site.yml, bootstrap a tenant, print endpoints."""
     total = time.monotonic()
     try:
         _require_root()
+        release = _release_to_run(release_name)
         for d in ("state", "hosts", "images", "cache"):
             (LAB_DIR / d).mkdir(parents=True, exist_ok=True)
-        with phase("base image (debootstrap + platform packages, cached)"):
-            base = image.build_base_image()
-        with phase("wheelhouses for MLflow and the API (built on this machine, installed offline)"):
-            houses = wheelhouses.build_wheelhouses()
+        releases.record(release)
+        with phase(f"base image of Debian {release.debian} ({release.suite}: debootstrap + platform packages, cached)"):
+            base = image.build_base_image(release)
+        with phase("wheelhouses for MLflow and the API (fetched on this machine for the hosts' Python)"):
+            houses = wheelhouses.build_wheelhouses(release, base)
         with phase(f"bridge {BRIDGE} ({NETWORK}) and NAT"):
             network.up()
         with phase("keys, CA and secrets"):
@@ -60,7 +73,7 @@ def up(
         with phase(f"S3 endpoint (moto) on {S3_HOST}:{S3_PORT}"):
             s3.up()
         with phase("inventory ansible/inventories/lab/"):
-            write_inventory(key, houses, pki_dir)
+            write_inventory(key, houses, pki_dir, release)
         if skip_ansible:
             return
         with phase("site.yml"):
@@ -102,11 +115,23 @@ def down() -> None:
         network.down()
     endpoints.ENDPOINTS_FILE.unlink(missing_ok=True)
     endpoints.ADMIN_KEY_FILE.unlink(missing_ok=True)
+    releases.forget()
+
+
+def _release_to_run(name: str) -> releases.Release:
+    """The release `up` builds; a LabError when hosts of another release still run (they must go down first)."""
+    release = releases.by_name(name)
+    running = releases.current() if releases.STATE_FILE.exists() else release
+    if running != release and any(pid_alive(nspawn.host_dir(h) / "nspawn.pid") for h in HOSTS):
+        raise LabError(f"the lab runs Debian {running.debian} ({running.suite}): `make lab-down` before {name}")
+    return release
 
 
 @app.command()
 def status() -> None:
     """Show which hosts run (and whether the S3 endpoint does)."""
+    release = releases.current()
+    console.print(f"  release Debian {release.debian} ({release.suite})")
     for host in HOSTS:
         pid = pid_alive(nspawn.host_dir(host) / "nspawn.pid")
         state = f"running (nspawn pid {pid})" if pid else "stopped"
@@ -128,9 +153,10 @@ def start_host(name: Annotated[str, typer.Argument(help="A lab host, e.g. db1.")
 
 
 @app.command("wheelhouses")
-def build_wheelhouses() -> None:
-    """Build the MLflow and Maestro API wheelhouses the roles install offline, and print their paths."""
-    for name, path in wheelhouses.build_wheelhouses().items():
+def build_wheelhouses(release_name: ReleaseOption = releases.DEFAULT) -> None:
+    """Build a release's MLflow and Maestro API wheelhouses (its base image too), and print their paths."""
+    release = releases.by_name(release_name)
+    for name, path in wheelhouses.build_wheelhouses(release, image.build_base_image(release)).items():
         console.print(f"  {name:12} {path}")
 
 

@@ -3,8 +3,8 @@
 1. A known workload through HAProxy: one row per transaction; each row's commit time comes back from
    `track_commit_timestamp` (the clock recovery_target_time is compared with).
 2. `maestro backup`, then more writes with a gap in the middle (T falls inside it), all archived.
-3. More writes that only a WAL switch would archive; then the whole cluster is lost: every Patroni unit is killed
-   with SIGKILL (PostgreSQL with it) and every member's data directory is deleted.
+3. More writes that only a WAL switch would archive; then the whole cluster is lost: every Patroni is killed with
+   SIGKILL and two members' data directories are deleted; the third member's PostgreSQL outlives its Patroni.
 4. `maestro drill --to latest --keep` restores the repository into the drill host (dr1) and leaves it running:
    everything archived is back, in order; the commits after the last archived segment are counted as lost (RPO).
 5. `maestro restore --to T --target in-place --yes` rebuilds the cluster: exactly the commits up to T are present,
@@ -28,15 +28,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maestro.lab import releases
 from maestro.lab.failover import dsn, wait_healthy
 from maestro.lab.nspawn import ssh
 from maestro.lab.system import LabError
-from maestro.lab.topology import HOSTS, INVENTORY, host_by_name, platform_ports
+from maestro.lab.topology import INVENTORY, host_by_name, platform_ports
 from maestro.paths import ROOT
 
 TABLE = "maestro_drill"
-DATA_DIR = "/var/lib/postgresql/15/maestro-lab"
 DRILL_HOST = "dr1"
+
+
+def data_dir() -> str:
+    """The cluster's data directory (the lab's release's PostgreSQL major: the lab's cluster is always new)."""
+    return f"/var/lib/postgresql/{releases.current().postgres_major}/maestro-lab"
+
 
 Row = tuple[int, str, dt.datetime]
 
@@ -90,7 +96,8 @@ def stop_drill_copy() -> None:
     """Stop the copy `maestro drill --keep` left running (its data stays until the next drill moves it aside)."""
     ssh(
         host_by_name(DRILL_HOST),
-        f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D {DATA_DIR} -m fast -w stop",
+        f"runuser -u postgres -- /usr/lib/postgresql/{releases.current().postgres_major}/bin/pg_ctl -D {data_dir()} "
+        "-m fast -w stop",
         check=False,
     )
 
@@ -114,14 +121,27 @@ def switch_and_wait_archived(timeout: float = 60) -> None:
     raise LabError(f"WAL segment {segment} was not archived within {timeout:.0f} s")
 
 
+# For the crash, systemd must not restart Patroni (Restart=on-failure, 100 ms): a restarted Patroni would race the
+# deletion of the data directory. The drop-in lives in /run and is removed right after.
+_NO_RESTART = "/run/systemd/system/patroni.service.d/maestro-lab-crash.conf"
+
+
 def lose_cluster() -> None:
-    """Whole-cluster loss: SIGKILL every Patroni unit (PostgreSQL dies with it) and delete every data directory."""
-    for host in HOSTS:
-        if "postgres" in host.groups:
-            ssh(
-                host,
-                f"systemctl kill --signal=SIGKILL patroni; systemctl stop patroni; rm -rf {DATA_DIR}",
-            )
+    """Whole-cluster loss: every Patroni is killed with SIGKILL. On the leader and one replica PostgreSQL dies with
+    it and the data directory is deleted. On the other replica only Patroni's own process is killed (its unit stops
+    only Patroni), so its PostgreSQL keeps running, cut off from any primary, and holds the port: the in-place
+    restore must stop that server before Patroni can start one there."""
+    members = wait_healthy()
+    survivor = next(m["name"] for m in reversed(members) if m["role"] != "leader")
+    for m in members:
+        left = m["name"] == survivor
+        ssh(
+            host_by_name(m["name"]),
+            f"mkdir -p {Path(_NO_RESTART).parent} && printf '[Service]\\nRestart=no\\n' > {_NO_RESTART} && "
+            f"systemctl daemon-reload && systemctl kill --kill-whom={'main' if left else 'all'} --signal=SIGKILL "
+            f"patroni; {'' if left else f'rm -rf {data_dir()}; '}rm -f {_NO_RESTART}; systemctl daemon-reload; "
+            "systemctl reset-failed patroni",
+        )
 
 
 def maestro(*args: str) -> float:
@@ -195,6 +215,7 @@ class DrillResult:
     restore_seconds: float
     rto_api_seconds: float | None
     members: list[dict[str, Any]] = field(default_factory=list)
+    postmasters: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -235,6 +256,12 @@ def run_drill(*, gap: float = 2.0, unarchived: int = 30, unarchived_pause: float
             time.sleep(0.5)
         rto = round(watch.ready_at - watch.started, 1) if watch.ready_at is not None else None
     members = wait_healthy()
+    # One PostgreSQL per member: a server left running from the old data directory would hold the port while Patroni
+    # reports on it as if it were the new one.
+    postmaster = "pgrep -c -u postgres -f '^/usr/lib/postgresql/[0-9]+/bin/postgres -D '"
+    postmasters = {
+        m["name"]: int(ssh(host_by_name(m["name"]), postmaster, check=False).stdout.strip() or 0) for m in members
+    }
     expected = [(i, m) for i, m, ts in before_loss if ts <= target]
     restored = [(i, m) for i, m, _ in rows()]
     return DrillResult(
@@ -251,4 +278,5 @@ def run_drill(*, gap: float = 2.0, unarchived: int = 30, unarchived_pause: float
         restore_seconds=round(restore_seconds, 1),
         rto_api_seconds=rto,
         members=members,
+        postmasters=postmasters,
     )

@@ -1,6 +1,7 @@
-"""The lab's base image: Debian with systemd, SSH and every platform package, built once and cached.
+"""The lab's base image: Debian with systemd, SSH and every platform package, built once per release and cached.
 
-Every host boots from an overlay on this image (maestro/lab/nspawn.py), so a host costs only what it writes.
+Every host boots from an overlay on this image (maestro/lab/nspawn.py), so a host costs only what it writes. The
+images of the two releases (maestro/lab/releases.py) live side by side: .lab/images/<suite>-<key>/.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import json
 import shutil
 from pathlib import Path
 
+from maestro.lab.releases import Release
 from maestro.lab.system import console, run, umount_tree
 from maestro.lab.topology import LAB_DIR
 
-SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 
 # Base packages installed by debootstrap itself: enough to boot, log in over SSH and run Ansible.
@@ -31,66 +32,64 @@ BOOT_PACKAGES = (
     "procps",
     "less",
 )
-# The platform's Debian packages, pre-installed so a host's role run needs no download. The roles still
-# declare them (production hosts install them from their mirror); here apt finds them already present.
-PLATFORM_PACKAGES = (
-    "postgresql-15",
+# Platform packages whose install enables a service of the same name. The image keeps those services disabled;
+# each role enables its own.
+SERVICE_PACKAGES = (
     "patroni",
+    "haproxy",
+    "pgbackrest",
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+    "prometheus-postgres-exporter",
+    "prometheus-redis-exporter",
+    "nginx",
+    "nftables",
+)
+# The platform's Debian packages, pre-installed so a host's role run needs no download. The roles still
+# declare them (production hosts install them from their mirror); here apt finds them already present. PostgreSQL's
+# major and Redis or Valkey depend on the release (release_packages).
+PLATFORM_PACKAGES = (
+    *SERVICE_PACKAGES,
     "python3-psycopg2",
     "python3-etcd",
     "etcd-server",
     "etcd-client",
-    "haproxy",
-    "pgbackrest",
-    "redis-server",
-    "redis-sentinel",
-    "redis-tools",
-    "prometheus",
-    "prometheus-alertmanager",
-    "prometheus-node-exporter",
-    "prometheus-postgres-exporter",
-    "prometheus-redis-exporter",
-    "nginx",
     "libnginx-mod-http-modsecurity",
     "modsecurity-crs",
     "python3-venv",
-    "nftables",
+    "python3-packaging",
     "curl",
     "openssl",
 )
-# Services the packages enable on install. They stay disabled in the image; each role enables its own.
-DISABLED_SERVICES = (
-    "postgresql",
-    "patroni",
-    "etcd",
-    "haproxy",
-    "redis-server",
-    "redis-sentinel",
-    "prometheus",
-    "prometheus-alertmanager",
-    "prometheus-node-exporter",
-    "prometheus-postgres-exporter",
-    "prometheus-redis-exporter",
-    "nginx",
-    "nftables",
-    "pgbackrest",
-)
+# Every service the packages enable on install, kept disabled in the image.
+DISABLED_SERVICES = (*SERVICE_PACKAGES, "postgresql", "etcd")
 
 
-def image_key() -> str:
-    """A key for the base image: it changes when the package lists or the suite change."""
-    spec = json.dumps([SUITE, MIRROR, BOOT_PACKAGES, PLATFORM_PACKAGES, DISABLED_SERVICES, 2])
+def release_packages(release: Release) -> tuple[str, ...]:
+    """The release's platform packages: the common ones, its PostgreSQL major, and Redis or Valkey."""
+    return (*PLATFORM_PACKAGES, f"postgresql-{release.postgres_major}", *release.redis["packages"])
+
+
+def release_services(release: Release) -> tuple[str, ...]:
+    """The services the release's packages enable on install, which the image keeps disabled."""
+    return (*DISABLED_SERVICES, release.redis["service"], release.redis["sentinel_service"])
+
+
+def image_key(release: Release) -> str:
+    """A key for the release's base image: it changes when its package lists change."""
+    spec = json.dumps([release.suite, MIRROR, BOOT_PACKAGES, release_packages(release), release_services(release), 3])
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
-def image_dir() -> Path:
-    """Where the base image of the current package lists lives (.lab/images/base-<key>)."""
-    return LAB_DIR / "images" / f"base-{image_key()}"
+def image_dir(release: Release) -> Path:
+    """Where the release's base image lives (.lab/images/<suite>-<key>)."""
+    return LAB_DIR / "images" / f"{release.suite}-{image_key(release)}"
 
 
-def build_base_image() -> Path:
-    """Debootstrap the base image once; a partial build (interrupted run) is discarded and redone."""
-    final = image_dir()
+def build_base_image(release: Release) -> Path:
+    """Debootstrap the release's base image once; a partial build (interrupted run) is discarded and redone."""
+    final = image_dir(release)
     if (final / ".maestro-complete").exists():
         console.print(f"    cached image {final.name}")
         return final
@@ -99,11 +98,12 @@ def build_base_image() -> Path:
         umount_tree(tmp)
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    run(["debootstrap", "--variant=minbase", f"--include={','.join(BOOT_PACKAGES)}", SUITE, tmp, MIRROR])
+    suite = release.suite
+    run(["debootstrap", "--variant=minbase", f"--include={','.join(BOOT_PACKAGES)}", suite, tmp, MIRROR])
     (tmp / "etc/apt/sources.list").write_text(
-        f"deb {MIRROR} {SUITE} main\n"
-        f"deb {MIRROR} {SUITE}-updates main\n"
-        f"deb http://deb.debian.org/debian-security {SUITE}-security main\n"
+        f"deb {MIRROR} {suite} main\n"
+        f"deb {MIRROR} {suite}-updates main\n"
+        f"deb http://deb.debian.org/debian-security {suite}-security main\n"
     )
     policy = tmp / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\n# Maestro lab image build: no service starts inside the chroot.\nexit 101\n")
@@ -112,10 +112,10 @@ def build_base_image() -> Path:
     chroot_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
     run(["chroot", tmp, "apt-get", "update", "-qq"], env=chroot_env)
     run(
-        ["chroot", tmp, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *PLATFORM_PACKAGES],
+        ["chroot", tmp, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *release_packages(release)],
         env=chroot_env,
     )
-    for svc in DISABLED_SERVICES:
+    for svc in release_services(release):
         run(["chroot", tmp, "systemctl", "disable", "--quiet", svc], env=chroot_env, check=False)
     run(["chroot", tmp, "systemctl", "enable", "--quiet", "systemd-networkd", "ssh"], env=chroot_env)
     run(["chroot", tmp, "apt-get", "clean"], env=chroot_env)

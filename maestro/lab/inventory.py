@@ -9,10 +9,11 @@ import yaml
 
 from maestro.lab import idp
 from maestro.lab.pki import SSH_OPTIONS, ensure_secrets
+from maestro.lab.releases import Release
 from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, INVENTORY, INVENTORY_DIR, S3_HOST, S3_PORT
 
 
-def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
+def write_inventory(key: Path, houses: dict[str, Path], pki: Path, release: Release) -> Path:
     """Generate ansible/inventories/lab/ (git-ignored): hosts, groups and the lab's variables."""
     groups: dict[str, dict[str, Any]] = {}
     for host in HOSTS:
@@ -55,6 +56,8 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "maestro_api_db_owner_password": sec["api_db_owner_password"],
         "maestro_api_db_password": sec["api_db_password"],
         "maestro_api_key_pepper": sec["api_key_pepper"],
+        "maestro_api_audit_key": sec["api_audit_key"],
+        "maestro_api_metrics_token": sec["api_metrics_token"],
         "redis_password": sec["redis_password"],
         "pgbackrest_cipher_pass": sec["pgbackrest_cipher_pass"],
         # Credentials of the internal surfaces (docs/security.md).
@@ -66,10 +69,11 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path) -> Path:
         "monitoring_prometheus_password": sec["prometheus_password"],
         "monitoring_alertmanager_password": sec["alertmanager_password"],
         "monitoring_exporter_password": sec["exporter_password"],
-        # The lab is small and shares two cores: fewer workers, a tighter failover. Patroni's leader lock lives
-        # 10 s instead of the role's 20 s (loop_wait + 2 * retry_timeout <= ttl still holds), which bounds
-        # the failover after a crashed leader; docs/benchmarks/lab.md reports what it measured.
-        "patroni_ttl": 10,
+        # The lab is small and shares two cores: fewer workers, a tighter failover. Patroni's leader lock lives as
+        # short as the release's Patroni allows (10 s on Debian 12's 3.0.2, 20 s on Debian 13's 4.0; the role's
+        # default is 20 s), with loop_wait + 2 * retry_timeout <= ttl; the lock bounds the failover after a crashed
+        # leader. docs/benchmarks/lab.md reports what it measured.
+        "patroni_ttl": max(10, release.patroni_min_ttl),
         "patroni_loop_wait": 1,
         "patroni_retry_timeout": 4,
         "mlflow_workers": 2,

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from maestro.lab import releases
 from maestro.lab.image import image_dir
 from maestro.lab.pki import SSH_KEY, SSH_OPTIONS
 from maestro.lab.system import is_mounted, pid_alive, run, spawn, stop_process, tcp_open, wait_until
@@ -130,7 +131,7 @@ def boot_all(base: Path, key: Path) -> None:
 
 def start_host(host: Host) -> None:
     """Boot one host again (after stop_host or a crash) on its existing overlay, and wait for SSH."""
-    boot_host(host, prepare_root(host, image_dir(), SSH_KEY))
+    boot_host(host, prepare_root(host, image_dir(releases.current()), SSH_KEY))
     wait_ssh(host)
 
 

@@ -102,6 +102,8 @@ def ensure_secrets() -> dict[str, str]:
         "api_db_password",
         "redis_password",
         "api_key_pepper",
+        "api_audit_key",
+        "api_metrics_token",
         "s3_access_key",
         "s3_secret_key",
         "pgbackrest_cipher_pass",

@@ -114,11 +114,11 @@ class RecordedResource:
     """The logical name."""
     inputs: dict[str, Any]
     """The inputs with camelCase keys; secrets in wire form (see `is_secret`)."""
-    parent: str
+    parent: str = ""
     """The parent's URN ("" only for the stack)."""
-    provider: str
+    provider: str = ""
     """The provider reference `<urn>::<id>`, or "" for the default provider."""
-    custom: bool
+    custom: bool = True
     """True for provider-managed resources, False for components."""
     id: str = ""
     """The fake physical id the mocks returned."""

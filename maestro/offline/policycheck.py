@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 import typer
@@ -40,6 +40,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from maestro.paths import ROOT
+
+if TYPE_CHECKING:  # the record type only: `check` alone loads mockrun, to evaluate a program
+    from maestro.offline.mockrun import RecordedResource as Recorded
 
 PACK_DIR = ROOT / "policies"
 CONFIG_DIR = PACK_DIR / "config"
@@ -75,16 +78,6 @@ def pack() -> ModuleType:
 
 
 # --- what the engine sends ---------------------------------------------------------------------------------------
-
-
-class Recorded(Protocol):
-    urn: str
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    parent: str
-    provider: str
-    outputs: dict[str, Any]
 
 
 def wire(value: Any) -> Any:
@@ -139,7 +132,7 @@ def analyze_requests(
     """One AnalyzeRequest per custom resource (components and providers are not analyzed by the engine)."""
     by_urn = {r.urn: r for r in resources}
     for r in resources:
-        if not getattr(r, "custom", True) or r.type.startswith("pulumi:providers:"):
+        if not r.custom or r.type.startswith("pulumi:providers:"):
             continue
         req = analyzer_pb2.AnalyzeRequest(
             type=r.type,
@@ -161,8 +154,8 @@ def analyze_stack_request(
     by_urn = {r.urn: r for r in resources}
     items = []
     for r in resources:
-        state = {**r.inputs, **(getattr(r, "outputs", None) or {})}
-        rid = getattr(r, "id", "")
+        state = {**r.inputs, **r.outputs}
+        rid = r.id
         if rid and "id" not in state and not r.type.startswith(("kubernetes:", "pulumi:", "maestro:")):
             state["id"] = rid  # bridged and azure-native providers carry the id in their state
         item = analyzer_pb2.AnalyzerResource(

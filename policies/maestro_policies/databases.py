@@ -30,14 +30,14 @@ def _prod(r: Res) -> bool:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-001",
-    title="Databases and caches are not reachable from the internet.",
-    rationale="Postgres and Redis are reached only from the cluster; a public endpoint invites credential stuffing "
+    "MAESTRO-DB-001",
+    "Databases and caches are not reachable from the internet.",
+    "Postgres and Redis are reached only from the cluster; a public endpoint invites credential stuffing "
     "and exploits of the wire protocol.",
-    severity="critical",
-    fix="RDS: publiclyAccessible false; Cloud SQL: settings.ipConfiguration.ipv4Enabled false (private IP) and no "
+    "critical",
+    "RDS: publiclyAccessible false; Cloud SQL: settings.ipConfiguration.ipv4Enabled false (private IP) and no "
     "0.0.0.0/0 authorized network; Azure: publicNetworkAccess 'Disabled'.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#publiclyaccessible_python",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#publiclyaccessible_python",
     types=[RDS_INSTANCE, CLOUD_SQL, *AZ_PG, *AZ_REDIS, MEMORYSTORE],
 )
 def not_public(r: Res) -> Iterable[str]:
@@ -62,14 +62,14 @@ def not_public(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-002",
-    title="Databases and caches are encrypted at rest with a customer-managed key.",
-    rationale="Snapshots and replicas inherit the storage encryption; a customer-managed key keeps them revocable.",
-    severity="high",
-    fix="RDS: storageEncrypted true and kmsKeyId; ElastiCache: atRestEncryptionEnabled true and kmsKeyId; Cloud "
+    "MAESTRO-DB-002",
+    "Databases and caches are encrypted at rest with a customer-managed key.",
+    "Snapshots and replicas inherit the storage encryption; a customer-managed key keeps them revocable.",
+    "high",
+    "RDS: storageEncrypted true and kmsKeyId; ElastiCache: atRestEncryptionEnabled true and kmsKeyId; Cloud "
     "SQL: encryptionKeyName; Memorystore: customerManagedKey; Azure PostgreSQL: dataEncryption.type "
     "'AzureKeyVault'.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/elasticache/replicationgroup/",
     types=[RDS_INSTANCE, RDS_CLUSTER, ELASTICACHE, CLOUD_SQL, MEMORYSTORE, *AZ_PG],
 )
 def encrypted_at_rest(r: Res) -> Iterable[str]:
@@ -97,15 +97,14 @@ def _params(p: object) -> dict[str, str]:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-003",
-    title="Databases and caches require TLS in transit.",
-    rationale="Credentials and query results cross node and zone boundaries; clear text lets anyone on the path "
-    "read them.",
-    severity="high",
-    fix="ElastiCache: transitEncryptionEnabled true; Memorystore: transitEncryptionMode 'SERVER_AUTHENTICATION'; "
+    "MAESTRO-DB-003",
+    "Databases and caches require TLS in transit.",
+    "Credentials and query results cross node and zone boundaries; clear text lets anyone on the path read them.",
+    "high",
+    "ElastiCache: transitEncryptionEnabled true; Memorystore: transitEncryptionMode 'SERVER_AUTHENTICATION'; "
     "Azure Redis: enableNonSslPort false and minimumTlsVersion '1.2'; Cloud SQL: settings.ipConfiguration.sslMode "
     "'ENCRYPTED_ONLY'; RDS Postgres parameter groups: rds.force_ssl=1.",
-    docs="https://www.pulumi.com/registry/packages/gcp/api-docs/sql/databaseinstance/",
+    "https://www.pulumi.com/registry/packages/gcp/api-docs/sql/databaseinstance/",
     types=[ELASTICACHE, MEMORYSTORE, *AZ_REDIS, CLOUD_SQL, *RDS_PARAMS],
 )
 def encrypted_in_transit(r: Res) -> Iterable[str]:
@@ -150,15 +149,14 @@ def _redis_auth_in_pod(spec: object) -> bool | None:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-004",
-    title="Redis requires authentication.",
-    rationale="Redis holds rate-limit state and cached registry reads; without AUTH anyone on the network can "
-    "read or flush it.",
-    severity="critical",
-    fix="ElastiCache: set authToken (secret) or userGroupIds; Memorystore: authEnabled true; Azure: keep access "
+    "MAESTRO-DB-004",
+    "Redis requires authentication.",
+    "Redis holds rate-limit state and cached registry reads; without AUTH anyone on the network can read or flush it.",
+    "critical",
+    "ElastiCache: set authToken (secret) or userGroupIds; Memorystore: authEnabled true; Azure: keep access "
     "keys or Entra auth (never redisConfiguration.authnotrequired); in-cluster: start redis-server with "
     "--requirepass/--aclfile or REDIS_PASSWORD from a Secret.",
-    docs="https://www.pulumi.com/registry/packages/gcp/api-docs/redis/instance/",
+    "https://www.pulumi.com/registry/packages/gcp/api-docs/redis/instance/",
     types=[ELASTICACHE, MEMORYSTORE, *AZ_REDIS, *K8S_REDIS_HOSTS],
 )
 def redis_auth(r: Res) -> Iterable[str]:
@@ -178,13 +176,13 @@ DEV_BACKUP_DAYS = 7
 
 
 @RULES.resource(
-    id="MAESTRO-DB-005",
-    title=f"Databases keep backups: {DEV_BACKUP_DAYS}+ days, {PROD_BACKUP_DAYS}+ days in prod.",
-    rationale="Point-in-time recovery is only as deep as the retained backups; prod keeps five weeks.",
-    severity="high",
-    fix="RDS: backupRetentionPeriod; Cloud SQL: settings.backupConfiguration.enabled with pointInTimeRecoveryEnabled "
+    "MAESTRO-DB-005",
+    f"Databases keep backups: {DEV_BACKUP_DAYS}+ days, {PROD_BACKUP_DAYS}+ days in prod.",
+    "Point-in-time recovery is only as deep as the retained backups; prod keeps five weeks.",
+    "high",
+    "RDS: backupRetentionPeriod; Cloud SQL: settings.backupConfiguration.enabled with pointInTimeRecoveryEnabled "
     "and backupRetentionSettings.retainedBackups; Azure PostgreSQL: backup.backupRetentionDays.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#backupretentionperiod_python",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#backupretentionperiod_python",
     types=[RDS_INSTANCE, RDS_CLUSTER, CLOUD_SQL, *AZ_PG],
 )
 def backup_retention(r: Res) -> Iterable[str]:
@@ -210,14 +208,14 @@ def backup_retention(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-006",
-    title="Databases and caches are highly available in prod.",
-    rationale="A single zone or a single Postgres member is a planned outage at every maintenance window.",
-    severity="high",
-    fix="RDS: multiAz true; Cloud SQL: availabilityType 'REGIONAL'; Azure PostgreSQL: highAvailability.mode "
+    "MAESTRO-DB-006",
+    "Databases and caches are highly available in prod.",
+    "A single zone or a single Postgres member is a planned outage at every maintenance window.",
+    "high",
+    "RDS: multiAz true; Cloud SQL: availabilityType 'REGIONAL'; Azure PostgreSQL: highAvailability.mode "
     "'ZoneRedundant'; ElastiCache: automaticFailoverEnabled and multiAzEnabled; Memorystore: tier 'STANDARD_HA'; "
     "Azure Redis: a Standard or Premium SKU; Zalando Postgres: numberOfInstances >= 3.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#multiaz_python",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#multiaz_python",
     types=[RDS_INSTANCE, CLOUD_SQL, *AZ_PG, ELASTICACHE, MEMORYSTORE, *AZ_REDIS, ZALANDO_PG],
 )
 def high_availability(r: Res) -> Iterable[str]:
@@ -244,13 +242,12 @@ def high_availability(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-007",
-    title="Databases have deletion protection in prod.",
-    rationale="Dropping the production database must take two deliberate steps, never one bad diff.",
-    severity="high",
-    fix="RDS: deletionProtection true; Cloud SQL: keep deletionProtection (and "
-    "settings.deletionProtectionEnabled) true.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#deletionprotection_python",
+    "MAESTRO-DB-007",
+    "Databases have deletion protection in prod.",
+    "Dropping the production database must take two deliberate steps, never one bad diff.",
+    "high",
+    "RDS: deletionProtection true; Cloud SQL: keep deletionProtection (and settings.deletionProtectionEnabled) true.",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/#deletionprotection_python",
     types=[RDS_INSTANCE, RDS_CLUSTER, CLOUD_SQL],
 )
 def deletion_protection(r: Res) -> Iterable[str]:
@@ -268,12 +265,12 @@ def deletion_protection(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-DB-008",
-    title="In-cluster Postgres replicates synchronously in prod.",
-    rationale="Asynchronous replication can lose acknowledged transactions on failover; prod promises RPO 0.",
-    severity="medium",
-    fix="Set spec.patroni.synchronous_mode true on the Zalando postgresql resource.",
-    docs="https://postgres-operator.readthedocs.io/en/latest/reference/cluster_manifest/#patroni-parameters",
+    "MAESTRO-DB-008",
+    "In-cluster Postgres replicates synchronously in prod.",
+    "Asynchronous replication can lose acknowledged transactions on failover; prod promises RPO 0.",
+    "medium",
+    "Set spec.patroni.synchronous_mode true on the Zalando postgresql resource.",
+    "https://postgres-operator.readthedocs.io/en/latest/reference/cluster_manifest/#patroni-parameters",
     types=[ZALANDO_PG],
 )
 def synchronous_replication(r: Res) -> Iterable[str]:

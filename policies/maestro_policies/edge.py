@@ -51,13 +51,13 @@ WAF_ANNOTATIONS = (
 
 
 @RULES.resource(
-    id="MAESTRO-EDGE-001",
-    title="TLS listeners accept TLS 1.2 or newer only.",
-    rationale="TLS 1.0/1.1 have known downgrade and cipher weaknesses and are out of every compliance baseline.",
-    severity="high",
-    fix="AWS: sslPolicy 'ELBSecurityPolicy-TLS13-1-2-2021-06'; GCP: an SSLPolicy with minTlsVersion 'TLS_1_2'; "
+    "MAESTRO-EDGE-001",
+    "TLS listeners accept TLS 1.2 or newer only.",
+    "TLS 1.0/1.1 have known downgrade and cipher weaknesses and are out of every compliance baseline.",
+    "high",
+    "AWS: sslPolicy 'ELBSecurityPolicy-TLS13-1-2-2021-06'; GCP: an SSLPolicy with minTlsVersion 'TLS_1_2'; "
     "Azure: sslPolicy.minProtocolVersion 'TLSv1_2' (or policy AppGwSslPolicy20220101).",
-    docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html",
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html",
     types=[AWS_LISTENER, GCP_SSL_POLICY, AZ_APPGW],
 )
 def tls12(r: Res) -> Iterable[str]:
@@ -78,17 +78,17 @@ def tls12(r: Res) -> Iterable[str]:
 
 
 @RULES.stack(
-    id="MAESTRO-EDGE-002",
-    title="Public listeners terminate TLS and redirect plain HTTP to HTTPS.",
-    rationale="A listener that serves HTTP lets credentials and API keys travel in clear text. An Ingress served "
+    "MAESTRO-EDGE-002",
+    "Public listeners terminate TLS and redirect plain HTTP to HTTPS.",
+    "A listener that serves HTTP lets credentials and API keys travel in clear text. An Ingress served "
     "by an in-cluster controller that is itself only reachable through a TLS-terminating cloud load balancer "
     "(controller Service of type ClusterIP) is an internal hop, not a public listener.",
-    severity="high",
-    fix="AWS: the HTTP listener's default action is a redirect to HTTPS (statusCode HTTP_301); GCP: the HTTP "
+    "high",
+    "AWS: the HTTP listener's default action is a redirect to HTTPS (statusCode HTTP_301); GCP: the HTTP "
     "proxy's URL map has defaultUrlRedirect.httpsRedirect true; Kubernetes: a tls section (or the controller's "
     "certificate annotation) and the controller's HTTPS redirect (ingress-nginx default, ALB/AGIC ssl-redirect, "
     "GKE FrontendConfig).",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/listener/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/lb/listener/",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def http_redirect(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -197,17 +197,16 @@ def _is_gce_ingress(r: Res) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-EDGE-003",
-    title="Every public entry point sits behind a WAF.",
-    rationale="The API is the only thing exposed; the WAF (OWASP rules) is the first filter for injection and "
-    "scanner traffic.",
-    severity="critical",
-    fix="Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, AGIC "
+    "MAESTRO-EDGE-003",
+    "Every public entry point sits behind a WAF.",
+    "The API is the only thing exposed; the WAF (OWASP rules) is the first filter for injection and scanner traffic.",
+    "critical",
+    "Kubernetes Ingresses carry the WAF annotations from the Foundation (ALB wafv2-acl-arn, AGIC "
     "waf-policy-for-path, ingress-nginx enable-modsecurity + enable-owasp-core-rules), or their class is served by "
     "a controller that runs ModSecurity + CRS or sits behind a GKE BackendConfig with a Cloud Armor policy, or by "
     "an Application Gateway with a WAF policy; public ALBs have a WebAclAssociation; Application Gateways have "
     "a firewallPolicy.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclassociation/",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def behind_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -317,15 +316,15 @@ def _is_nginx_release(r: Res) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-EDGE-004",
-    title="The WAF runs the managed OWASP rule sets, blocking in prod.",
-    rationale="A WAF in count/detection mode only logs the attack it was bought to stop.",
-    severity="critical",
-    fix="AWS: AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with overrideAction none; GCP: "
+    "MAESTRO-EDGE-004",
+    "The WAF runs the managed OWASP rule sets, blocking in prod.",
+    "A WAF in count/detection mode only logs the attack it was bought to stop.",
+    "critical",
+    "AWS: AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet with overrideAction none; GCP: "
     "evaluatePreconfiguredWaf sqli and xss rules with action deny and preview false; Azure: an OWASP managed rule "
     "set and policySettings.mode 'Prevention'; ingress-nginx: enable-owasp-modsecurity-crs (controller) or "
     "enable-owasp-core-rules (Ingress), and SecRuleEngine On in the modsecurity-snippet.",
-    docs="https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html",
+    "https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -350,15 +349,15 @@ def owasp_blocking(resources: Sequence[Res], env: str) -> Iterable[tuple[str, st
 
 
 @RULES.stack(
-    id="MAESTRO-EDGE-005",
-    title="WAF decisions are logged.",
-    rationale="Without WAF logs a blocked attack and a blocked customer look the same: invisible.",
-    severity="medium",
-    fix="AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
+    "MAESTRO-EDGE-005",
+    "WAF decisions are logged.",
+    "Without WAF logs a blocked attack and a blocked customer look the same: invisible.",
+    "medium",
+    "AWS: a WebAclLoggingConfiguration per web ACL (named '<acl>-logging'); GCP: logConfig.enable on backend "
     "services with a securityPolicy, spec.logging.enable on a GKE BackendConfig that attaches one; Azure: a "
     "DiagnosticSetting for the WAF policy's gateway (named "
     "'<gateway>-diagnostics').",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/wafv2/webaclloggingconfiguration/",
     covers=("aws", "gcp", "azure"),
 )
 def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -383,13 +382,13 @@ def waf_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
 
 
 @RULES.resource(
-    id="MAESTRO-EDGE-006",
-    title="Application load balancers drop invalid HTTP headers.",
-    rationale="Forwarding malformed headers enables request smuggling between the load balancer and the app.",
-    severity="medium",
+    "MAESTRO-EDGE-006",
+    "Application load balancers drop invalid HTTP headers.",
+    "Forwarding malformed headers enables request smuggling between the load balancer and the app.",
+    "medium",
+    "Set dropInvalidHeaderFields true on the load balancer.",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/lb/loadbalancer/#dropinvalidheaderfields_python",
     enforcement="advisory",
-    fix="Set dropInvalidHeaderFields true on the load balancer.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/lb/loadbalancer/#dropinvalidheaderfields_python",
     types=[AWS_LB],
 )
 def drop_invalid_headers(r: Res) -> Iterable[str]:

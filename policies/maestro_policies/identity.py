@@ -60,13 +60,13 @@ def _duration_seconds(value: object) -> int:
 
 
 @RULES.resource(
-    id="MAESTRO-IAM-001",
-    title=f"Encryption keys rotate automatically, at least every {MAX_ROTATION_DAYS} days.",
-    rationale="Rotation bounds how much data one leaked key version can decrypt.",
-    severity="high",
-    fix="AWS: enableKeyRotation true (symmetric keys); GCP: rotationPeriod (e.g. '7776000s'); Azure: "
+    "MAESTRO-IAM-001",
+    f"Encryption keys rotate automatically, at least every {MAX_ROTATION_DAYS} days.",
+    "Rotation bounds how much data one leaked key version can decrypt.",
+    "high",
+    "AWS: enableKeyRotation true (symmetric keys); GCP: rotationPeriod (e.g. '7776000s'); Azure: "
     "properties.rotationPolicy with a 'rotate' lifetime action.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/kms/key/#enablekeyrotation_python",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/kms/key/#enablekeyrotation_python",
     types=[AWS_KMS, GCP_KMS, AZ_KEY],
 )
 def key_rotation(r: Res) -> Iterable[str]:
@@ -92,14 +92,14 @@ def _touches_s3(resource: object) -> bool:
 
 
 @RULES.resource(
-    id="MAESTRO-IAM-002",
-    title="No wildcard actions on data buckets.",
-    rationale="`s3:*` includes DeleteBucket, PutBucketPolicy and PutObjectLockConfiguration: a leaked workload "
+    "MAESTRO-IAM-002",
+    "No wildcard actions on data buckets.",
+    "`s3:*` includes DeleteBucket, PutBucketPolicy and PutObjectLockConfiguration: a leaked workload "
     "credential could destroy backups.",
-    severity="high",
-    fix="Grant only the actions the workload uses (e.g. s3:GetObject, s3:PutObject, s3:ListBucket); on GCS grant "
+    "high",
+    "Grant only the actions the workload uses (e.g. s3:GetObject, s3:PutObject, s3:ListBucket); on GCS grant "
     "roles/storage.objectUser (or objectViewer) instead of storage.admin, owner or editor.",
-    docs="https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege",
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege",
     types=[*AWS_POLICY_DOCS, *GCS_IAM],
 )
 def no_wildcard_actions(r: Res) -> Iterable[str]:
@@ -118,13 +118,13 @@ def no_wildcard_actions(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-IAM-003",
-    title="Workloads use workload identity, never static cloud keys.",
-    rationale="Static keys do not expire, get copied into laptops and CI logs, and cannot be tied to one pod.",
-    severity="critical",
-    fix="Delete the access key / service-account key; bind the Kubernetes service account to a cloud role (IRSA or "
+    "MAESTRO-IAM-003",
+    "Workloads use workload identity, never static cloud keys.",
+    "Static keys do not expire, get copied into laptops and CI logs, and cannot be tied to one pod.",
+    "critical",
+    "Delete the access key / service-account key; bind the Kubernetes service account to a cloud role (IRSA or "
     "EKS Pod Identity, GKE Workload Identity, Azure Workload Identity); on Azure set allowSharedKeyAccess false.",
-    docs="https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity",
+    "https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity",
     types=[AWS_ACCESS_KEY, GCP_SA_KEY, AZ_ACCOUNT, K8S_SECRET],
 )
 def no_static_keys(r: Res) -> Iterable[str]:
@@ -140,14 +140,14 @@ def no_static_keys(r: Res) -> Iterable[str]:
 
 
 @RULES.stack(
-    id="MAESTRO-IAM-004",
-    title="Managed Kubernetes clusters have workload identity enabled.",
-    rationale="Workload identity is what lets WAL-G and MLflow reach buckets without static keys.",
-    severity="high",
-    fix="EKS: an aws.iam.OpenIdConnectProvider for the cluster issuer (IRSA) or the eks-pod-identity-agent addon; "
+    "MAESTRO-IAM-004",
+    "Managed Kubernetes clusters have workload identity enabled.",
+    "Workload identity is what lets WAL-G and MLflow reach buckets without static keys.",
+    "high",
+    "EKS: an aws.iam.OpenIdConnectProvider for the cluster issuer (IRSA) or the eks-pod-identity-agent addon; "
     "GKE: workloadIdentityConfig.workloadPool; AKS: oidcIssuerProfile.enabled and "
     "securityProfile.workloadIdentity.enabled.",
-    docs="https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html",
+    "https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html",
     covers=("aws", "gcp", "azure"),
 )
 def workload_identity(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

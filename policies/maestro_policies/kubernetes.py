@@ -59,15 +59,7 @@ def _k8s_rule(
     docs: str = PSS_DOCS,
     types: Iterable[str] = WORKLOAD_TYPES,
 ) -> Callable[[ResourceCheck], Rule]:
-    return RULES.resource(
-        id=id,
-        title=title,
-        rationale=rationale,
-        severity=severity,
-        fix=fix,
-        docs=docs,
-        types=types,
-    )
+    return RULES.resource(id, title, rationale, severity, fix, docs, types=types)
 
 
 def per_container(check: ContainerCheck) -> ResourceCheck:
@@ -246,13 +238,13 @@ def _selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, A
 
 
 @RULES.stack(
-    id="MAESTRO-K8S-010",
-    title="Replicated workloads have a PodDisruptionBudget.",
-    rationale="Without a PDB a node drain may evict every replica of the API or of Postgres at once.",
-    severity="medium",
-    fix="Add a policy/v1 PodDisruptionBudget in the same namespace whose selector matches the pod labels, with "
+    "MAESTRO-K8S-010",
+    "Replicated workloads have a PodDisruptionBudget.",
+    "Without a PDB a node drain may evict every replica of the API or of Postgres at once.",
+    "medium",
+    "Add a policy/v1 PodDisruptionBudget in the same namespace whose selector matches the pod labels, with "
     "minAvailable or maxUnavailable.",
-    docs="https://kubernetes.io/docs/tasks/run-application/configure-pdb/",
+    "https://kubernetes.io/docs/tasks/run-application/configure-pdb/",
     covers=("kubernetes",),
 )
 def pdbs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

@@ -115,13 +115,12 @@ def _world_open(ports: dict[int, str], r: Res) -> Iterator[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-NET-001",
-    title="No ingress from 0.0.0.0/0 to data ports.",
-    rationale="Postgres, Redis, etcd and MLflow are internal services; only the WAF-fronted entry point faces the "
-    "internet.",
-    severity="critical",
-    fix="Restrict the source to the VPC/cluster CIDR or a security group reference.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/vpc/securitygroupingressrule/",
+    "MAESTRO-NET-001",
+    "No ingress from 0.0.0.0/0 to data ports.",
+    "Postgres, Redis, etcd and MLflow are internal services; only the WAF-fronted entry point faces the internet.",
+    "critical",
+    "Restrict the source to the VPC/cluster CIDR or a security group reference.",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/vpc/securitygroupingressrule/",
     types=INGRESS_TYPES,
 )
 def no_world_data_ports(r: Res) -> Iterable[str]:
@@ -129,12 +128,12 @@ def no_world_data_ports(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-NET-002",
-    title="No ingress from 0.0.0.0/0 to administrative ports.",
-    rationale="SSH, RDP, kubelet and the Kubernetes API are the first ports scanned on any public address.",
-    severity="high",
-    fix="Reach hosts through SSM/IAP/Bastion and restrict the Kubernetes API to known CIDRs or a private endpoint.",
-    docs="https://cloud.google.com/firewall/docs/firewalls",
+    "MAESTRO-NET-002",
+    "No ingress from 0.0.0.0/0 to administrative ports.",
+    "SSH, RDP, kubelet and the Kubernetes API are the first ports scanned on any public address.",
+    "high",
+    "Reach hosts through SSM/IAP/Bastion and restrict the Kubernetes API to known CIDRs or a private endpoint.",
+    "https://cloud.google.com/firewall/docs/firewalls",
     types=INGRESS_TYPES,
 )
 def no_world_admin_ports(r: Res) -> Iterable[str]:
@@ -142,13 +141,13 @@ def no_world_admin_ports(r: Res) -> Iterable[str]:
 
 
 @RULES.resource(
-    id="MAESTRO-NET-003",
-    title="Every ingress rule says why it exists.",
-    rationale="Undescribed rules are never removed, because nobody knows whether they are still needed.",
-    severity="low",
+    "MAESTRO-NET-003",
+    "Every ingress rule says why it exists.",
+    "Undescribed rules are never removed, because nobody knows whether they are still needed.",
+    "low",
+    "Set description on each ingress rule (AWS), firewall (GCP) or security rule (Azure).",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/",
     enforcement="advisory",
-    fix="Set description on each ingress rule (AWS), firewall (GCP) or security rule (Azure).",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/",
     types=INGRESS_TYPES,
 )
 def ingress_described(r: Res) -> Iterable[str]:
@@ -160,13 +159,13 @@ def ingress_described(r: Res) -> Iterable[str]:
 
 
 @RULES.stack(
-    id="MAESTRO-NET-004",
-    title="Networks have flow logs.",
-    rationale="Flow logs are the only record of who talked to what when investigating an incident.",
-    severity="medium",
-    fix="AWS: an aws.ec2.FlowLog for each VPC (vpcId, named '<vpc>-flow-logs'); GCP: logConfig on each "
+    "MAESTRO-NET-004",
+    "Networks have flow logs.",
+    "Flow logs are the only record of who talked to what when investigating an incident.",
+    "medium",
+    "AWS: an aws.ec2.FlowLog for each VPC (vpcId, named '<vpc>-flow-logs'); GCP: logConfig on each "
     "subnetwork; Azure: a network FlowLog for each virtual network.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/ec2/flowlog/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/ec2/flowlog/",
     covers=("aws", "gcp", "azure"),
 )
 def flow_logs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -188,13 +187,13 @@ def flow_logs(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
 
 
 @RULES.resource(
-    id="MAESTRO-NET-005",
-    title="GCP firewall rules log their matches.",
-    rationale="Firewall logging shows which rules are hit and which never are; it is how rules get pruned.",
-    severity="low",
+    "MAESTRO-NET-005",
+    "GCP firewall rules log their matches.",
+    "Firewall logging shows which rules are hit and which never are; it is how rules get pruned.",
+    "low",
+    "Set logConfig.metadata ('INCLUDE_ALL_METADATA' or 'EXCLUDE_ALL_METADATA') on the firewall.",
+    "https://www.pulumi.com/registry/packages/gcp/api-docs/compute/firewall/",
     enforcement="advisory",
-    fix="Set logConfig.metadata ('INCLUDE_ALL_METADATA' or 'EXCLUDE_ALL_METADATA') on the firewall.",
-    docs="https://www.pulumi.com/registry/packages/gcp/api-docs/compute/firewall/",
     types=[GCP_FIREWALL],
 )
 def gcp_firewall_logging(r: Res) -> Iterable[str]:

@@ -58,14 +58,14 @@ def _is_default_deny(np: Res) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-STK-001",
-    title="Every namespace has a default-deny NetworkPolicy.",
-    rationale="Kubernetes allows all pod-to-pod traffic by default; a default deny makes every allowed flow an "
+    "MAESTRO-STK-001",
+    "Every namespace has a default-deny NetworkPolicy.",
+    "Kubernetes allows all pod-to-pod traffic by default; a default deny makes every allowed flow an "
     "explicit, reviewed NetworkPolicy.",
-    severity="high",
-    fix="Add a NetworkPolicy in the namespace with podSelector {} , policyTypes [Ingress, Egress] and no ingress "
+    "high",
+    "Add a NetworkPolicy in the namespace with podSelector {} , policyTypes [Ingress, Egress] and no ingress "
     "rules, then allow the needed flows with narrower policies.",
-    docs="https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
+    "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
     covers=("kubernetes",),
 )
 def default_deny(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -104,13 +104,13 @@ def _has_walg(resources: Sequence[Res]) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-STK-002",
-    title="The platform has backups.",
-    rationale="Every stack must be restorable: continuous WAL archiving plus base backups to object storage.",
-    severity="critical",
-    fix="Create the backup bucket (name containing 'backup' or tag purpose=backup) and configure WAL-G (WALG_* / "
+    "MAESTRO-STK-002",
+    "The platform has backups.",
+    "Every stack must be restorable: continuous WAL archiving plus base backups to object storage.",
+    "critical",
+    "Create the backup bucket (name containing 'backup' or tag purpose=backup) and configure WAL-G (WALG_* / "
     "WAL_S3_BUCKET settings) for the Postgres cluster, or a backup CronJob.",
-    docs="https://postgres-operator.readthedocs.io/en/latest/administrator/#wal-archiving-and-physical-basebackups",
+    "https://postgres-operator.readthedocs.io/en/latest/administrator/#wal-archiving-and-physical-basebackups",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def has_backups(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -138,12 +138,12 @@ def _chart(r: Res) -> str:
 
 
 @RULES.stack(
-    id="MAESTRO-STK-003",
-    title="The platform has monitoring.",
-    rationale="Alerts on backups, replication and the API's SLO are part of the product, not an add-on.",
-    severity="high",
-    fix="Deploy kube-prometheus-stack (Helm release) with the platform's PrometheusRules.",
-    docs="https://github.com/prometheus-community/helm-charts/tree/main/charts/kube-prometheus-stack",
+    "MAESTRO-STK-003",
+    "The platform has monitoring.",
+    "Alerts on backups, replication and the API's SLO are part of the product, not an add-on.",
+    "high",
+    "Deploy kube-prometheus-stack (Helm release) with the platform's PrometheusRules.",
+    "https://github.com/prometheus-community/helm-charts/tree/main/charts/kube-prometheus-stack",
     covers=("kubernetes",),
 )
 def has_monitoring(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -161,14 +161,14 @@ def _ingress_nginx_modsecurity(r: Res) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-STK-004",
-    title="The platform has a WAF.",
-    rationale="The WAF is part of the baseline on every target; a stack without one exposes the API unfiltered.",
-    severity="critical",
-    fix="AWS: a wafv2 WebAcl; GCP: a Cloud Armor SecurityPolicy; Azure: a WebApplicationFirewallPolicy; plain "
+    "MAESTRO-STK-004",
+    "The platform has a WAF.",
+    "The WAF is part of the baseline on every target; a stack without one exposes the API unfiltered.",
+    "critical",
+    "AWS: a wafv2 WebAcl; GCP: a Cloud Armor SecurityPolicy; Azure: a WebApplicationFirewallPolicy; plain "
     "Kubernetes: ingress-nginx with enable-modsecurity and enable-owasp-modsecurity-crs (or the per-Ingress "
     "annotations).",
-    docs="https://kubernetes.github.io/ingress-nginx/user-guide/third-party-addons/modsecurity/",
+    "https://kubernetes.github.io/ingress-nginx/user-guide/third-party-addons/modsecurity/",
     covers=("aws", "gcp", "azure", "kubernetes"),
 )
 def has_waf(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

@@ -31,12 +31,12 @@ def expired_exceptions_rule(exceptions: ExceptionSet, today: _dt.date) -> Rule:
     """MAESTRO-GOV-001, bound to one exceptions file and one day."""
 
     @Family("governance").stack(
-        id="MAESTRO-GOV-001",
-        title="No exception in policies/exceptions.yaml has expired.",
-        rationale="Exceptions are loans, not gifts: an expired one means the accepted risk is no longer reviewed.",
-        severity="high",
-        fix="Fix the resource and delete the exception, or get the renewal reviewed and move its expiry date.",
-        docs="https://www.pulumi.com/docs/iac/using-pulumi/crossguard/configuration/",
+        "MAESTRO-GOV-001",
+        "No exception in policies/exceptions.yaml has expired.",
+        "Exceptions are loans, not gifts: an expired one means the accepted risk is no longer reviewed.",
+        "high",
+        "Fix the resource and delete the exception, or get the renewal reviewed and move its expiry date.",
+        "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/configuration/",
         covers=("aws", "gcp", "azure", "kubernetes"),
     )
     def no_expired_exceptions(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

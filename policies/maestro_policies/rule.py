@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict, Unpack
+from typing import Any, Literal
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -118,8 +118,10 @@ class Rule:
         return list(self.iter_stack(resources, env))
 
 
-class RuleMeta(TypedDict):
-    """What every rule states about itself, as its decorator's keywords (see `Rule` for each field)."""
+@dataclass(frozen=True)
+class About:
+    """What every rule states about itself, as the first arguments of its family's decorator, in this order (see
+    `Rule` for each field): a rule's header reads as one row of the pack's table."""
 
     id: str
     title: str
@@ -127,11 +129,10 @@ class RuleMeta(TypedDict):
     severity: SeverityName
     fix: str
     docs: str
-    covers: NotRequired[tuple[str, ...]]
-    """Only where types do not say it: stack rules, and resource rules over every type."""
-    enforcement: NotRequired[LevelName]
-    """Mandatory unless the rule says advisory."""
 
+
+AboutArgs = tuple[str, str, str, SeverityName, str, str]
+"""`About`'s fields in order, as a decorator takes them."""
 
 PLATFORMS = {"aws": "aws", "gcp": "gcp", "azure-native": "azure", "kubernetes": "kubernetes"}
 """Type token package -> the platform a rule covers, in the order the docs list them."""
@@ -156,36 +157,47 @@ class Family:
     def __iter__(self) -> Iterator[Rule]:
         return iter(self._rules)
 
-    def resource(self, *, types: Iterable[str], **meta: Unpack[RuleMeta]) -> Callable[[ResourceCheck], Rule]:
-        """Decorator: a check of one resource becomes a resource rule over `types` (empty: every type)."""
-        return lambda check: self._keep("resource", frozenset(types), check, meta)
+    def resource(
+        self,
+        *about: *AboutArgs,
+        types: Iterable[str],
+        covers: tuple[str, ...] = (),
+        enforcement: LevelName = "mandatory",
+    ) -> Callable[[ResourceCheck], Rule]:
+        """Decorator: a check of one resource becomes a resource rule over `types` (empty: every type; then give
+        the platforms it `covers`)."""
+        return lambda check: self._keep(About(*about), "resource", frozenset(types), check, covers, enforcement)
 
-    def stack(self, **meta: Unpack[RuleMeta]) -> Callable[[StackCheck], Rule]:
-        """Decorator: a check over every resource of the stack becomes a stack rule."""
-        return lambda check: self._keep("stack", frozenset(), check, meta)
+    def stack(
+        self, *about: *AboutArgs, covers: tuple[str, ...] = (), enforcement: LevelName = "mandatory"
+    ) -> Callable[[StackCheck], Rule]:
+        """Decorator: a check over every resource of the stack becomes a stack rule over the platforms it `covers`."""
+        return lambda check: self._keep(About(*about), "stack", frozenset(), check, covers, enforcement)
 
     def _keep(
         self,
+        about: About,
         kind: Literal["resource", "stack"],
         types: frozenset[str],
         check: ResourceCheck | StackCheck,
-        meta: RuleMeta,
+        covers: tuple[str, ...],
+        enforcement: LevelName,
     ) -> Rule:
-        if ("covers" in meta) == bool(types):
-            raise ValueError(f"{meta['id']}: give covers exactly when there are no types to derive it from")
+        if bool(covers) == bool(types):
+            raise ValueError(f"{about.id}: give covers exactly when there are no types to derive it from")
         rule = Rule(
-            id=meta["id"],
-            title=meta["title"],
-            rationale=meta["rationale"],
-            severity=meta["severity"],
-            enforcement=meta.get("enforcement", "mandatory"),
-            fix=meta["fix"],
-            docs=meta["docs"],
+            id=about.id,
+            title=about.title,
+            rationale=about.rationale,
+            severity=about.severity,
+            enforcement=enforcement,
+            fix=about.fix,
+            docs=about.docs,
             family=self.name,
             kind=kind,
             types=types,
             check=check,
-            covers=meta["covers"] if "covers" in meta else platforms(types),
+            covers=covers or platforms(types),
         )
         self._rules.append(rule)
         return rule

@@ -46,14 +46,14 @@ def _is_placeholder(value: str) -> bool:
 
 
 @RULES.resource(
-    id="MAESTRO-SEC-001",
-    title="Credentials reach workloads through Secrets, never as literal env or ConfigMap values.",
-    rationale="Literal env values and ConfigMaps are stored unencrypted, shown by kubectl describe and copied "
+    "MAESTRO-SEC-001",
+    "Credentials reach workloads through Secrets, never as literal env or ConfigMap values.",
+    "Literal env values and ConfigMaps are stored unencrypted, shown by kubectl describe and copied "
     "into the Pulumi state in clear text.",
-    severity="critical",
-    fix="Put the value in a Kubernetes Secret (from a Pulumi secret) and reference it with env.valueFrom."
+    "critical",
+    "Put the value in a Kubernetes Secret (from a Pulumi secret) and reference it with env.valueFrom."
     "secretKeyRef or envFrom.secretRef.",
-    docs="https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
+    "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
     types=[*WORKLOAD_TYPES, CONFIG_MAP],
 )
 def no_literal_secrets(r: Res) -> Iterable[str]:
@@ -95,13 +95,13 @@ def _strings(v: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 @RULES.resource(
-    id="MAESTRO-SEC-002",
-    title="No credential-shaped value appears in a resource's inputs.",
-    rationale="Access keys and private keys pasted into config end up in the state file, the preview diff and CI logs.",
-    severity="critical",
-    fix="Remove the value, rotate the credential, and pass it as a Pulumi secret into a secret store (Kubernetes "
+    "MAESTRO-SEC-002",
+    "No credential-shaped value appears in a resource's inputs.",
+    "Access keys and private keys pasted into config end up in the state file, the preview diff and CI logs.",
+    "critical",
+    "Remove the value, rotate the credential, and pass it as a Pulumi secret into a secret store (Kubernetes "
     "Secret, Secrets Manager, Secret Manager, Key Vault), or use workload identity instead.",
-    docs="https://www.pulumi.com/docs/iac/concepts/secrets/",
+    "https://www.pulumi.com/docs/iac/concepts/secrets/",
     types=[],
     covers=("aws", "gcp", "azure", "kubernetes"),
 )

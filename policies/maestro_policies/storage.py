@@ -83,14 +83,14 @@ def is_backup_bucket(r: Res) -> bool:
 
 
 @RULES.resource(
-    id="MAESTRO-STO-001",
-    title="Object storage must not be publicly accessible.",
-    rationale="Buckets hold database backups and model artifacts; one public ACL or allUsers grant leaks them all.",
-    severity="critical",
-    fix="Set all four S3 public access block flags to true and drop public ACLs; on GCS enforce public access "
+    "MAESTRO-STO-001",
+    "Object storage must not be publicly accessible.",
+    "Buckets hold database backups and model artifacts; one public ACL or allUsers grant leaks them all.",
+    "critical",
+    "Set all four S3 public access block flags to true and drop public ACLs; on GCS enforce public access "
     "prevention with uniform bucket-level access and grant no allUsers/allAuthenticatedUsers role; on Azure set "
     "allowBlobPublicAccess=false and publicAccess=None on containers.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketpublicaccessblock/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketpublicaccessblock/",
     types=[S3_PAB, *S3_ACLS, *S3_BUCKETS, GCS_BUCKET, *GCS_IAM, AZ_ACCOUNT, AZ_CONTAINER],
 )
 def no_public_storage(r: Res) -> Iterable[str]:
@@ -125,13 +125,12 @@ def no_public_storage(r: Res) -> Iterable[str]:
 
 
 @RULES.stack(
-    id="MAESTRO-STO-002",
-    title="Every S3 bucket has a public access block.",
-    rationale="Without a bucket-level public access block, a later ACL or policy change can expose the bucket.",
-    severity="high",
-    fix="Add an aws.s3.BucketPublicAccessBlock for the bucket (named '<bucket>-public-access') with all four "
-    "flags true.",
-    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
+    "MAESTRO-STO-002",
+    "Every S3 bucket has a public access block.",
+    "Without a bucket-level public access block, a later ACL or policy change can expose the bucket.",
+    "high",
+    "Add an aws.s3.BucketPublicAccessBlock for the bucket (named '<bucket>-public-access') with all four flags true.",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
     covers=("aws",),
 )
 def s3_has_public_access_block(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -160,16 +159,16 @@ def _is_log_target(bucket: Res, resources: Sequence[Res]) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-STO-003",
-    title="Object storage is encrypted with a customer-managed key.",
-    rationale="A customer-managed key lets us rotate, audit and revoke access to backups independently of the "
+    "MAESTRO-STO-003",
+    "Object storage is encrypted with a customer-managed key.",
+    "A customer-managed key lets us rotate, audit and revoke access to backups independently of the "
     "storage service's own key. S3 access-log target buckets are the one exception: S3 server access logging "
     "only delivers to buckets encrypted with SSE-S3, so they need default encryption, not a KMS key.",
-    severity="high",
-    fix="S3: a BucketServerSideEncryptionConfiguration (sseAlgorithm 'aws:kms' with kmsMasterKeyId; SSE-S3 "
+    "high",
+    "S3: a BucketServerSideEncryptionConfiguration (sseAlgorithm 'aws:kms' with kmsMasterKeyId; SSE-S3 "
     "'AES256' for access-log target buckets); GCS: encryption.defaultKmsKeyName; Azure: encryption.keySource "
     "'Microsoft.Keyvault' with keyVaultProperties.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketserversideencryptionconfiguration/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketserversideencryptionconfiguration/",
     covers=("aws", "gcp", "azure"),
 )
 def storage_cmk(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -196,13 +195,13 @@ def storage_cmk(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]
 
 
 @RULES.stack(
-    id="MAESTRO-STO-004",
-    title="S3 buckets disable ACLs (object ownership BucketOwnerEnforced).",
-    rationale="With ACLs disabled, access is decided by policies alone; no object uploaded with a public or "
+    "MAESTRO-STO-004",
+    "S3 buckets disable ACLs (object ownership BucketOwnerEnforced).",
+    "With ACLs disabled, access is decided by policies alone; no object uploaded with a public or "
     "foreign-owner ACL can slip past the bucket policy.",
-    severity="medium",
-    fix="Add an aws.s3.BucketOwnershipControls for the bucket with rule.objectOwnership 'BucketOwnerEnforced'.",
-    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html",
+    "medium",
+    "Add an aws.s3.BucketOwnershipControls for the bucket with rule.objectOwnership 'BucketOwnerEnforced'.",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html",
     covers=("aws",),
 )
 def s3_acls_disabled(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -218,14 +217,14 @@ def s3_acls_disabled(resources: Sequence[Res], env: str) -> Iterable[tuple[str, 
 
 
 @RULES.stack(
-    id="MAESTRO-STO-005",
-    title="Object storage keeps versions of overwritten and deleted objects.",
-    rationale="Versioning turns an accidental overwrite or a ransomware delete of a backup into a restore.",
-    severity="medium",
-    fix="S3: a BucketVersioning with versioningConfiguration.status 'Enabled'; GCS: versioning.enabled true (or a "
+    "MAESTRO-STO-005",
+    "Object storage keeps versions of overwritten and deleted objects.",
+    "Versioning turns an accidental overwrite or a ransomware delete of a backup into a restore.",
+    "medium",
+    "S3: a BucketVersioning with versioningConfiguration.status 'Enabled'; GCS: versioning.enabled true (or a "
     "retentionPolicy, with which GCS refuses versioning); "
     "Azure: a BlobServiceProperties with isVersioningEnabled true.",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketversioning/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketversioning/",
     covers=("aws", "gcp", "azure"),
 )
 def versioning(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -261,15 +260,15 @@ def _azure_blob_services(account: Res, resources: Sequence[Res]) -> list[Res]:
 
 
 @RULES.stack(
-    id="MAESTRO-STO-006",
-    title="Object storage access is logged.",
-    rationale="Access logs are how a leaked credential or an unexpected reader of backups is found after the fact. "
+    "MAESTRO-STO-006",
+    "Object storage access is logged.",
+    "Access logs are how a leaked credential or an unexpected reader of backups is found after the fact. "
     "The S3 bucket that receives access logs is exempt (logging it into itself would recurse).",
-    severity="medium",
-    fix="S3: a BucketLogging (named '<bucket>-logging') with a targetBucket; GCS: a projects.IAMAuditConfig for "
+    "medium",
+    "S3: a BucketLogging (named '<bucket>-logging') with a targetBucket; GCS: a projects.IAMAuditConfig for "
     "storage.googleapis.com with DATA_READ and DATA_WRITE (or logging.logBucket); Azure: a "
     "DiagnosticSetting for the storage account (named '<account>-diagnostics').",
-    docs="https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketlogging/",
+    "https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketlogging/",
     covers=("aws", "gcp", "azure"),
 )
 def access_logging(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -311,13 +310,13 @@ def _denies_insecure_transport(doc: object) -> bool:
 
 
 @RULES.stack(
-    id="MAESTRO-STO-007",
-    title="Object storage accepts TLS connections only.",
-    rationale="Backups and artifacts must never cross a network in clear text, even inside a VPC.",
-    severity="high",
-    fix="S3: a BucketPolicy with a Deny statement on Condition Bool aws:SecureTransport=false; Azure: "
+    "MAESTRO-STO-007",
+    "Object storage accepts TLS connections only.",
+    "Backups and artifacts must never cross a network in clear text, even inside a VPC.",
+    "high",
+    "S3: a BucketPolicy with a Deny statement on Condition Bool aws:SecureTransport=false; Azure: "
     "enableHttpsTrafficOnly true and minimumTlsVersion 'TLS1_2' (GCS serves HTTPS only).",
-    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html",
     covers=("aws", "azure"),
 )
 def tls_only(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
@@ -338,14 +337,14 @@ def tls_only(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
 
 
 @RULES.stack(
-    id="MAESTRO-STO-008",
-    title="Backup storage has retention or immutability.",
-    rationale="A backup that an attacker (or a bad script) can delete right away is not a backup.",
-    severity="high",
-    fix=f"S3 backup buckets: objectLockEnabled with a BucketObjectLockConfiguration; GCS backup buckets: a "
+    "MAESTRO-STO-008",
+    "Backup storage has retention or immutability.",
+    "A backup that an attacker (or a bad script) can delete right away is not a backup.",
+    "high",
+    f"S3 backup buckets: objectLockEnabled with a BucketObjectLockConfiguration; GCS backup buckets: a "
     f"retentionPolicy or softDeletePolicy of at least {MIN_BACKUP_RETENTION_DAYS} days; Azure: "
     f"deleteRetentionPolicy enabled for at least {MIN_BACKUP_RETENTION_DAYS} days on the blob service.",
-    docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html",
     covers=("aws", "gcp", "azure"),
 )
 def backup_retention(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:

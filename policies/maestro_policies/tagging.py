@@ -188,13 +188,13 @@ def _missing(tags: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None)
 
 def _tag_rule(cloud: Cloud) -> Rule:
     @RULES.resource(
-        id=cloud.id,
-        title=f"Every taggable {cloud.name} resource carries the owner, environment and cost-center {cloud.what}.",
-        rationale="Cost reports, incident routing and the per-environment policy levels all read these "
+        cloud.id,
+        f"Every taggable {cloud.name} resource carries the owner, environment and cost-center {cloud.what}.",
+        "Cost reports, incident routing and the per-environment policy levels all read these "
         f"{cloud.what}; an untagged resource has no owner to page and no budget to charge.",
-        severity="low",
-        fix=cloud.fix,
-        docs=cloud.docs,
+        "low",
+        cloud.fix,
+        cloud.docs,
         types=[],
         covers=(cloud.name.lower(),),
     )

@@ -1,7 +1,8 @@
 """Render Ansible role templates for a sample inventory, through ansible-playbook itself (tests/ansible/render.yml).
 
 The tests see exactly what a role would write on each host; nothing is installed, started or reloaded. A sample
-inventory is the example production inventory's hosts and groups (ansible/inventories/example/hosts.yml).
+inventory is the example production inventory's hosts and groups (ansible/inventories/example/hosts.yml). Every
+render is for one Debian release (RELEASES), whose variables the maestro role keeps in vars/<release>.yml.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ ROLES = ROOT / "ansible" / "roles"
 PLAYBOOK = Path(__file__).resolve().parent / "render.yml"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 EXAMPLE_INVENTORY = ROOT / "ansible" / "inventories" / "example" / "hosts.yml"
+COLLECTIONS = ROOT / "ansible" / "collections"
+"""Where the checkout's roles find the maestro.platform collection (its plugins) by name: a link to ansible/."""
 OPERATORS = ["10.20.255.0/24"]
+RELEASES = ("Debian-12", "Debian-13")
+"""The Debian releases the roles support, as the maestro role names their variables files."""
+DEFAULT_RELEASE = "Debian-13"
 
 
 def example_inventory() -> dict[str, Any]:
@@ -39,10 +45,11 @@ def platform_vars() -> dict[str, Any]:
     }
 
 
-def var_files(*roles: str) -> list[str]:
-    """The defaults and vars files of `roles`, in the order a play would layer them."""
+def var_files(*roles: str, release: str = DEFAULT_RELEASE) -> list[str]:
+    """The defaults and vars files of `roles`, in the order a play would layer them, then the release's variables
+    (the maestro role's tasks load them with include_vars, above every role's defaults and vars)."""
     files = [ROLES / role / kind / "main.yml" for role in roles for kind in ("defaults", "vars")]
-    return [str(f) for f in files if f.exists()]
+    return [str(f) for f in files if f.exists()] + [str(ROLES / "maestro" / "vars" / f"{release}.yml")]
 
 
 @dataclass
@@ -63,23 +70,25 @@ def render(
     inventory: dict[str, Any] | None = None,
     checks: tuple[str, ...] = (),
     hosts: tuple[str, ...] = (),
+    release: str = DEFAULT_RELEASE,
 ) -> Rendered:
     """Render `templates` ({output name: role/templates path, or (path, hosts)}) for every host of `inventory` (the
     example one), or only for the hosts a template names.
 
     `roles` name whose defaults and vars are loaded ("maestro" always comes first); `checks` are role task files run
     before (e.g. "common/assert.yml"); `extra_vars` override everything, as `-e` does; `hosts` limits the run to those
-    hosts (the others stay in the inventory, so groups are complete).
+    hosts (the others stay in the inventory, so groups are complete); `release` is the hosts' Debian release.
     """
     inv = tmp / "inventory.yml"
     inv.write_text(yaml.safe_dump(inventory or example_inventory()))
     out = tmp / "rendered"
     variables = {
         **platform_vars(),
+        "maestro_release": release,
         **extra_vars,
         "render_dir": str(out),
         "render_checks": [dict(zip(("role", "tasks"), check.split("/", 1), strict=True)) for check in checks],
-        "render_var_files": var_files("maestro", *roles),
+        "render_var_files": var_files("maestro", *roles, release=release),
         "render_templates": [
             {"dest": dest, "src": str(ROLES / src), "hosts": []}
             if isinstance(src, str)
@@ -92,8 +101,8 @@ def render(
     env = {
         **os.environ,
         "ANSIBLE_ROLES_PATH": str(ROLES),
-        # A play loads the maestro role's filters through the role dependency; here they are named directly.
-        "ANSIBLE_FILTER_PLUGINS": str(ROLES / "maestro" / "filter_plugins"),
+        # The roles call the collection's plugins by their full names (maestro.platform.*).
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORKS": "10",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import re
 import shlex
-import warnings
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 
 from tests.ansible.roles import OPERATORS, ROLES, example_inventory, render
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt  # what the maestro_bcrypt filter hashes with (Python <= 3.12)
 
 SECRETS = {
     "monitoring_prometheus_password": "prom-" + "p" * 24,
@@ -36,6 +32,8 @@ SECRETS = {
     "maestro_api_db_password": "adb-" + "c" * 24,
     "maestro_api_db_owner_password": "odb-" + "o" * 24,
     "maestro_api_key_pepper": "pep-" + "k" * 40,
+    "maestro_api_audit_key": "aud-" + "u" * 40,
+    "maestro_api_metrics_token": "met-" + "n" * 40,
     "postgres_exporter_password": "pex-" + "q" * 24,
 }
 PLATFORM = {
@@ -123,8 +121,8 @@ def test_the_web_config_holds_a_bcrypt_hash_of_the_password_only(rendered: Files
     assert list(users) == ["maestro"]
     hashed = users["maestro"]
     assert hashed.startswith("$2b$10$")
-    assert crypt.crypt(SECRETS["monitoring_prometheus_password"], hashed) == hashed
-    assert crypt.crypt("a-wrong-password-of-the-same-size", hashed) != hashed
+    assert bcrypt.checkpw(SECRETS["monitoring_prometheus_password"].encode(), hashed.encode())
+    assert not bcrypt.checkpw(b"a-wrong-password-of-the-same-size", hashed.encode())
     # Salted per host and purpose, never randomly: a second run writes the same file (no change reported).
     assert rendered["db1"]["web.yml"] != rendered["mon1"]["web.yml"]
     assert rendered["mon1"]["web-again.yml"] == rendered["mon1"]["web.yml"]
@@ -137,13 +135,15 @@ def test_prometheus_sends_a_credential_to_every_target_and_keeps_none_in_its_con
     without = set()
     for job in config["scrape_configs"]:
         auth = job.get("basic_auth", {})
+        bearer = job.get("authorization", {})
         cert = job.get("tls_config", {}).get("cert_file")
-        if not (auth.get("password_file") or cert):
+        if not (auth.get("password_file") or bearer.get("credentials_file") or cert):
             without.add(job["job_name"])
-        assert "password" not in auth
-    # Patroni's metrics are on its read-only REST endpoints (its writes ask for a credential); the API's /metrics is
-    # the API's own (open to the monitoring hosts only, by the firewall): both are listed in docs/security.md.
-    assert without == {"patroni", "maestro-api"}
+        assert "password" not in auth and "credentials" not in bearer
+    # Patroni's metrics are on its read-only REST endpoints (its writes ask for a credential): docs/security.md.
+    assert without == {"patroni"}
+    api = next(job for job in config["scrape_configs"] if job["job_name"] == "maestro-api")
+    assert api["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/credentials/maestro_api"}
     assert not [s for s in SECRETS.values() if s in text]
 
 
@@ -189,7 +189,9 @@ def test_pg_hba_admits_the_members_and_haproxy_hosts_by_address_only(patroni: di
     members = {hosts[h]["ansible_host"] for h in ("db1", "db2", "db3")}
     haproxy = {hosts[h]["ansible_host"] for h in ("app1", "app2")}
     rules = [r.split() for r in patroni["postgresql"]["pg_hba"]]
-    assert {r[3].removesuffix("/32") for r in rules if r[1] == "replication"} == members
+    # Replication from the members, and over loopback for Patroni's own check of a replica's timeline.
+    assert {r[3].removesuffix("/32") for r in rules if r[1] == "replication"} == members | {"127.0.0.1"}
+    assert {r[2] for r in rules if r[1] == "replication"} == {"replicator"}
     remote = {r[3].removesuffix("/32") for r in rules if r[:2] == ["hostssl", "all"] and r[3] != "127.0.0.1/32"}
     assert remote == members | haproxy
     assert all(r[0] in ("local", "hostssl") and r[-1] in ("peer", "scram-sha-256") for r in rules)

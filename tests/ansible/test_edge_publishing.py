@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import socket
 import ssl
 import subprocess
@@ -155,10 +156,13 @@ def test_the_load_balancer_health_path_answers_without_the_api(exempt: tuple[Edg
 def test_past_the_rate_and_burst_a_client_gets_429(limited: tuple[Edge, Upstream]) -> None:
     edge, _ = limited
     time.sleep(2.5)  # let earlier tests' requests drain from the zone (5 r/s)
+    started = time.monotonic()
     statuses = [edge.request("GET", "/v1/models", headers=dict(CLIENT_HEADERS)) for _ in range(25)]
+    refilled = math.ceil(5 * (time.monotonic() - started))  # 5 r/s keep arriving while the loop runs
     codes = [s for s, _, _ in statuses]
-    # 1 + burst (10) pass at once (each refused 401 by the API stand-in), the rest are refused by the edge.
-    assert codes.count(401) in (11, 12) and codes.count(429) == 25 - codes.count(401), codes
+    # 1 + burst (10) pass at once (each refused 401 by the API stand-in), plus what the rate refilled meanwhile;
+    # the rest are refused by the edge.
+    assert 11 <= codes.count(401) <= 11 + refilled and codes.count(429) == 25 - codes.count(401) > 0, codes
     _, headers, body = next(r for r in statuses if r[0] == 429)
     assert headers["content-type"] == "application/problem+json" and headers["retry-after"] == "1"
     assert json.loads(body)["status"] == 429

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.roles import ROLES
+from tests.ansible.roles import ROOT
 from tests.servers import free_port
 
-sys.path.insert(0, str(ROLES / "maestro" / "filter_plugins"))
+sys.path.insert(0, str(ROOT / "ansible" / "plugins" / "filter"))
 from maestro_crypt import maestro_bcrypt
 
 pytestmark = pytest.mark.servers

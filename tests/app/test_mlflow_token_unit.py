@@ -14,9 +14,9 @@ from maestro_api.registry.mlflow_client import MlflowClient
 from maestro_mlflow_auth import BearerTokenASGI, BearerTokenWSGI, TokenError, authorized, read_token
 from pydantic import SecretStr, ValidationError
 
+from tests.app.conftest import PROD
+
 TOKEN = "mlflow-token-" + "k" * 40
-STRONG = "p" * 40
-GOOD_DB = "postgresql+psycopg://maestro_app:Str0ng-Passw0rd-xyz@db:5432/maestro"
 
 
 # --- The API's setting ---------------------------------------------------------------------------------------------
@@ -25,12 +25,12 @@ GOOD_DB = "postgresql+psycopg://maestro_app:Str0ng-Passw0rd-xyz@db:5432/maestro"
 @pytest.mark.parametrize("token", ["change-me", "short-token", "x" * 31])
 def test_outside_dev_a_weak_mlflow_token_is_refused_by_name(token: str) -> None:
     with pytest.raises(ValidationError, match="MAESTRO_MLFLOW_TOKEN") as caught:
-        Settings(environment="prod", api_key_pepper=STRONG, database_url=GOOD_DB, mlflow_token=token)
+        Settings(**PROD, mlflow_token=token)
     assert token not in str(caught.value).split("MAESTRO_MLFLOW_TOKEN", 1)[1]
 
 
 def test_a_strong_mlflow_token_is_accepted_and_never_printed() -> None:
-    s = Settings(environment="prod", api_key_pepper=STRONG, database_url=GOOD_DB, mlflow_token=TOKEN)
+    s = Settings(**PROD, mlflow_token=TOKEN)
     assert s.mlflow_token is not None and s.mlflow_token.get_secret_value() == TOKEN
     assert TOKEN not in repr(s) and TOKEN not in str(s.model_dump())
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from maestro_api.core.config import Settings
 
-from tests.app.conftest import auth, bootstrap
+from tests.app.conftest import auth, bootstrap, user_with_key
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 
@@ -17,9 +17,8 @@ async def test_bootstrapped_key_reads_roles_and_creates_a_key(
     assert r.status_code == 200, r.text
     body = r.json()
     assert len(body["roles"]) == 5 and len(body["permissions"]) >= 35
-    r = await client.post("/v1/api-keys", json={"name": "ci", "role": "viewer"}, headers=auth(key))
-    assert r.status_code == 201, r.text
-    new_key = r.json()["key"]
+    _, created = await user_with_key(client, key, "ci@acme.test")
+    new_key = created["key"]
     assert (await client.get("/v1/roles", headers=auth(new_key))).status_code == 200
     assert (await client.get("/v1/api-keys", headers=auth(new_key))).status_code == 403
     r = await client.get("/v1/audit-events", headers=auth(key))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from maestro.lab import releases
 from maestro.lab.topology import host_by_name
 
 pytestmark = pytest.mark.lab
@@ -215,7 +216,7 @@ def test_redis_and_sentinel_refuse_an_allowed_peer_without_auth(
 ) -> None:
     cases = [("app1", ports["redis"]), ("db2", ports["redis"]), ("db2", ports["redis_sentinel"])]
     for source, port in cases:
-        cli = f"redis-cli --no-auth-warning -h {ip('db1')} -p {port}"
+        cli = f"{releases.current().redis['cli']} --no-auth-warning -h {ip('db1')} -p {port}"
         denied = hosts[source].run(f"{cli} ping")
         assert "NOAUTH" in denied.stdout + denied.stderr, (source, port)
         ok = hosts[source].run(f"REDISCLI_AUTH={shlex.quote(secrets['redis_password'])} {cli} ping")

@@ -46,9 +46,14 @@ class Edge:
         )
 
     def make_keys(self, *roles: str) -> None:
+        """A user of each role, and a key acting for it (every key made through /v1 acts for a user)."""
         with self.as_role("tenant-admin") as admin:
             for role in roles:
-                r = admin.post("/v1/api-keys", json={"name": f"lab-{role}-{uuid.uuid4().hex[:6]}", "role": role})
+                tag = f"lab-{role}-{uuid.uuid4().hex[:6]}"
+                r = admin.post("/v1/users", json={"email": f"{tag}@lab.test", "role": role})
+                assert r.status_code == 201, r.text
+                body = {"name": tag, "role": role, "user_id": r.json()["id"]}
+                r = admin.post("/v1/api-keys", json=body)
                 assert r.status_code == 201, r.text
                 self.keys[role] = r.json()["key"]
 

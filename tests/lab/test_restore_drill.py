@@ -31,4 +31,6 @@ def test_whole_cluster_loss_then_point_in_time_restore(lab_endpoints: dict[str, 
     assert result.exact_at_target, result.as_dict()
     # One leader, every replica running, a synchronous standby (wait_healthy raised otherwise), and the API ready.
     assert sorted(m["name"] for m in result.members) == ["db1", "db2", "db3"]
+    # The replica whose PostgreSQL outlived its Patroni was stopped by the restore: one server per member.
+    assert result.postmasters == {"db1": 1, "db2": 1, "db3": 1}, result.postmasters
     assert result.rto_api_seconds is not None, "the API never answered /readyz 200 after the restore"

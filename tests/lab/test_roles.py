@@ -10,19 +10,24 @@ from typing import Any
 
 import pytest
 
+from maestro.lab import releases
 from maestro.lab.topology import DOMAIN, HOSTS, host_by_name
 
 pytestmark = pytest.mark.lab
 
 DB = ("db1", "db2", "db3")
 ALL = tuple(h.name for h in HOSTS)
+# The release the lab runs: Redis or Valkey, and PostgreSQL's major, are the release's.
+RELEASE = releases.current()
+REDIS = RELEASE.redis
+CLI = REDIS["cli"]
 
 SERVICES = {
     "db": [
         "etcd",
         "patroni",
-        "redis-server",
-        "redis-sentinel",
+        REDIS["service"],
+        REDIS["sentinel_service"],
         "prometheus-postgres-exporter",
         "prometheus-redis-exporter",
     ],
@@ -51,7 +56,7 @@ def test_debian_default_postgresql_is_off(hosts: dict[str, Any], name: str) -> N
     # Patroni owns PostgreSQL: the packaged cluster must neither exist nor start at boot.
     host = hosts[name]
     assert not host.service("postgresql").is_enabled
-    assert not host.file("/etc/postgresql/15/main").exists
+    assert not host.file(f"/etc/postgresql/{RELEASE.postgres_major}/main").exists
 
 
 @pytest.mark.parametrize(
@@ -104,7 +109,7 @@ def test_alertmanager_gossip_port_is_closed(hosts: dict[str, Any]) -> None:
         *[(db, "/etc/patroni/config.yml", "postgres", "postgres", 0o600) for db in DB],
         *[(db, "/etc/pgbackrest.conf", "postgres", "postgres", 0o600) for db in DB],
         *[(db, "/etc/default/etcd", "root", "etcd", 0o640) for db in DB],
-        *[(db, "/etc/redis/maestro.conf", "redis", "redis", 0o640) for db in DB],
+        *[(db, f"{REDIS['config_dir']}/maestro.conf", REDIS["user"], REDIS["user"], 0o640) for db in DB],
         *[(db, "/etc/default/prometheus-postgres-exporter", "root", "prometheus", 0o640) for db in DB],
         ("app1", "/etc/haproxy/haproxy.cfg", "root", "haproxy", 0o640),
         ("app1", "/etc/mlflow/mlflow.env", "root", "mlflow", 0o640),
@@ -216,12 +221,12 @@ def test_redis_requires_auth_and_sentinel_knows_the_master(
     hosts: dict[str, Any], ports: dict[str, int], secrets: dict[str, str]
 ) -> None:
     db1 = hosts["db1"]
-    denied = db1.run(f"redis-cli -h 127.0.0.1 -p {ports['redis']} ping")
+    denied = db1.run(f"{CLI} -h 127.0.0.1 -p {ports['redis']} ping")
     assert "NOAUTH" in denied.stdout + denied.stderr
-    ok = db1.run(f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -h 127.0.0.1 -p {ports['redis']} ping")
+    ok = db1.run(f"REDISCLI_AUTH='{secrets['redis_password']}' {CLI} -h 127.0.0.1 -p {ports['redis']} ping")
     assert ok.stdout.strip() == "PONG"
     master = db1.check_output(
-        f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -p {ports['redis_sentinel']} "
+        f"REDISCLI_AUTH='{secrets['redis_password']}' {CLI} -p {ports['redis_sentinel']} "
         "sentinel get-master-addr-by-name maestro-lab"
     )
     assert master.split()[0] in {host_by_name(d).ip for d in DB}
@@ -229,7 +234,7 @@ def test_redis_requires_auth_and_sentinel_knows_the_master(
     # same member Sentinel names.
     app1 = hosts["app1"]
     via = app1.check_output(
-        f"REDISCLI_AUTH='{secrets['redis_password']}' redis-cli -h {host_by_name('app1').ip} "
+        f"REDISCLI_AUTH='{secrets['redis_password']}' {CLI} -h {host_by_name('app1').ip} "
         f"-p {ports['haproxy_redis']} info replication"
     )
     assert "role:master" in via

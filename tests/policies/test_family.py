@@ -4,23 +4,23 @@ the platforms a rule covers from its type tokens (or refuse a rule that states t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import pytest
 from maestro_policies.registry import FAMILY_RULES
-from maestro_policies.rule import Family, Res
+from maestro_policies.rule import Family, Res, SeverityName
 
-META: dict[str, Any] = {"title": "t", "rationale": "r", "severity": "low", "fix": "f", "docs": "https://example.org/"}
+ABOUT: tuple[str, str, SeverityName, str, str] = ("t", "r", "low", "f", "https://example.org/")
+"""Title, rationale, severity, fix and docs: what follows the id."""
 
 
 def test_family_keeps_its_rules_in_order_with_derived_covers() -> None:
     family = Family("demo")
 
-    @family.resource(id="X-1", types=["gcp:storage/bucket:Bucket", "aws:s3/bucketV2:BucketV2"], **META)
+    @family.resource("X-1", *ABOUT, types=["gcp:storage/bucket:Bucket", "aws:s3/bucketV2:BucketV2"])
     def first(r: Res) -> Iterable[str]:
         yield "bad."
 
-    @family.stack(id="X-2", covers=("kubernetes",), enforcement="advisory", **META)
+    @family.stack("X-2", *ABOUT, covers=("kubernetes",), enforcement="advisory")
     def second(resources: Sequence[Res], env: str) -> Iterable[tuple[str, str]]:
         return ()
 
@@ -33,11 +33,11 @@ def test_family_keeps_its_rules_in_order_with_derived_covers() -> None:
 def test_family_refuses_covers_stated_twice_or_not_at_all() -> None:
     family = Family("demo")
     with pytest.raises(ValueError, match="X-3: give covers exactly"):
-        family.resource(id="X-3", types=["aws:kms/key:Key"], covers=("aws",), **META)(lambda r: ())
+        family.resource("X-3", *ABOUT, types=["aws:kms/key:Key"], covers=("aws",))(lambda r: ())
     with pytest.raises(ValueError, match="X-4: give covers exactly"):
-        family.stack(id="X-4", **META)(lambda resources, env: ())
+        family.stack("X-4", *ABOUT)(lambda resources, env: ())
     with pytest.raises(ValueError, match="no platform for type tokens of \\['random'\\]"):
-        family.resource(id="X-5", types=["random:index/randomPassword:RandomPassword"], **META)(lambda r: ())
+        family.resource("X-5", *ABOUT, types=["random:index/randomPassword:RandomPassword"])(lambda r: ())
     assert list(family) == []
 
 

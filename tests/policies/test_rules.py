@@ -87,8 +87,7 @@ def test_backup_retention_threshold_depends_on_environment() -> None:
 
 def test_aws_provider_default_tags_count() -> None:
     from maestro.offline import policycheck
-
-    from .engine import Recorded
+    from maestro.offline.mockrun import RecordedResource as Recorded
 
     provider_urn = "urn:pulumi:fixture::maestro::pulumi:providers:aws::tagged"
     tags = '{"tags":{"owner":"platform","environment":"prod","cost-center":"cc-1"}}'

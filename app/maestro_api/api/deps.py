@@ -32,6 +32,7 @@ from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -86,8 +87,16 @@ async def _sessionmaker_dep(request: Request) -> async_sessionmaker[AsyncSession
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker_dep)]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address as the HTTP middleware settled it (``maestro_api.core.http``)."""
+    address = getattr(request.state, "client_address", None)
+    return str(address) if address else (request.client.host if request.client else None)
+
+
 async def get_current_principal(request: Request, _credentials: Annotated[None, Depends(_bearer)]) -> Principal:
-    principal: Principal = await request.app.state.authenticator.authenticate(request.headers.get("authorization"))
+    principal: Principal = await request.app.state.authenticator.authenticate(
+        request.headers.get("authorization"), client=client_address(request)
+    )
     request.state.principal = principal
     await request.app.state.rate_limiter.check(principal)
     return principal
@@ -172,11 +181,14 @@ class AuditedCheck(Requirement):
                 mutation = Mutation(principal=principal, permission=self.permission, session=session, target=target)
                 yield mutation
                 await record_audit(session, AuditEntry(principal, self.permission, mutation.target, "success", request))
-        except ProblemError as exc:
-            if mutation is None:
+        except Exception as exc:
+            # A body that does not match the schema never reached the route: nothing was changed, no event.
+            if mutation is None or isinstance(exc, RequestValidationError):
                 raise
-            # The request's transaction has rolled back (and let its connection go): the outcome gets its own.
-            outcome: Outcome = "denied" if exc.status == 403 else "failure"
+            # The request's transaction has rolled back (and let its connection go), its success event with it, while
+            # what the route changed outside it (in MLflow) may stand: the outcome gets a transaction of its own. Any
+            # error counts (a crash, a failed commit), so every mutation leaves exactly one event.
+            outcome: Outcome = "denied" if isinstance(exc, ProblemError) and exc.status == 403 else "failure"
             await record_audit_separately(
                 get_sessionmaker(request), AuditEntry(principal, self.permission, mutation.target, outcome, request)
             )

@@ -2,14 +2,21 @@
 
 This module is the only place that reads configuration; everything else receives a ``Settings`` instance.
 Outside ``dev`` the service refuses placeholder or weak secrets and names the offending setting.
+
+Two classes, two processes: ``Settings`` is what the serving process (and the service's own CLI commands) read;
+``MigrationSettings`` is what ``maestro-api migrate`` reads. Only the latter knows ``MAESTRO_DATABASE_OWNER_URL``,
+so the serving process never holds the credentials that could disable RLS or the audit log's trigger.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
-from typing import Literal
+from ipaddress import ip_address
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -20,6 +27,7 @@ TIERS: tuple[Tier, ...] = ("free", "standard", "premium", "enterprise")
 # Values that mark a secret as "not set by the operator": refused outside dev.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-pepper-change-me", "secret", "password", "maestro"})
 MIN_SECRET_LENGTH = 32
+MIN_DATABASE_PASSWORD_LENGTH = 12
 
 
 class TierLimits(BaseModel):
@@ -40,26 +48,62 @@ DEFAULT_RATE_LIMITS: dict[str, TierLimits] = {
 }
 
 
-class Settings(BaseSettings):
-    """Every knob of the Maestro API. Environment variables are the field names upper-cased with ``MAESTRO_``."""
+class AuditKey(NamedTuple):
+    """A key of the audit chain: its id (stored with every event it signs) and the secret itself."""
+
+    id: str
+    secret: bytes
+
+
+def derive_audit_key(secret: str) -> AuditKey:
+    """The key for ``secret``; its id is derived from it (an HMAC of a fixed label: it reveals nothing of the key),
+    so a key and its id cannot be mismatched by configuration."""
+    raw = secret.encode()
+    return AuditKey(hmac.new(raw, b"maestro audit key id", hashlib.sha256).hexdigest()[:16], raw)
+
+
+class _MaestroSettings(BaseSettings):
+    """What every process reads: the prefix and the environment, and the weak-secret checks."""
 
     model_config = SettingsConfigDict(env_prefix="MAESTRO_", extra="ignore", frozen=True)
 
     environment: Environment = Field(
         default="dev", description="dev, staging or prod. Outside dev, placeholder or weak secrets are refused."
     )
+
+    def _refuse_weak_secret(self, name: str, secret: SecretStr | None) -> None:
+        if secret is None:
+            return
+        value = secret.get_secret_value()
+        if value.lower() in PLACEHOLDER_SECRETS or "change-me" in value or len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"MAESTRO_{name.upper()} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters "
+                f"(environment={self.environment})"
+            )
+
+    def _refuse_weak_database_password(self, name: str, url: str | None) -> None:
+        if url is not None and _weak_password(make_url(url).password):
+            raise ValueError(
+                f"MAESTRO_{name.upper()} has a placeholder or weak password (environment={self.environment})"
+            )
+
+
+def _weak_password(password: str | None) -> bool:
+    return password is None or password.lower() in PLACEHOLDER_SECRETS or len(password) < MIN_DATABASE_PASSWORD_LENGTH
+
+
+class Settings(_MaestroSettings):
+    """Every knob of the Maestro API. Environment variables are the field names upper-cased with ``MAESTRO_``."""
+
     service_name: str = Field(default="maestro-api", description="Service name in traces and logs.")
 
     # --- database -------------------------------------------------------------------------------------------
     database_url: str = Field(
         default="postgresql+psycopg://maestro_app:maestro@127.0.0.1:5432/maestro",
         description="SQLAlchemy URL (psycopg 3) of the service role. It must not own the tables (RLS is FORCED "
-        "and audit rows are INSERT-only for it).",
-    )
-    database_owner_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the table owner, used only by `maestro-api migrate` and `audit verify`. "
-        "Defaults to database_url.",
+        "and audit rows are INSERT-only for it): outside dev `serve` refuses to start as the owner, a superuser or "
+        "a role that bypasses RLS, and refuses to start at all when MAESTRO_DATABASE_OWNER_URL is in its "
+        "environment.",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200, description="Connections kept open per process.")
     database_max_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections under bursts.")
@@ -108,8 +152,45 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=60,
-        description="In-process cache of verified API keys: a revoked key keeps working in an already-warm "
-        "process for at most this long. 0 disables the cache.",
+        description="In-process cache of verified credentials (API keys, and the directory entry of an OIDC "
+        "subject): a revoked key, a disabled or demoted user, a suspended tenant keep their old access in an "
+        "already-warm process for at most this long. 0 disables the cache.",
+    )
+    auth_lookup_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Database lookups at once of API keys this process has not seen valid (a first use, or a "
+        "guessed key), on a connection pool of their own, apart from the requests' pool.",
+    )
+    auth_revalidation_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Database lookups at once that re-check a key this process has seen valid (its cache entry "
+        "expired), on the same pool as auth_lookup_concurrency but never waiting behind those.",
+    )
+    auth_lookup_wait_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="How long a key lookup waits for a free slot before the request is answered 503 with "
+        "Retry-After (a flood of guessed keys is refused fast rather than queued).",
+    )
+    auth_failure_limit: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Failed authentications one client address may cause per auth_failure_window_seconds "
+        "(counted in Redis across processes). Past it, its credentials this process has not seen valid are "
+        "answered 429 without a database lookup.",
+    )
+    auth_failure_window_seconds: int = Field(default=60, ge=1, le=3600, description="Window of auth_failure_limit.")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses (JSON list of IPs or CIDRs) of proxies whose X-Real-IP names the client (the edge "
+        "hosts). A request from elsewhere is attributed to its peer address. Used by auth_failure_limit and the "
+        "audit log's client address.",
     )
     oidc_issuer: str | None = Field(default=None, description="Expected `iss` of OIDC JWTs; unset disables OIDC.")
     oidc_audience: str | None = Field(default=None, description="Expected `aud` of OIDC JWTs.")
@@ -122,6 +203,67 @@ class Settings(BaseSettings):
     oidc_role_claim: str = Field(default="maestro_role", description="Claim holding the Maestro role.")
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
     oidc_jwks_cache_seconds: int = Field(default=300, ge=0, le=86400, description="How long JWKS keys are cached.")
+
+    # --- the MLflow web UI (maestro_api.ui, docs/ui.md) -----------------------------------------------------
+    ui_origin: str | None = Field(
+        default=None,
+        description="Public origin of the MLflow web UI, e.g. https://maestro.example.com: the UI is served at "
+        "<origin>/mlflow/ and the identity provider sends users back to <origin>/mlflow/oauth/callback. It is the "
+        "only Origin a state-changing UI request may carry. Unset disables the UI (its paths answer 404).",
+    )
+    ui_oidc_client_id: str | None = Field(
+        default=None,
+        description="The UI's OIDC client id at MAESTRO_OIDC_ISSUER (authorization code flow with PKCE). Its ID "
+        "tokens must carry the tenant and role claims. Required with ui_origin.",
+    )
+    ui_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The UI client's secret, sent to the token endpoint with HTTP basic authentication; unset: a "
+        "public client (PKCE alone).",
+    )
+    ui_oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked for at sign-in (must include openid; add the one that releases the tenant and "
+        "role claims if the provider needs it).",
+    )
+    ui_session_lifetime_seconds: int = Field(
+        default=28_800,
+        ge=300,
+        le=604_800,
+        description="A UI session ends this long after sign-in, however active.",
+    )
+    ui_session_idle_seconds: int = Field(
+        default=1_800,
+        ge=60,
+        le=86_400,
+        description="A UI session ends after this long without a request (at most the lifetime).",
+    )
+
+    # --- audit ----------------------------------------------------------------------------------------------
+    audit_key: SecretStr = Field(
+        default=SecretStr("dev-audit-key-change-me"),
+        description="Secret HMAC-SHA256 key of the audit chain (at least 32 characters outside dev). The database "
+        "never sees it, so a database owner who rewrites events cannot recompute a chain `audit verify` accepts. "
+        "Each event stores the key's id (derived from the key).",
+    )
+    audit_retired_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Earlier audit keys (JSON list) that signed events still in the log; read by `audit verify` "
+        "only. Keep a key here as long as events it signed are kept.",
+    )
+    audit_legacy_cutoff: AwareDatetime | None = Field(
+        default=None,
+        description="Only on a deployment whose log began before events were keyed: chains may pass from plain "
+        "SHA-256 events to keyed ones only at a keyed event older than this (RFC 3339) time. Read by `audit verify` "
+        "and `audit seal`. Unset: a plain event anywhere is a finding.",
+    )
+
+    # --- metrics --------------------------------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires (Prometheus sends it). Required outside dev (at least 32 "
+        "characters); in dev, unset leaves /metrics open.",
+    )
 
     # --- rate limits ----------------------------------------------------------------------------------------
     rate_limit_failure_mode: Literal["open", "closed"] = Field(
@@ -166,34 +308,40 @@ class Settings(BaseSettings):
         return self
 
     def _refuse_weak_secrets(self) -> None:
-        pepper = self.api_key_pepper.get_secret_value()
-        if pepper.lower() in PLACEHOLDER_SECRETS or "change-me" in pepper or len(pepper) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"MAESTRO_API_KEY_PEPPER is a placeholder or shorter than {MIN_SECRET_LENGTH} characters "
-                f"(environment={self.environment})"
-            )
-        if self.mlflow_token is not None:
-            token = self.mlflow_token.get_secret_value()
-            if token.lower() in PLACEHOLDER_SECRETS or "change-me" in token or len(token) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"MAESTRO_MLFLOW_TOKEN is a placeholder or shorter than {MIN_SECRET_LENGTH} characters "
-                    f"(environment={self.environment})"
-                )
-        for name in ("database_url", "database_owner_url", "redis_url"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            password = make_url(value).password if name.startswith("database") else _redis_password(value)
-            if name == "redis_url" and password is None:
-                continue  # Redis without AUTH is refused by the deployment, not here (unix sockets, TLS certs).
-            if password is None or str(password).lower() in PLACEHOLDER_SECRETS or len(str(password)) < 12:
-                raise ValueError(
-                    f"MAESTRO_{name.upper()} has a placeholder or weak password (environment={self.environment})"
-                )
+        self._refuse_weak_secret("api_key_pepper", self.api_key_pepper)
+        self._refuse_weak_secret("mlflow_token", self.mlflow_token)
+        self._refuse_weak_secret("audit_key", self.audit_key)
+        for retired in self.audit_retired_keys:
+            self._refuse_weak_secret("audit_retired_keys", retired)
+        if self.metrics_token is None:
+            raise ValueError(f"MAESTRO_METRICS_TOKEN is required (environment={self.environment})")
+        self._refuse_weak_secret("metrics_token", self.metrics_token)
+        self._refuse_weak_database_password("database_url", self.database_url)
+        password = _redis_password(self.redis_url)
+        # Redis without AUTH is refused by the deployment, not here (unix sockets, TLS client certificates).
+        if password is not None and _weak_password(password):
+            raise ValueError(f"MAESTRO_REDIS_URL has a placeholder or weak password (environment={self.environment})")
 
     @property
-    def owner_url(self) -> str:
-        return self.database_owner_url or self.database_url
+    def audit_signing_key(self) -> AuditKey:
+        """The key new audit events are signed with."""
+        return derive_audit_key(self.audit_key.get_secret_value())
+
+    @property
+    def audit_keys(self) -> dict[str, AuditKey]:
+        """Every key ``audit verify`` knows, by id: the current one and the retired ones."""
+        keys = [self.audit_key, *self.audit_retired_keys]
+        return {k.id: k for k in (derive_audit_key(s.get_secret_value()) for s in keys)}
+
+    def is_trusted_proxy(self, address: str) -> bool:
+        """Whether ``address`` (a peer's IP) is one of ``trusted_proxies``."""
+        if not self.trusted_proxies:
+            return False
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
 
     @property
     def service_role(self) -> str:
@@ -202,41 +350,6 @@ class Settings(BaseSettings):
         if not user:
             raise ValueError("MAESTRO_DATABASE_URL names no user")
         return user
-
-    # --- the MLflow web UI (maestro_api.ui, docs/ui.md) -----------------------------------------------------
-    ui_origin: str | None = Field(
-        default=None,
-        description="Public origin of the MLflow web UI, e.g. https://maestro.example.com: the UI is served at "
-        "<origin>/mlflow/ and the identity provider sends users back to <origin>/mlflow/oauth/callback. It is the "
-        "only Origin a state-changing UI request may carry. Unset disables the UI (its paths answer 404).",
-    )
-    ui_oidc_client_id: str | None = Field(
-        default=None,
-        description="The UI's OIDC client id at MAESTRO_OIDC_ISSUER (authorization code flow with PKCE). Its ID "
-        "tokens must carry the tenant and role claims. Required with ui_origin.",
-    )
-    ui_oidc_client_secret: SecretStr | None = Field(
-        default=None,
-        description="The UI client's secret, sent to the token endpoint with HTTP basic authentication; unset: a "
-        "public client (PKCE alone).",
-    )
-    ui_oidc_scopes: str = Field(
-        default="openid profile email",
-        description="Scopes asked for at sign-in (must include openid; add the one that releases the tenant and "
-        "role claims if the provider needs it).",
-    )
-    ui_session_lifetime_seconds: int = Field(
-        default=28_800,
-        ge=300,
-        le=604_800,
-        description="A UI session ends this long after sign-in, however active.",
-    )
-    ui_session_idle_seconds: int = Field(
-        default=1_800,
-        ge=60,
-        le=86_400,
-        description="A UI session ends after this long without a request (at most the lifetime).",
-    )
 
     @model_validator(mode="after")
     def _check_ui(self) -> Settings:
@@ -256,6 +369,45 @@ class Settings(BaseSettings):
         if self.ui_session_idle_seconds > self.ui_session_lifetime_seconds:
             raise ValueError("MAESTRO_UI_SESSION_IDLE_SECONDS must not exceed MAESTRO_UI_SESSION_LIFETIME_SECONDS")
         return self
+
+
+class MigrationSettings(_MaestroSettings):
+    """What ``maestro-api migrate`` reads: the table owner's URL and the service role to grant to. Nothing else
+    reads MAESTRO_DATABASE_OWNER_URL."""
+
+    database_owner_url: SecretStr = Field(
+        description="SQLAlchemy URL of the table owner, read only by `maestro-api migrate` (its own one-shot step; "
+        "the serving process refuses to start with it in its environment outside dev)."
+    )
+    database_service_role: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The service role the migrations grant privileges to. Defaults to the user of database_url.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="The service role's URL: `migrate` reads only its user name, when database_service_role is unset.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MigrationSettings:
+        if self.environment != "dev":
+            self._refuse_weak_database_password("database_owner_url", self.owner_url)
+        self.service_role  # noqa: B018 - fails early when neither names the role
+        return self
+
+    @property
+    def owner_url(self) -> str:
+        """The URL the migrations run as."""
+        return self.database_owner_url.get_secret_value()
+
+    @property
+    def service_role(self) -> str:
+        """The role the migrations grant to."""
+        role = self.database_service_role or (make_url(self.database_url).username if self.database_url else None)
+        if not role:
+            raise ValueError("MAESTRO_DATABASE_SERVICE_ROLE: not set, and no MAESTRO_DATABASE_URL names a user")
+        return role
 
 
 def _redis_password(url: str) -> str | None:

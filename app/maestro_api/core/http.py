@@ -1,5 +1,8 @@
-"""The one ASGI middleware: request id, security headers, body size limit, metrics, the request's span, and
-the last-resort 500 as problem+json (so even a crash carries a request id and no stack trace).
+"""The one ASGI middleware: request id, client address, security headers, body size limit, metrics, the request's
+span, and the last-resort 500 as problem+json (so even a crash carries a request id and no stack trace).
+
+The client address (``request.state.client_address``: the audit log's, and what failed authentications count on)
+is the peer's, or the ``X-Real-IP`` a trusted proxy (``trusted_proxies``: the edge) sets.
 
 Pure ASGI rather than BaseHTTPMiddleware: it runs on every request, so it must stay cheap.
 
@@ -16,6 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from ipaddress import ip_address
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -46,6 +50,18 @@ def body_limit_exempt(scope: Scope) -> bool:
     return scope["method"] == "PUT" and str(scope["path"]).startswith(ARTIFACT_UPLOAD_PREFIX)
 
 
+def client_address(scope: Scope, real_ip: bytes | None, settings: Settings) -> str:
+    """The request's client: the peer, or the ``X-Real-IP`` of a peer that is a trusted proxy (when it is an IP)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "-"
+    if real_ip is None or not settings.is_trusted_proxy(peer):
+        return peer
+    try:
+        return str(ip_address(real_ip.decode("latin-1").strip()))
+    except ValueError:
+        return peer
+
+
 # Headers a response may set itself, which then replace the defaults below: the web UI's page has its own CSP and
 # referrer policy, its static files are cached (maestro_api.ui). Every other header of the list is always added.
 OWN_VALUE_WINS = frozenset({b"content-security-policy", b"cache-control", b"referrer-policy"})
@@ -72,6 +88,7 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
 class HttpHygieneMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings, tracer: trace.Tracer | None) -> None:
         self.app = app
+        self.settings = settings
         self.max_body = settings.max_body_bytes
         self.headers = security_headers(settings)
         self.tracer = tracer
@@ -88,6 +105,7 @@ class HttpHygieneMiddleware:
         start = time.perf_counter()
         request_id = ""
         content_length = None
+        real_ip = None
         traceparent = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -97,8 +115,12 @@ class HttpHygieneMiddleware:
                 content_length = value
             elif name == b"traceparent":
                 traceparent = True
+            elif name == b"x-real-ip":
+                real_ip = value
         request_id = request_id or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_address"] = client_address(scope, real_ip, self.settings)
         token = request_id_var.set(request_id)
         extra_headers = [*self.headers, (b"x-request-id", request_id.encode())]
         status = 500

@@ -5,6 +5,11 @@ tenant; the key is checked first so a throttled key does not eat its tenant's bu
 ``Retry-After`` and ``RateLimit-Limit/Remaining/Reset``. When Redis cannot be reached,
 ``MAESTRO_RATE_LIMIT_FAILURE_MODE`` decides: ``open`` serves the request (and counts
 ``maestro_rate_limit_backend_errors_total``), ``closed`` answers 503.
+
+Before authentication it also counts failed authentications per client address (``auth_failure_limit`` per
+``auth_failure_window_seconds``), for ``maestro_api.core.security.Authenticator``, which refuses a client over that
+budget before any database lookup. Without Redis that budget is not enforced (the lookups stay bounded by the
+authenticator's own lanes).
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class RateLimiter:
             )
             for tier, limits in settings.rate_limits.items()
         }
+        self._auth_failures = RateLimitItemPerSecond(
+            settings.auth_failure_limit, settings.auth_failure_window_seconds, namespace="authfail"
+        )
 
     async def check(self, principal: Principal) -> None:
         """Count the request; raise a 429 (over the limit) or 503 (Redis down, fail-closed) ``ProblemError``."""
@@ -66,6 +74,26 @@ class RateLimiter:
                 "Rate limiting is unavailable and the service is configured to fail closed.",
                 headers={"Retry-After": "1"},
             ) from exc
+
+    async def auth_failures_exceeded(self, address: str) -> bool:
+        """Whether ``address`` has used up its failed authentications of the window."""
+        try:
+            return not await self._strategy.test(self._auth_failures, address)
+        except (RedisError, OSError) as exc:
+            self._backend_error(exc)
+            return False
+
+    async def count_auth_failure(self, address: str) -> None:
+        """Count one failed authentication of ``address``."""
+        try:
+            await self._strategy.hit(self._auth_failures, address)
+        except (RedisError, OSError) as exc:
+            self._backend_error(exc)
+
+    @staticmethod
+    def _backend_error(exc: Exception) -> None:
+        RATE_LIMIT_BACKEND_ERRORS.inc()
+        log.warning("auth failure limit skipped, Redis unavailable: %s", type(exc).__name__)
 
     async def _reject(self, principal: Principal, item: RateLimitItem, scope: str, identifier: str) -> None:
         stats = await self._strategy.get_window_stats(item, identifier)

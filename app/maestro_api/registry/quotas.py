@@ -21,39 +21,17 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
 import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from maestro_api.core.errors import ProblemError
-from maestro_api.models import Quota
+from maestro_api.crud import lock_quota, quota_exceeded
 from maestro_api.registry import operations as ops
 from maestro_api.registry.deployments import Deployment
 from maestro_api.registry.service import RegistryService
 
-QuotaName = Literal["max_models", "max_deployments"]
-_NOUNS: dict[QuotaName, str] = {"max_models": "registered models", "max_deployments": "deployments"}
-QUOTA_EXCEEDED_TYPE = "https://maestro.dev/problems/quota-exceeded"
 _PAGE = 1000  # MLflow's largest page of registered models
-
-
-def quota_exceeded(quota: QuotaName, limit: int) -> ProblemError:
-    """409 problem+json naming the quota and its limit, and nothing else (RFC 9457 extension members)."""
-    return ProblemError(
-        409,
-        "Quota exceeded",
-        f"The tenant's quota {quota} allows {limit} {_NOUNS[quota]}; delete one or ask for a higher quota.",
-        type_=QUOTA_EXCEEDED_TYPE,
-        extensions={"quota": quota, "limit": limit},
-    )
-
-
-async def lock_quota(session: AsyncSession, tenant_id: uuid.UUID) -> Quota | None:
-    """The tenant's quota row, locked until ``session``'s transaction ends (None: the tenant has no quota row)."""
-    quota: Quota | None = await session.scalar(select(Quota).where(Quota.tenant_id == tenant_id).with_for_update())
-    return quota
 
 
 async def take_deployment(session: AsyncSession, *, tenant_id: uuid.UUID) -> None:

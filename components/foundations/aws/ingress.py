@@ -9,11 +9,10 @@ from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from components.foundations.aws.policies import irsa_trust
+from components.workloads.charts import EKS_CHARTS, Chart
 
-CHART_REPO = "https://aws.github.io/eks-charts"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
 INGRESS_CLASS = "alb"
@@ -124,14 +123,10 @@ class LoadBalancerController(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=CONTROLLER_POLICY, opts=child)
-        self.release = k8s.helm.v3.Release(
+        self.release = Chart("aws-load-balancer-controller", chart_version, EKS_CHARTS).release(
             f"{name}-release",
-            name="aws-load-balancer-controller",
-            chart="aws-load-balancer-controller",
-            version=chart_version,
-            namespace=NAMESPACE,
-            repository_opts={"repo": CHART_REPO},
-            values={
+            NAMESPACE,
+            {
                 "clusterName": cluster_name,
                 "region": region,
                 "vpcId": vpc_id,
@@ -146,7 +141,7 @@ class LoadBalancerController(pulumi.ComponentResource):
                     "limits": {"cpu": "200m", "memory": "256Mi"},
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=k8s_provider),
+            pulumi.ResourceOptions(parent=self, provider=k8s_provider),
         )
         self.register_outputs({"role": role.arn})
 

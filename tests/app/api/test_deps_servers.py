@@ -3,13 +3,15 @@ its action the route's one permission; on real PostgreSQL (the core routes, no M
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from maestro_api.api.deps import Audited, Mutation
 from maestro_api.core.config import Settings
+from maestro_api.models import User
 
-from tests.app.conftest import auth, bootstrap
+from tests.app.conftest import app_client, auth, bootstrap
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 
@@ -58,7 +60,9 @@ async def test_the_success_event_commits_with_the_change_and_a_failure_leaves_no
     api_settings: Settings, client: httpx.AsyncClient
 ) -> None:
     admin = await bootstrap(api_settings, "acme")
-    created = await client.post("/v1/api-keys", json={"name": "k", "role": "viewer"}, headers=auth(admin))
+    user = (await client.post("/v1/users", json={"email": "k@acme.test"}, headers=auth(admin))).json()
+    body = {"name": "k", "role": "viewer", "user_id": user["id"]}
+    created = await client.post("/v1/api-keys", json=body, headers=auth(admin))
     assert created.status_code == 201
     key_id = created.json()["id"]
     mine = [e for e in await events(client, admin) if e["target"] == f"api_key:{key_id}"]
@@ -72,3 +76,30 @@ async def test_the_success_event_commits_with_the_change_and_a_failure_leaves_no
         await client.post("/v1/users", json={"email": "dup@acme.test"}, headers=auth(admin))
     users = (await client.get("/v1/users", headers=auth(admin))).json()
     assert [u["email"] for u in users].count("dup@acme.test") == 1
+
+
+async def test_a_crash_after_an_outside_change_leaves_one_failure_event(api_settings: Settings) -> None:
+    """A route that changed something its transaction cannot roll back (MLflow) and then fails with any error, not
+    only a problem response, still leaves exactly one event: the failure, with the target the route had set."""
+    outside: list[str] = []  # stands for MLflow: a change that stays whatever the request's transaction does
+
+    async def change_then_crash(change: Annotated[Mutation, Audited("users:invite")]) -> None:
+        change.target = "user:outside"
+        outside.append(change.target)
+        change.session.add(User(tenant_id=change.tenant_id, email="ghost@acme.test", role="viewer"))
+        await change.session.flush()
+        raise RuntimeError("the step after the outside change failed")
+
+    app = app_client(api_settings)
+    app.app.add_api_route("/v1/test-crash", change_then_crash, methods=["POST"])
+    async with app as client:
+        admin = await bootstrap(api_settings, "acme")
+        seen = max((e["seq"] for e in await events(client, admin)), default=0)
+        r = await client.post("/v1/test-crash", headers=auth(admin))
+        assert r.status_code == 500
+        assert "the step after" not in r.text  # the error's text stays in the log
+        assert outside == ["user:outside"]
+        assert await new_events(client, admin, seen) == [("users:invite", "failure", "user:outside")]
+        # The request's own transaction rolled back: the row it flushed is gone with the success event.
+        users = (await client.get("/v1/users", headers=auth(admin))).json()
+        assert "ghost@acme.test" not in [u["email"] for u in users]

@@ -30,7 +30,7 @@ class StubAuthenticator:
     def __init__(self, role: str) -> None:
         self.role = role
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:
         if authorization != f"Bearer {GOOD_KEY}":
             raise unauthorized("invalid_key", "The API key is not valid.")
         return Principal("api_key", "k1", TENANT, "acme", "free", self.role)

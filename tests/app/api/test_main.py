@@ -16,7 +16,7 @@ ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/artifacts"
 
 
 class Refuse:
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:
         raise unauthorized("missing", "No credentials.")
 
 

@@ -1,16 +1,24 @@
 """The audit log on real PostgreSQL: mutations and denials are recorded and chained per tenant; the service role
 cannot UPDATE, DELETE or TRUNCATE audit rows; `maestro-api audit verify` passes on an intact chain and exits 1
-naming the first bad event after an alteration or a deletion (done as the superuser, triggers bypassed)."""
+naming the first bad event after an alteration or a deletion (done as the superuser, triggers bypassed).
+The table owner's attacks on the keyed chain are in test_audit_owner_servers.py."""
 
 from typing import Any
 
-import anyio
 import httpx
 import psycopg
 import pytest
 from maestro_api.core.config import Settings
 
-from tests.app.conftest import auth, bootstrap, run_cli, superuser_conn
+from tests.app.conftest import (
+    DbRoles,
+    audit_cli,
+    auth,
+    bootstrap,
+    owner_url,
+    superuser_conn,
+    user_with_key,
+)
 from tests.servers import PgServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
@@ -25,8 +33,8 @@ async def make_history(settings: Settings, client: httpx.AsyncClient) -> str:
     await bootstrap(settings, "globex")
     for i in range(3):
         assert (await client.post("/v1/users", json={"email": f"u{i}@acme.test"}, headers=auth(key))).status_code == 201
-    viewer = (await client.post("/v1/api-keys", json={"name": "v"}, headers=auth(key))).json()["key"]
-    assert (await client.get("/v1/users", headers=auth(viewer))).status_code == 403  # a denial
+    _, viewer = await user_with_key(client, key, "viewer@acme.test")
+    assert (await client.get("/v1/users", headers=auth(viewer["key"]))).status_code == 403  # a denial
     return key
 
 
@@ -76,21 +84,17 @@ async def test_service_role_cannot_change_audit_rows(
 
 
 async def test_even_the_owner_is_stopped_by_the_append_only_trigger(
-    api_settings: Settings, client: httpx.AsyncClient
+    api_settings: Settings, client: httpx.AsyncClient, db_roles: DbRoles
 ) -> None:
     await make_history(api_settings, client)
-    with psycopg.connect(api_settings.owner_url.replace("+psycopg", ""), autocommit=True) as conn:
+    with psycopg.connect(owner_url(api_settings, db_roles).replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("SELECT set_config('maestro.platform', 'on', false)")
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("DELETE FROM audit_events")
 
 
 async def verify(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str) -> tuple[int, str]:
-    # The CLI runs its own event loop: call it from a worker thread, not from this test's loop.
-    result = await anyio.to_thread.run_sync(lambda: run_cli(monkeypatch, settings, ["audit", "verify", *args]))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return await audit_cli(monkeypatch, settings, "verify", *args)
 
 
 async def test_verify_passes_on_an_intact_chain(

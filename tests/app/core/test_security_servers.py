@@ -3,6 +3,7 @@ against a real JWKS served over HTTP on loopback with keys generated here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from maestro_api.core.config import Settings
 from maestro_api.metrics import REGISTRY
 
-from tests.app.conftest import app_client, auth, bootstrap
+from tests.app.conftest import DbRoles, app_client, auth, bootstrap, owner_url, user_with_key
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
 
@@ -95,9 +96,12 @@ async def test_missing_and_malformed_credentials_are_401_with_challenge(client: 
         assert r.headers["www-authenticate"].startswith('Bearer realm="maestro"')
         assert r.headers["content-type"] == "application/problem+json"
     before = failures("invalid_key")
-    r = await client.get("/v1/roles", headers=auth("mst_abcdefgh_not-a-real-secret"))
+    r = await client.get("/v1/roles", headers=auth("mst_abcdefgh_" + "A" * 43))  # well-formed, unknown
     assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
     assert failures("invalid_key") == before + 1
+    before = failures("malformed")
+    r = await client.get("/v1/roles", headers=auth("mst_abcdefgh_not-a-real-secret"))  # not a key's shape: no lookup
+    assert r.status_code == 401 and failures("malformed") == before + 1
 
 
 async def test_a_key_with_the_right_prefix_but_wrong_secret_is_refused(
@@ -111,32 +115,36 @@ async def test_a_key_with_the_right_prefix_but_wrong_secret_is_refused(
 
 async def test_revoked_and_expired_keys_are_refused(api_settings: Settings, client: httpx.AsyncClient) -> None:
     admin = await bootstrap(api_settings, "acme")
-    created = (await client.post("/v1/api-keys", json={"name": "tmp"}, headers=auth(admin))).json()
+    user, created = await user_with_key(client, admin, "tmp@acme.test")
     assert (await client.get("/v1/roles", headers=auth(created["key"]))).status_code == 200
     assert (await client.delete(f"/v1/api-keys/{created['id']}", headers=auth(admin))).status_code == 204
     r = await client.get("/v1/roles", headers=auth(created["key"]))
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
 
     soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-    short = (await client.post("/v1/api-keys", json={"name": "short", "expires_at": soon}, headers=auth(admin))).json()
+    body = {"name": "short", "expires_at": soon, "user_id": user["id"]}
+    short = (await client.post("/v1/api-keys", json=body, headers=auth(admin))).json()
     past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
-    r = await client.post("/v1/api-keys", json={"name": "past", "expires_at": past}, headers=auth(admin))
+    body = {"name": "past", "expires_at": past, "user_id": user["id"]}
+    r = await client.post("/v1/api-keys", json=body, headers=auth(admin))
     assert r.status_code == 422
     time.sleep(1.2)
     r = await client.get("/v1/roles", headers=auth(short["key"]))
     assert r.status_code == 401 and "expired" in r.json()["detail"]
 
 
-async def test_key_is_shown_once_and_stored_only_as_hash(api_settings: Settings, client: httpx.AsyncClient) -> None:
+async def test_key_is_shown_once_and_stored_only_as_hash(
+    api_settings: Settings, client: httpx.AsyncClient, db_roles: DbRoles
+) -> None:
     admin = await bootstrap(api_settings, "acme")
-    created = (await client.post("/v1/api-keys", json={"name": "once"}, headers=auth(admin))).json()
+    _, created = await user_with_key(client, admin, "once@acme.test")
     listed = (await client.get(f"/v1/api-keys/{created['id']}", headers=auth(admin))).json()
     assert "key" not in listed and listed["prefix"] in created["key"]
     import psycopg
 
     from tests.app.conftest import OWNER
 
-    url = api_settings.owner_url.replace("+psycopg", "")
+    url = owner_url(api_settings, db_roles).replace("+psycopg", "")
     with psycopg.connect(url) as conn:
         conn.execute("SELECT set_config('maestro.platform', 'on', false)")
         conn.execute("SELECT set_config('maestro.tenant_id', %s, false)", (created["tenant_id"],))
@@ -149,9 +157,11 @@ async def test_a_tenant_admin_cannot_mint_a_platform_admin_key(
     api_settings: Settings, client: httpx.AsyncClient
 ) -> None:
     admin = await bootstrap(api_settings, "acme")
-    r = await client.post("/v1/api-keys", json={"name": "x", "role": "platform-admin"}, headers=auth(admin))
+    user = await client.post("/v1/users", json={"email": "x@acme.test", "role": "tenant-admin"}, headers=auth(admin))
+    body = {"name": "x", "role": "platform-admin", "user_id": user.json()["id"]}
+    r = await client.post("/v1/api-keys", json=body, headers=auth(admin))
     assert r.status_code == 403
-    r = await client.post("/v1/api-keys", json={"name": "x", "role": "ml-engineer"}, headers=auth(admin))
+    r = await client.post("/v1/api-keys", json={**body, "role": "ml-engineer"}, headers=auth(admin))
     assert r.status_code == 201
 
 
@@ -245,3 +255,43 @@ def _hs256_with_public_key(private_key: Any) -> str:
     payload = b64(json.dumps(claims).encode())
     sig = b64(hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     return f"{header}.{payload}.{sig}"
+
+
+async def test_an_oidc_subject_follows_its_directory_entry(
+    oidc_settings: Settings, signing_keys: dict[str, Any]
+) -> None:
+    settings = oidc_settings.model_copy(update={"auth_cache_ttl_seconds": 1.0})
+    admin = await bootstrap(settings, "acme")
+    engineer = token(signing_keys["rsa"], sub="ada", maestro_role="tenant-admin")
+    async with app_client(settings) as a, app_client(settings) as b:
+        # No entry: the token's claim decides; and such a subject cannot make keys without naming their user.
+        assert (await b.get("/v1/users", headers=auth(engineer))).status_code == 200
+        r = await b.post("/v1/api-keys", json={"name": "k"}, headers=auth(engineer))
+        assert r.status_code == 422
+        # An entry with a lower role caps the claim (in b once its cached directory entry expires).
+        body = {"email": "ada@acme.test", "subject": "ada", "role": "viewer"}
+        user = (await a.post("/v1/users", json=body, headers=auth(admin))).json()
+        await asyncio.sleep(1.3)
+        r = await b.get("/v1/users", headers=auth(engineer))
+        assert r.status_code == 403 and "Role 'viewer' lacks" in r.json()["detail"]
+        # Promoted in the directory, the claim is the ceiling; the subject's keys are bound to the entry.
+        assert (await a.patch(f"/v1/users/{user['id']}", json={"role": "tenant-admin"}, headers=auth(admin))).is_success
+        await asyncio.sleep(1.3)
+        r = await b.post("/v1/api-keys", json={"name": "mine", "role": "viewer"}, headers=auth(engineer))
+        assert r.status_code == 201 and r.json()["user_id"] == user["id"]
+        key = r.json()["key"]
+        # Disabled: its tokens and its keys are refused.
+        assert (await a.patch(f"/v1/users/{user['id']}", json={"disabled": True}, headers=auth(admin))).is_success
+        await asyncio.sleep(1.3)
+        r = await b.get("/v1/roles", headers=auth(engineer))
+        assert r.status_code == 401 and "disabled" in r.json()["detail"]
+        r = await b.get("/v1/roles", headers=auth(key))
+        assert r.status_code == 401 and r.json()["detail"] == "The key's user is disabled."
+
+
+async def test_one_directory_entry_per_subject(client: httpx.AsyncClient, api_settings: Settings) -> None:
+    admin = await bootstrap(api_settings, "acme")
+    first = {"email": "a@acme.test", "subject": "sub-1"}
+    assert (await client.post("/v1/users", json=first, headers=auth(admin))).status_code == 201
+    r = await client.post("/v1/users", json={**first, "email": "b@acme.test"}, headers=auth(admin))
+    assert r.status_code == 409 and "subject" in r.json()["detail"]

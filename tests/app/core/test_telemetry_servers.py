@@ -8,9 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from maestro_api.core.config import Settings
+from maestro_api.metrics import REGISTRY
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from pydantic import SecretStr
 
-from tests.app.conftest import app_client, auth, bootstrap
+from tests.app.conftest import app_client, auth, bootstrap, readiness
 from tests.app.core.test_telemetry import documented_api_metrics
 
 pytestmark = [pytest.mark.servers, pytest.mark.anyio]
@@ -32,10 +34,27 @@ async def test_metrics_endpoint_exposes_the_contract(api_settings: Settings, cli
     assert 'maestro_audit_events_total{outcome="success"}' in text
 
 
-async def test_health_endpoints(client: httpx.AsyncClient) -> None:
+async def test_metrics_need_the_token_when_it_is_set(api_settings: Settings) -> None:
+    token = "metrics-" + "t" * 40
+    settings = api_settings.model_copy(update={"metrics_token": SecretStr(token)})
+    before = REGISTRY.get_sample_value("maestro_auth_failures_total", {"reason": "metrics_token"}) or 0.0
+    async with app_client(settings) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {token}"}):
+            r = await c.get("/metrics", headers=headers)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="maestro-metrics"'
+            assert "maestro_" not in r.text
+        r = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and "maestro_http_requests_total" in r.text
+    assert REGISTRY.get_sample_value("maestro_auth_failures_total", {"reason": "metrics_token"}) == before + 3
+
+
+async def test_health_endpoints_answer_a_status_and_nothing_else(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    checks = (await client.get("/readyz")).json()["checks"]
-    assert checks["database"] == "ok" and checks["redis"] == "ok"
+    # No MLflow here: not ready; which check failed is in the metric and the log, never in the answer.
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503 and ready.json() == {"status": "not ready"}
+    assert "mlflow" not in ready.text and "Error" not in ready.text
+    assert (readiness("database"), readiness("redis"), readiness("mlflow")) == (1, 1, 0)
 
 
 class Receiver:

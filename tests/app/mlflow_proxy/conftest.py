@@ -7,7 +7,6 @@ on a free loopback port in front of a real ``mlflow server`` on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,8 @@ from pathlib import Path
 import pytest
 from maestro_api.core.config import Settings
 
-from tests.app.conftest import LiveServer, start_server
-from tests.app.registry.conftest import Tenant, database_of, make_tenant
+from tests.app.conftest import LiveServer, served
+from tests.app.registry.conftest import Tenant, make_two_tenants
 from tests.mlflow_server import MlflowServer, session_mlflow
 from tests.servers import PgServer
 
@@ -48,10 +47,7 @@ def proxy_settings(api_settings: Settings, artifact_mlflow: MlflowServer) -> Set
 
 @pytest.fixture
 async def two_tenants(proxy_settings: Settings, pg_server: PgServer) -> tuple[Tenant, Tenant]:
-    db = database_of(proxy_settings)
-    a = await make_tenant(proxy_settings, pg_server, db, f"alpha-{secrets.token_hex(3)}")
-    b = await make_tenant(proxy_settings, pg_server, db, f"bravo-{secrets.token_hex(3)}")
-    return a, b
+    return await make_two_tenants(proxy_settings, pg_server)
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def serve_maestro(
         mlflow: the artifact-serving MLflow behind the proxy.
         extra_env: more ``MAESTRO_*`` variables for this server, e.g. a smaller artifact limit.
     """
-    proc, server = start_server(
+    with served(
         settings,
         extra_env={
             "MAESTRO_MLFLOW_URL": mlflow.url,
@@ -89,15 +85,8 @@ def serve_maestro(
             "MAESTRO_MLFLOW_TIMEOUT_SECONDS": "20",
             **(extra_env or {}),
         },
-    )
-    try:
+    ) as server:
         yield Maestro(server=server, mlflow=mlflow)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
 
 
 @pytest.fixture

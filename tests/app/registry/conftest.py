@@ -64,12 +64,17 @@ def database_of(settings: Settings) -> str:
     return str(make_url(settings.database_url).database)
 
 
+async def make_two_tenants(settings: Settings, pg_server: PgServer) -> tuple[Tenant, Tenant]:
+    """Two fresh tenants, alpha-* and bravo-*, each with a key per role."""
+    db = database_of(settings)
+    a = await make_tenant(settings, pg_server, db, f"alpha-{uuid.uuid4().hex[:6]}")
+    b = await make_tenant(settings, pg_server, db, f"bravo-{uuid.uuid4().hex[:6]}")
+    return a, b
+
+
 @pytest.fixture
 async def tenants(registry_settings: Settings, pg_server: PgServer) -> tuple[Tenant, Tenant]:
-    db = database_of(registry_settings)
-    a = await make_tenant(registry_settings, pg_server, db, f"alpha-{uuid.uuid4().hex[:6]}")
-    b = await make_tenant(registry_settings, pg_server, db, f"bravo-{uuid.uuid4().hex[:6]}")
-    return a, b
+    return await make_two_tenants(registry_settings, pg_server)
 
 
 def mlflow_direct(mlflow: MlflowServer, tenant: Tenant, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:

@@ -147,11 +147,16 @@ def test_generated_secrets_are_secret_outputs_in_kubernetes_secrets(stack: str) 
     data = mockrun.unwrap_secret(api[0].inputs["stringData"])
     assert set(data) == {
         "MAESTRO_DATABASE_URL",
-        "MAESTRO_DATABASE_OWNER_URL",
         "MAESTRO_REDIS_URL",
         "MAESTRO_API_KEY_PEPPER",
+        "MAESTRO_AUDIT_KEY",
         "MAESTRO_MLFLOW_TOKEN",
     }
+    by_name = _named(evaluated(stack), "kubernetes:core/v1:Secret")
+    assert set(mockrun.unwrap_secret(by_name["maestro-api-migrate"].inputs["stringData"])) == {
+        "MAESTRO_DATABASE_OWNER_URL"
+    }
+    assert set(mockrun.unwrap_secret(by_name["maestro-api-metrics"].inputs["stringData"])) == {"token"}
     for r in secrets:
         assert mockrun.is_secret(r.inputs["stringData"]), f"{r.urn} holds a plaintext value"
     # No password-like value appears outside a secret anywhere in the program.
@@ -167,13 +172,39 @@ def test_api_probes_hpa_pdb_and_settings(stack: str) -> None:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["MAESTRO_MLFLOW_URL"].startswith("http://mlflow.maestro.svc")
     assert container["envFrom"] == [{"secretRef": {"name": "maestro-api"}}]
+    assert env["MAESTRO_METRICS_TOKEN"] == {"secretKeyRef": {"name": "maestro-api-metrics", "key": "token"}}
+    # Prometheus scrapes with the same token; the other ServiceMonitors send none.
+    monitors = {
+        spec["metadata"]["name"]: spec["spec"]["endpoints"][0]
+        for spec in (
+            mockrun.plain(r.inputs) for r in resources.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        )
+    }
+    assert monitors["maestro-api"]["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "maestro-api-metrics", "key": "token"},
+    }
+    assert all("authorization" not in e for n, e in monitors.items() if n != "maestro-api")
     hpa = mockrun.plain(by_suffix(resources, "-api-hpa").inputs)["spec"]
     assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     pdb = mockrun.plain(by_suffix(resources, "-api-pdb").inputs)["spec"]
     assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_only_the_migration_job_gets_the_owner_url(stack: str) -> None:
+    resources = evaluated(stack)
+    job = mockrun.plain(by_suffix(resources, "-api-migrate").inputs)["spec"]["template"]["spec"]["containers"][0]
+    assert job["envFrom"] == [{"secretRef": {"name": "maestro-api-migrate"}}]
+    assert {e["name"]: e["value"] for e in job["env"]}["MAESTRO_DATABASE_SERVICE_ROLE"] == "maestro_app"
+    deployment = mockrun.plain(by_suffix(resources, "-api-deployment").inputs)["spec"]["template"]["spec"]
+    mentioned = json.dumps(deployment)
+    assert "maestro-api-migrate" not in mentioned and "MAESTRO_DATABASE_OWNER_URL" not in mentioned
+    ingress = mockrun.plain(by_suffix(resources, "-api-ingress").inputs)["spec"]["rules"][0]["http"]["paths"]
+    assert [p["path"] for p in ingress] == ["/v1", "/mlflow"]
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
@@ -242,10 +273,8 @@ def test_endpoint_picks_the_cluster_of_every_database_url() -> None:
     for resources, cluster in ((evaluated("prod-aws"), "maestro-pg"), (switched_prod(), "maestro-pg-restore")):
         secrets = _named(resources, "kubernetes:core/v1:Secret")
         urls = [
-            *(
-                mockrun.unwrap_secret(secrets["maestro-api"].inputs["stringData"])[k]
-                for k in ("MAESTRO_DATABASE_URL", "MAESTRO_DATABASE_OWNER_URL")
-            ),
+            mockrun.unwrap_secret(secrets["maestro-api"].inputs["stringData"])["MAESTRO_DATABASE_URL"],
+            mockrun.unwrap_secret(secrets["maestro-api-migrate"].inputs["stringData"])["MAESTRO_DATABASE_OWNER_URL"],
             mockrun.unwrap_secret(secrets["mlflow-db"].inputs["stringData"])["uri"],
         ]
         assert all(f"@{cluster}.maestro-data.svc.cluster.local:" in url for url in urls), urls
@@ -253,7 +282,8 @@ def test_endpoint_picks_the_cluster_of_every_database_url() -> None:
         passwords = {
             r.urn for r in resources if r.type == "random:index/randomPassword:RandomPassword" and "-postgres-" in r.urn
         }
-        used = passwords & {*secrets["maestro-api"].dependencies, *secrets["mlflow-db"].dependencies}
+        holders = ("maestro-api", "maestro-api-migrate", "mlflow-db")
+        used = passwords & {d for name in holders for d in secrets[name].dependencies}
         behind = {
             d
             for name, r in secrets.items()

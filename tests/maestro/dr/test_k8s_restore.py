@@ -99,14 +99,11 @@ def _world(
     def url(role: str, db: str) -> str:
         return f"postgresql+psycopg://{role}:pw@{service_host(endpoint)}:5432/{db}?sslmode=require"
 
-    api = {
-        "MAESTRO_DATABASE_URL": url("maestro_app", "maestro"),
-        "MAESTRO_DATABASE_OWNER_URL": url("maestro_owner", "maestro"),
-    }
-    api_deps = (passwords[source, "maestro_app"], passwords[source, "maestro_owner"], "urn:pepper")
-    found.append(
-        _R("urn:api-secret", kubernetes.SECRET_TYPE, {"metadata": {"name": "maestro-api"}, "stringData": api}, api_deps)
-    )
+    api = {"metadata": {"name": "maestro-api"}, "stringData": {"MAESTRO_DATABASE_URL": url("maestro_app", "maestro")}}
+    found.append(_R("urn:api-secret", kubernetes.SECRET_TYPE, api, (passwords[source, "maestro_app"], "urn:pepper")))
+    owner = url("maestro_owner", "maestro")
+    migrate = {"metadata": {"name": "maestro-api-migrate"}, "stringData": {"MAESTRO_DATABASE_OWNER_URL": owner}}
+    found.append(_R("urn:api-migrate-secret", kubernetes.SECRET_TYPE, migrate, (passwords[source, "maestro_owner"],)))
     mlflow = {"metadata": {"name": "mlflow-db"}, "stringData": {"uri": url("mlflow", "mlflow")}}
     found.append(_R("urn:mlflow-db", kubernetes.SECRET_TYPE, mlflow, (passwords[source, "mlflow"],)))
     found.append(_R("urn:api"))

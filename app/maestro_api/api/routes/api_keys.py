@@ -1,4 +1,9 @@
-"""API keys of the caller's tenant. The key itself is returned once, by POST; only its hash is stored."""
+"""API keys of the caller's tenant. The key itself is returned once, by POST; only its hash is stored.
+
+Every key made here acts for a user of the tenant's directory (``user_id``): the caller's own by default, or
+another one a tenant admin names. The key follows that user: refused while the user is disabled, its role capped
+at the user's current role, deleted with the user. Only ``maestro-api bootstrap`` makes keys without a user.
+"""
 
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +16,7 @@ from maestro_api.api.deps import Audited, Authorize, Mutation, SessionDep, Setti
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import can_grant
 from maestro_api.crud import create_api_key, get_or_404
-from maestro_api.models import ApiKey
+from maestro_api.models import ApiKey, User
 from maestro_api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
@@ -32,6 +37,18 @@ async def create(
         raise ProblemError(403, "Forbidden", f"Role {principal.role!r} cannot create {body.role!r} keys.")
     if body.expires_at is not None and body.expires_at.astimezone(UTC) <= datetime.now(UTC):
         raise ProblemError(422, "Unprocessable Content", "expires_at must be in the future.")
+    user_id = body.user_id or principal.user_id
+    if user_id is None:
+        raise ProblemError(
+            422,
+            "Unprocessable Content",
+            "Name the key's user (user_id): the caller acts for no user of the tenant's directory.",
+        )
+    user = await get_or_404(change.session, User, user_id, kind="user")
+    if user.disabled:
+        raise ProblemError(409, "Conflict", "The user is disabled.")
+    if not can_grant(user.role, body.role):
+        raise ProblemError(403, "Forbidden", f"A key cannot hold more than its user's role ({user.role!r}).")
     row, new = await create_api_key(
         change.session,
         tenant_id=principal.tenant_id,
@@ -39,6 +56,7 @@ async def create(
         role=body.role,
         created_by=principal.actor,
         pepper=settings.api_key_pepper.get_secret_value(),
+        user_id=user.id,
         expires_at=body.expires_at,
     )
     change.target = f"api_key:{row.id}"

@@ -22,6 +22,7 @@ from maestro_api.core.db import tenant_transaction
 from maestro_api.core.errors import ProblemError
 from maestro_api.core.rbac import is_allowed
 from maestro_api.core.security import Principal
+from maestro_api.crud import QUOTA_EXCEEDED_TYPE
 from maestro_api.mlflow_proxy import artifacts, guards
 from maestro_api.mlflow_proxy.errors import MlflowApiError
 from maestro_api.mlflow_proxy.forward import ARTIFACTS_UPSTREAM, MlflowForwarder
@@ -104,7 +105,7 @@ async def _with_quota(request: Request, principal: Principal, spec: ProxyRoute, 
         ):
             return await forward()
     except ProblemError as exc:
-        if exc.type_ == quotas.QUOTA_EXCEEDED_TYPE:
+        if exc.type_ == QUOTA_EXCEEDED_TYPE:
             raise MlflowApiError(exc.status, "QUOTA_EXCEEDED", exc.detail or exc.title) from exc
         raise
 

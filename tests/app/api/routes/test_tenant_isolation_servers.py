@@ -93,7 +93,8 @@ async def _objects(client: httpx.AsyncClient, key: str, root: str, name: str) ->
     tenants = (await client.get("/v1/tenants", headers=auth(root))).json()
     tenant_id = next(t["id"] for t in tenants if t["name"] == name)
     user = (await client.post("/v1/users", json={"email": f"u@{name}.test"}, headers=auth(key))).json()
-    api_key = (await client.post("/v1/api-keys", json={"name": f"{name}-k"}, headers=auth(key))).json()
+    body = {"name": f"{name}-k", "user_id": user["id"]}
+    api_key = (await client.post("/v1/api-keys", json=body, headers=auth(key))).json()
     return {"tenant_id": tenant_id, "user_id": user["id"], "key_id": api_key["id"]}
 
 
