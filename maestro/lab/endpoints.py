@@ -12,6 +12,8 @@ from maestro.lab.system import LabError, console, write_private
 from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, LAB_DIR, S3_PORT, host_by_name, platform_ports
 
 ADMIN_KEY_FILE = LAB_DIR / "admin-key"
+TENANTS = (idp.FIRST_TENANT, idp.SECOND_TENANT)
+"""The tenants `make lab` bootstraps."""
 ENDPOINTS_FILE = LAB_DIR / "endpoints.json"
 
 
@@ -23,7 +25,7 @@ def bootstrap_tenant() -> Path | None:
     if probe.returncode != 0:
         console.print("    [yellow]the Maestro API is not deployed: no tenant bootstrapped[/yellow]")
         return None
-    for tenant in (idp.FIRST_TENANT, idp.SECOND_TENANT):
+    for tenant in TENANTS:
         key_file = tenant_key_file(tenant)
         if key_file.exists() and key_file.read_text().strip():
             console.print(f"    tenant {tenant} already bootstrapped")
@@ -39,6 +41,13 @@ def bootstrap_tenant() -> Path | None:
 def tenant_key_file(tenant: str) -> Path:
     """Where the admin key of a lab tenant is kept (the first tenant's is ADMIN_KEY_FILE)."""
     return ADMIN_KEY_FILE if tenant == idp.FIRST_TENANT else LAB_DIR / f"admin-key-{tenant}"
+
+
+def forget_tenant_keys() -> None:
+    """Remove the tenants' admin keys: their tenants go with the hosts, and a kept key would stop the next lab from
+    bootstrapping them."""
+    for tenant in TENANTS:
+        tenant_key_file(tenant).unlink(missing_ok=True)
 
 
 def endpoints(admin_key: Path | None) -> dict[str, Any]:
