@@ -61,8 +61,13 @@ class Ui:
     origin: str
 
     @classmethod
-    def open(cls, browser: Browser, origin: str, *, ignore_https_errors: bool = False) -> Ui:
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, ignore_https_errors=ignore_https_errors)
+    def open(
+        cls, browser: Browser, origin: str, *, ignore_https_errors: bool = False, headers: dict[str, str] | None = None
+    ) -> Ui:
+        """A new context (no cookies) with one tab; ``headers`` go with every request it makes."""
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 900}, ignore_https_errors=ignore_https_errors, extra_http_headers=headers
+        )
         context.set_default_timeout(TIMEOUT_MS)
         return cls(context=context, page=context.new_page(), origin=origin)
 
@@ -212,7 +217,7 @@ def a_data_scientists_day(browser: Browser, target: Target, logged: Logged, *, s
     v.sign_in(viewer)
     v.go(run)
     v.wait_for_text("gradient-boosting")
-    rename = {"run_id": logged.run_id, "run_name": "renamed-by-viewer"}
+    rename: dict[str, object] = {"run_id": logged.run_id, "run_name": "renamed-by-viewer"}
     assert v.call("POST", "/mlflow/ajax-api/2.0/mlflow/runs/update", rename) == 403
     assert run_name(target.tracking_uri, logged.run_id) == "gradient-boosting"
 
