@@ -264,6 +264,15 @@ class OidcUser:
 
     sub: str
     user_id: str
+    token: str
+    """An ID token of the provider for the API (audience maestro-api)."""
+    admin: httpx.Client
+    """The tenant's admin, who disables and demotes the user."""
+
+    def change(self, **update: object) -> None:
+        """Change the user's directory entry as the admin (``disabled``, ``role``)."""
+        r = self.admin.patch(f"/v1/users/{self.user_id}", json=update)
+        assert r.status_code == 200, r.text
 
 
 def define_user(lab_endpoints: dict[str, Any], ca_file: str, *, sub: str, tenant: str, role: str) -> None:
@@ -338,25 +347,18 @@ def oidc_user(tenant: tuple[str, httpx.Client], lab_endpoints: dict[str, Any], c
     define_user(lab_endpoints, ca_file, sub=sub, tenant=name, role="data-scientist")
     r = admin.post("/v1/users", json={"email": f"{sub}@maestro.lab", "role": "data-scientist", "subject": sub})
     assert r.status_code == 201, r.text
-    user = OidcUser(sub=sub, user_id=str(r.json()["id"]))
+    user = OidcUser(sub=sub, user_id=str(r.json()["id"]), token=api_token(lab_endpoints, ca_file, sub), admin=admin)
     yield user
-    restored = admin.patch(f"/v1/users/{user.user_id}", json={"disabled": False, "role": "data-scientist"})
-    assert restored.status_code == 200, restored.text
+    user.change(disabled=False, role="data-scientist")
 
 
 def test_a_disabled_users_oidc_token_and_ui_session_are_refused_and_come_back_when_enabled(
-    tenant: tuple[str, httpx.Client],
-    oidc_user: OidcUser,
-    edge: Callable[[str], httpx.Client],
-    lab_endpoints: dict[str, Any],
-    ca_file: str,
+    oidc_user: OidcUser, edge: Callable[[str], httpx.Client], lab_endpoints: dict[str, Any], ca_file: str
 ) -> None:
-    _, admin = tenant
-    token = api_token(lab_endpoints, ca_file, oidc_user.sub)
-    with edge(token) as api, ui_session(lab_endpoints, ca_file, oidc_user.sub) as browser:
+    with edge(oidc_user.token) as api, ui_session(lab_endpoints, ca_file, oidc_user.sub) as browser:
         assert api.get("/v1/models").status_code == 200  # the provider's token works through the edge
         assert ui_experiments(browser) == 200
-        assert admin.patch(f"/v1/users/{oidc_user.user_id}", json={"disabled": True}).status_code == 200
+        oidc_user.change(disabled=True)
         assert within_deadline(lambda: api.get("/v1/models").status_code, 401) == 401
         refused = api.get("/v1/models")
         assert refused.headers["content-type"] == "application/problem+json"
@@ -364,28 +366,22 @@ def test_a_disabled_users_oidc_token_and_ui_session_are_refused_and_come_back_wh
         assert api.get("/mlflow/api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code == 401
         # The UI session was made before; the same directory check ends it within the same deadline.
         assert within_deadline(lambda: ui_experiments(browser), 401) == 401
-        assert admin.patch(f"/v1/users/{oidc_user.user_id}", json={"disabled": False}).status_code == 200
+        oidc_user.change(disabled=False)
         assert within_deadline(lambda: api.get("/v1/models").status_code, 200) == 200
         assert within_deadline(lambda: ui_experiments(browser), 200) == 200
 
 
 def test_a_demoted_users_oidc_token_loses_the_writes_of_its_old_role(
-    tenant: tuple[str, httpx.Client],
-    oidc_user: OidcUser,
-    edge: Callable[[str], httpx.Client],
-    lab_endpoints: dict[str, Any],
-    ca_file: str,
+    oidc_user: OidcUser, edge: Callable[[str], httpx.Client]
 ) -> None:
-    _, admin = tenant
-    token = api_token(lab_endpoints, ca_file, oidc_user.sub)
+    with edge(oidc_user.token) as api:
 
-    def create_experiment() -> int:
-        body = {"name": f"lab-oidc-{uuid.uuid4().hex[:8]}"}
-        return api.post("/mlflow/api/2.0/mlflow/experiments/create", json=body).status_code
+        def create_experiment() -> int:
+            body = {"name": f"lab-oidc-{uuid.uuid4().hex[:8]}"}
+            return api.post("/mlflow/api/2.0/mlflow/experiments/create", json=body).status_code
 
-    with edge(token) as api:
         assert create_experiment() == 200  # a data scientist's write
-        assert admin.patch(f"/v1/users/{oidc_user.user_id}", json={"role": "viewer"}).status_code == 200
+        oidc_user.change(role="viewer")
         # The token still says data-scientist; its directory entry is a viewer now, and so is the token.
         assert within_deadline(create_experiment, 403) == 403
         assert api.get("/mlflow/api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code == 200
