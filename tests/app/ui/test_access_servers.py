@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from maestro_api.core.security import Authenticator, unauthorized
 from maestro_api.ui.routes import IMMUTABLE, PAGE_CSP, REVALIDATE
 from maestro_api.ui.session import SESSION_COOKIE
 
@@ -188,23 +187,28 @@ async def test_the_page_has_its_csp_and_the_apis_headers_and_hashed_static_files
     assert (await ui.get("/mlflow/static-files/..%2f..%2fetc/passwd")).status_code == 404
 
 
-async def test_the_ui_resolves_its_principal_with_the_apis_claims_function_on_every_request(
-    ui: httpx.AsyncClient, idp: Idp, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch
+async def test_the_tenants_directory_holds_for_ui_sessions_on_every_request(
+    ui: httpx.AsyncClient, idp: Idp, two_tenants: tuple[Tenant, Tenant]
 ) -> None:
-    """The API's OIDC bearer tokens and the UI's sessions both go through ``Authenticator.principal_from_claims``:
-    whatever it refuses (a suspended tenant, a user the tenant's directory disables) the UI refuses too."""
+    """The API's OIDC bearer tokens and the UI's sessions both go through ``Authenticator.principal_from_claims``,
+    which checks the subject's directory entry: a session of a user the tenant's admin disables is refused from its
+    next request, and the user cannot sign in again; enabled and demoted, its role is the entry's."""
     a, _ = two_tenants
     sub = await sign_in(ui, idp, a.name, "data-scientist")
+    entry = {"email": f"{sub}@example.test", "role": "data-scientist", "subject": sub}
+    r = await ui.post("/v1/users", json=entry, headers=a.h())
+    assert r.status_code == 201, r.text
+    user = f"/v1/users/{r.json()['id']}"
     search = f"{AJAX}/experiments/search?max_results=5"
+
+    async def create_experiment() -> int:
+        body = {"name": uuid.uuid4().hex}
+        return (await ui.post(f"{AJAX}/experiments/create", json=body, headers=same_origin())).status_code
+
     assert (await ui.get(search)).status_code == 200
-    allowed = Authenticator.principal_from_claims
+    assert await create_experiment() == 200
 
-    async def refusing(self: Authenticator, claims: dict[str, Any]) -> Any:
-        if claims.get("sub") == sub:
-            raise unauthorized("user_disabled", "The user is disabled.")
-        return await allowed(self, claims)
-
-    monkeypatch.setattr(Authenticator, "principal_from_claims", refusing)
+    assert (await ui.patch(user, json={"disabled": True}, headers=a.h())).status_code == 200
     r = await ui.get(search)
     assert r.status_code == 401 and r.json()["error_code"] == "UNAUTHENTICATED"
     assert (await ui.get("/mlflow/")).headers["location"] == "/mlflow/oauth/login"
@@ -215,3 +219,8 @@ async def test_the_ui_resolves_its_principal_with_the_apis_claims_function_on_ev
     async with browser_of(ui) as colleague:
         await sign_in(colleague, idp, a.name, "viewer")
         assert (await colleague.get(search)).status_code == 200
+
+    # Enabled again as a viewer: the same session reads again, and its claim (data-scientist) no longer writes.
+    assert (await ui.patch(user, json={"disabled": False, "role": "viewer"}, headers=a.h())).status_code == 200
+    assert (await ui.get(search)).status_code == 200
+    assert await create_experiment() == 403
