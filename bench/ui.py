@@ -200,12 +200,32 @@ from the client proxy's endpoint (tenant scoping, RBAC, audit); MLflow alone doe
 {body}"""
 
 
-def previous_places() -> dict[str, dict[str, Any]]:
+def previous_places(out_dir: Path = shared.OUT_DIR) -> dict[str, dict[str, Any]]:
     """The places measured before (kept when another place is measured); none when there is no report."""
-    path = shared.OUT_DIR / "ui.json"
+    path = out_dir / "ui.json"
     if not path.exists():
         return {}
     places: dict[str, dict[str, Any]] = json.loads(path.read_text()).get("places", {})
+    return places
+
+
+def write_report(place: str, measured: dict[str, Any], out_dir: Path = shared.OUT_DIR) -> dict[str, dict[str, Any]]:
+    """Record one place's run (``measured``: date, command, machine, runs, loads, figures) beside the other place's
+    last one; writes ui.json and ui.md and returns every place's run."""
+    places = previous_places(out_dir)
+    places[place] = measured
+    cases = [
+        shared.case(
+            f"ui experiments page, {name}: {LABELS[path]}",
+            {k: (v, "ms") for k, v in values.items()},
+            command=result["command"],
+            date=result["date"],
+            machine=result["machine"],
+        )
+        for name, result in places.items()
+        for path, values in result["figures"].items()
+    ]
+    shared.write("ui", {"name": "ui-experiments-page", "places": places, "cases": cases}, render(places), out_dir)
     return places
 
 
@@ -220,8 +240,7 @@ def main(
     place = "lab" if lab else "loopback"
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = f"python -m bench ui --runs {runs}" + (" --lab" if lab else "")
-    places = previous_places()
-    places[place] = {
+    measured = {
         "date": date,
         "command": command,
         "machine": shared.machine(),
@@ -231,19 +250,7 @@ def main(
         "units": "milliseconds",
         "figures": figures,
     }
-    cases = [
-        shared.case(
-            f"ui experiments page, {name}: {LABELS[path]}",
-            {k: (v, "ms") for k, v in values.items()},
-            command=result["command"],
-            date=result["date"],
-            machine=result["machine"],
-        )
-        for name, result in places.items()
-        for path, values in result["figures"].items()
-    ]
-    shared.write("ui", {"name": "ui-experiments-page", "places": places, "cases": cases}, render(places))
-    print(render(places))
+    print(render(write_report(place, measured)))
 
 
 if __name__ == "__main__":
