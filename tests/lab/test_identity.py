@@ -10,6 +10,7 @@ tenant admin who disables and demotes users, and as a database owner who rewrite
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import shlex
@@ -320,17 +321,18 @@ def api_token(lab_endpoints: dict[str, Any], ca_file: str, sub: str) -> str:
     return str(r.json()["id_token"])
 
 
-def ui_session(lab_endpoints: dict[str, Any], ca_file: str, sub: str) -> httpx.Client:
+@contextlib.contextmanager
+def ui_session(lab_endpoints: dict[str, Any], ca_file: str, sub: str) -> Iterator[httpx.Client]:
     """A browser (a cookie jar) signed in to the UI through the edge as ``sub``: the UI's own sign-in, end to end."""
     origin = str(lab_endpoints["ui"]).removesuffix("/mlflow/")
-    browser = httpx.Client(base_url=origin, verify=ca_file, timeout=60, headers=BROWSER_HEADERS)
-    r = browser.get("/mlflow/oauth/login")
-    assert r.status_code == 302, r.text
-    back = urlsplit(sign_in_at_provider(str(r.headers["location"]), sub, ca_file))
-    assert f"{back.scheme}://{back.netloc}" == origin, back
-    r = browser.get(f"{back.path}?{back.query}")
-    assert r.status_code == 303 and r.headers["location"] == "/mlflow/", r.text
-    return browser
+    with httpx.Client(base_url=origin, verify=ca_file, timeout=60, headers=BROWSER_HEADERS) as browser:
+        r = browser.get("/mlflow/oauth/login")
+        assert r.status_code == 302, r.text
+        back = urlsplit(sign_in_at_provider(str(r.headers["location"]), sub, ca_file))
+        assert f"{back.scheme}://{back.netloc}" == origin, back
+        r = browser.get(f"{back.path}?{back.query}")
+        assert r.status_code == 303 and r.headers["location"] == "/mlflow/", r.text
+        yield browser
 
 
 def ui_experiments(browser: httpx.Client) -> int:
