@@ -4,7 +4,6 @@ scenarios are tests/app/ui/browser.py's, the same as on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,9 @@ from playwright.sync_api import Browser
 
 from maestro.lab import idp
 from tests.app.ui import browser as scenarios
-from tests.app.ui.browser import Logged, Target, chromium
+from tests.app.ui.browser import Logged, Target, browser
+
+__all__ = ["browser"]
 
 pytestmark = pytest.mark.lab
 
@@ -43,12 +44,6 @@ def logged(
     monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", ca_file)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     return scenarios.log_a_run(target.tracking_uri, tmp_path)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def test_a_data_scientist_finds_the_run_its_chart_and_artifact_and_a_viewer_cannot_rename_it(

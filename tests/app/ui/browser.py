@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.servers import free_port
@@ -44,6 +45,13 @@ def chromium(*, ignore_https_errors: bool = False) -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for one test (import it into a test module to use it)."""
+    with chromium() as b:
+        yield b
 
 
 @dataclass

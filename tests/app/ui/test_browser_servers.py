@@ -19,9 +19,11 @@ from tests.ansible.nginx_waf.edge import missing_prerequisites, running_edge
 from tests.app.conftest import ThreadedServer
 from tests.app.registry.conftest import Tenant, database_of, make_tenant
 from tests.app.ui import browser as scenarios
-from tests.app.ui.browser import Logged, Target, chromium
+from tests.app.ui.browser import Logged, Target, browser
 from tests.app.ui.conftest import Idp, with_ui
 from tests.servers import PgServer
+
+__all__ = ["browser"]
 
 pytestmark = [pytest.mark.servers]
 
@@ -65,12 +67,6 @@ def logged(target: Target, tenants: tuple[Tenant, Tenant], tmp_path: Path, monke
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", tenants[0].keys["data-scientist"])
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     return scenarios.log_a_run(target.tracking_uri, tmp_path)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def test_a_data_scientist_finds_the_run_its_chart_and_artifact_and_a_viewer_cannot_rename_it(
