@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from bench import dr, lab, lab_dr, mlflow_proxy, waf
+from bench import dr, lab, lab_dr, mlflow_proxy, ui, waf
 
 app = typer.Typer(
     help="Maestro's benchmarks; each writes its report to docs/benchmarks/.", no_args_is_help=True, add_completion=False
@@ -17,6 +17,7 @@ app.command("waf")(waf.main)
 app.command("proxy")(mlflow_proxy.main)
 app.command("lab")(lab.main)
 app.command("lab-dr")(lab_dr.main)
+app.command("ui")(ui.main)
 
 api = typer.Typer(help="The API benchmark and its profiler (bench/api/); `--help` after each lists its options.")
 app.add_typer(api, name="api")

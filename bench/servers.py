@@ -96,9 +96,12 @@ class ApiConfig:
     auth_cache_ttl: float = 5.0
 
 
-def start_api(env: dict[str, str], cfg: ApiConfig, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The API under uvicorn on a free port in its own process group, ready (``/readyz``); returns (process, url)."""
-    port = free_port()
+def start_api(
+    env: dict[str, str], cfg: ApiConfig, log: Path, *, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The API under uvicorn on ``port`` (a free one by default) in its own process group, ready (``/readyz``);
+    returns (process, url)."""
+    port = port or free_port()
     cmd = [
         str(VENV_BIN / "python"), "-m", "uvicorn", "maestro_api.main:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(cfg.workers),

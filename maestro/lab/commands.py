@@ -114,7 +114,7 @@ def down() -> None:
     with phase(f"remove bridge {BRIDGE} and NAT table {NFT_TABLE}"):
         network.down()
     endpoints.ENDPOINTS_FILE.unlink(missing_ok=True)
-    endpoints.ADMIN_KEY_FILE.unlink(missing_ok=True)
+    endpoints.forget_tenant_keys()
     releases.forget()
 
 

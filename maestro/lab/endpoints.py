@@ -5,32 +5,49 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from maestro.lab import idp
 from maestro.lab.nspawn import ssh
 from maestro.lab.pki import CA_FILE, SECRETS_FILE, SSH_KEY
 from maestro.lab.system import LabError, console, write_private
 from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, LAB_DIR, S3_PORT, host_by_name, platform_ports
 
 ADMIN_KEY_FILE = LAB_DIR / "admin-key"
+TENANTS = (idp.FIRST_TENANT, idp.SECOND_TENANT)
+"""The tenants `make lab` bootstraps."""
 ENDPOINTS_FILE = LAB_DIR / "endpoints.json"
 
 
 def bootstrap_tenant() -> Path | None:
-    """Create the first tenant once and keep its admin key in .lab/admin-key (0600)."""
-    key_file = ADMIN_KEY_FILE
-    if key_file.exists() and key_file.read_text().strip():
-        console.print("    first tenant already bootstrapped")
-        return key_file
+    """Create the lab's two tenants once (the web UI's users belong to both, maestro.lab.idp) and keep their admin
+    keys in .lab/admin-key and .lab/admin-key-<second tenant> (0600); returns the first tenant's key file."""
     app1 = host_by_name("app1")
     probe = ssh(app1, "test -x /opt/maestro-api/venv/bin/maestro-api", check=False)
     if probe.returncode != 0:
         console.print("    [yellow]the Maestro API is not deployed: no tenant bootstrapped[/yellow]")
         return None
-    out = ssh(app1, "/usr/local/bin/maestro-api-admin bootstrap --tenant lab --tier standard").stdout
-    token = out.strip().splitlines()[-1].strip() if out.strip() else ""
-    if not token:
-        raise LabError("maestro-api bootstrap printed no key")
-    write_private(key_file, (token + "\n").encode())
-    return key_file
+    for tenant in TENANTS:
+        key_file = tenant_key_file(tenant)
+        if key_file.exists() and key_file.read_text().strip():
+            console.print(f"    tenant {tenant} already bootstrapped")
+            continue
+        out = ssh(app1, f"/usr/local/bin/maestro-api-admin bootstrap --tenant {tenant} --tier standard").stdout
+        token = out.strip().splitlines()[-1].strip() if out.strip() else ""
+        if not token:
+            raise LabError(f"maestro-api bootstrap printed no key for tenant {tenant}")
+        write_private(key_file, (token + "\n").encode())
+    return ADMIN_KEY_FILE
+
+
+def tenant_key_file(tenant: str) -> Path:
+    """Where the admin key of a lab tenant is kept (the first tenant's is ADMIN_KEY_FILE)."""
+    return ADMIN_KEY_FILE if tenant == idp.FIRST_TENANT else LAB_DIR / f"admin-key-{tenant}"
+
+
+def forget_tenant_keys() -> None:
+    """Remove the tenants' admin keys: their tenants go with the hosts, and a kept key would stop the next lab from
+    bootstrapping them."""
+    for tenant in TENANTS:
+        tenant_key_file(tenant).unlink(missing_ok=True)
 
 
 def endpoints(admin_key: Path | None) -> dict[str, Any]:
@@ -40,6 +57,10 @@ def endpoints(admin_key: Path | None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "api": f"https://{edge.ip}:{ports['https']}",
         "api_hostname": f"edge1.{DOMAIN}",
+        # The MLflow web UI: sign in at the lab's provider with one of these subjects (no password).
+        "ui": f"{idp.ui_origin()}/mlflow/",
+        "ui_sign_in": ", ".join(f"{u.sub} ({u.tenant}, {u.role})" for u in idp.USERS),
+        "idp": idp.issuer(),
         "ca_file": str(CA_FILE),
         "admin_key_file": str(admin_key) if admin_key else None,
         "mlflow_internal": f"http://{app1.ip}:{ports['mlflow']}",

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from maestro.lab import idp
 from maestro.lab.pki import SSH_OPTIONS, ensure_secrets
 from maestro.lab.releases import Release
 from maestro.lab.topology import DOMAIN, GATEWAY, HOSTS, INVENTORY, INVENTORY_DIR, S3_HOST, S3_PORT
@@ -79,6 +80,15 @@ def write_inventory(key: Path, houses: dict[str, Path], pki: Path, release: Rele
         "maestro_api_workers": 2,
         "grafana_repository_reachable": False,
         "maestro_api_enabled": "maestro_api" in houses,
+        # The MLflow web UI behind the lab's identity provider (maestro.lab.idp, docs/ui.md).
+        "lab_idp_wheelhouse_archive": str(houses.get("lab_idp", "")),
+        "lab_idp_users": [u.claims() for u in idp.USERS],
+        "maestro_api_oidc_issuer": idp.issuer(),
+        "maestro_api_oidc_audience": idp.API_AUDIENCE,
+        "maestro_api_oidc_jwks_url": idp.issuer() + "/jwks",
+        "maestro_api_ui_origin": idp.ui_origin(),
+        "maestro_api_ui_oidc_client_id": idp.CLIENT_ID,
+        "maestro_api_ui_oidc_client_secret": sec["ui_oidc_client_secret"],
     }
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     (INVENTORY_DIR / "group_vars" / "all").mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,7 @@ def ensure_secrets() -> dict[str, str]:
         "prometheus_password",
         "alertmanager_password",
         "exporter_password",
+        "ui_oidc_client_secret",
     )
     changed = False
     for name in wanted:

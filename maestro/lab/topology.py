@@ -42,7 +42,7 @@ HOSTS: tuple[Host, ...] = (
     Host("db3", "10.77.41.13", ("etcd", "postgres", "redis")),
     Host("app1", "10.77.41.21", ("haproxy", "mlflow", "api")),
     Host("edge1", "10.77.41.31", ("edge",)),
-    Host("mon1", "10.77.41.41", ("monitoring", "grafana")),
+    Host("mon1", "10.77.41.41", ("monitoring", "grafana", "idp")),
     # Restores and drills go here (`maestro drill`): PostgreSQL and pgBackRest's configuration, no cluster.
     Host("dr1", "10.77.41.51", ("postgres_restore",)),
 )

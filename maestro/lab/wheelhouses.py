@@ -194,9 +194,10 @@ def _export(*selection: str) -> str:
 def build_wheelhouses(release: Release, image: Path) -> dict[str, Path]:
     """The MLflow and Maestro API wheelhouses of a release (for the Python of its base image `image`), by name, each
     with the workspace package it serves (the API's wheel, the maestro-auth MLflow app), rebuilt when its sources
-    change."""
+    change; and the lab identity provider's."""
     python = host_python(image)
-    mlflow_req = _closure(_export("--only-group", "dev"), ("mlflow", "psycopg2-binary", "boto3"))
+    dev = _export("--only-group", "dev")
+    mlflow_req = _closure(dev, ("mlflow", "psycopg2-binary", "boto3"))
     api_req = _export("--no-dev", "--package", "maestro-api")
     wheels, digest = _package_wheels("maestro-api", ROOT / "app")
     # The maestro-auth MLflow app rides along in MLflow's wheelhouse; the mlflow role installs it.
@@ -206,6 +207,7 @@ def build_wheelhouses(release: Release, image: Path) -> dict[str, Path]:
     return {
         "mlflow": build_wheelhouse(release, python, "mlflow", mlflow_req, auth_wheels, auth_digest),
         "maestro_api": build_wheelhouse(release, python, "maestro_api", api_req, wheels, digest),
+        "lab_idp": build_wheelhouse(release, python, "lab_idp", _closure(dev, ("oidc-provider-mock",))),
     }
 
 

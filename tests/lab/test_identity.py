@@ -1,21 +1,30 @@
 """Identity and the audit log through the whole lab (WAF over HTTPS -> the API on app1 -> Patroni), acting as a
-tenant admin who disables and demotes users, and as a database owner who rewrites history: a disabled user's keys
-are refused, a demoted user's key is capped at the new role (both within the auth cache's TTL), and the owner's
-rewrite of an audit event, recomputed as the plain SHA-256 chain (the only chain an owner without the audit key can
-recompute), is found by `maestro-api-admin audit verify`; put back, the chain verifies again."""
+tenant admin who disables and demotes users, and as a database owner who rewrites history:
+
+- a disabled user's keys, OIDC tokens (real ones, from the lab's identity provider) and UI sessions are refused, and
+  work again once the user is enabled; a demoted user's key or token is capped at the new role (all within the auth
+  cache's TTL);
+- the owner's rewrite of an audit event, recomputed as the plain SHA-256 chain (the only chain an owner without the
+  audit key can recompute), is found by `maestro-api-admin audit verify`; put back, the chain verifies again."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import secrets
 import shlex
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
+from maestro.lab import idp
 from maestro.lab.nspawn import ssh
 from maestro.lab.topology import host_by_name
 
@@ -237,3 +246,144 @@ def test_the_apis_metrics_refuse_the_edge_host_without_the_token(
             break
         time.sleep(5)
     assert values and all(v == "1" for v in values), r.text
+
+
+# --- OIDC: a real token of the lab's identity provider for a user of the tenant's directory ------------------------
+# The provider (lab_idp on mon1, oidc-provider-mock) signs anyone in by subject; its `PUT /users/<sub>` defines a user
+# and the claims its tokens carry. Each test defines its own user of the test's tenant, invites it to the directory
+# with that subject, and gets its tokens by the authorization code flow with PKCE, as any relying party does: a
+# bearer token for the API (audience maestro-api), and a UI session through the edge (the UI's own client).
+
+# Any redirect URI is accepted by the lab's provider for the API's client; the code is read off its redirect.
+API_REDIRECT = "https://maestro-lab-tests.invalid/callback"
+BROWSER_HEADERS = {"Accept": "text/html,application/json", "User-Agent": "maestro-lab-tests"}
+
+
+@dataclass(frozen=True)
+class OidcUser:
+    """A user of the test's tenant at the lab's provider and in the tenant's directory."""
+
+    sub: str
+    user_id: str
+    token: str
+    """An ID token of the provider for the API (audience maestro-api)."""
+    admin: httpx.Client
+    """The tenant's admin, who disables and demotes the user."""
+
+    def change(self, **update: object) -> None:
+        """Change the user's directory entry as the admin (``disabled``, ``role``)."""
+        r = self.admin.patch(f"/v1/users/{self.user_id}", json=update)
+        assert r.status_code == 200, r.text
+
+
+def define_user(lab_endpoints: dict[str, Any], ca_file: str, *, sub: str, tenant: str, role: str) -> None:
+    """Define ``sub`` at the lab's provider with the tenant and role claims its tokens will carry."""
+    claims = {"email": f"{sub}@maestro.lab", "maestro_tenant": tenant, "maestro_role": role}
+    r = httpx.put(f"{lab_endpoints['idp']}/users/{sub}", json=claims, verify=ca_file, timeout=30)
+    assert r.status_code == 204, r.text
+
+
+def sign_in_at_provider(authorization_url: str, sub: str, ca_file: str) -> str:
+    """Submit the provider's sign-in form as ``sub``; the redirect URI (with the code) it sends the browser to."""
+    r = httpx.post(authorization_url, data={"sub": sub}, verify=ca_file, timeout=30)
+    assert r.status_code == 302, r.text
+    return str(r.headers["location"])
+
+
+def api_token(lab_endpoints: dict[str, Any], ca_file: str, sub: str) -> str:
+    """An ID token for ``sub`` with the API's audience (the lab's OIDC_AUDIENCE), by the code flow with PKCE."""
+    issuer = str(lab_endpoints["idp"])
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": idp.API_AUDIENCE,
+        "redirect_uri": API_REDIRECT,
+        "scope": "openid",
+        "state": secrets.token_urlsafe(16),
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    back = sign_in_at_provider(f"{issuer}/oauth2/authorize?{urlencode(query)}", sub, ca_file)
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": API_REDIRECT,
+        "code_verifier": verifier,
+        "client_id": idp.API_AUDIENCE,
+    }
+    # The lab's provider takes any secret of a client it does not know, but only with client authentication.
+    client = httpx.BasicAuth(idp.API_AUDIENCE, "lab-tests")
+    r = httpx.post(f"{issuer}/oauth2/token", data=form, auth=client, verify=ca_file, timeout=30)
+    assert r.status_code == 200, r.text
+    return str(r.json()["id_token"])
+
+
+@contextlib.contextmanager
+def ui_session(lab_endpoints: dict[str, Any], ca_file: str, sub: str) -> Iterator[httpx.Client]:
+    """A browser (a cookie jar) signed in to the UI through the edge as ``sub``: the UI's own sign-in, end to end."""
+    origin = str(lab_endpoints["ui"]).removesuffix("/mlflow/")
+    with httpx.Client(base_url=origin, verify=ca_file, timeout=60, headers=BROWSER_HEADERS) as browser:
+        r = browser.get("/mlflow/oauth/login")
+        assert r.status_code == 302, r.text
+        back = urlsplit(sign_in_at_provider(str(r.headers["location"]), sub, ca_file))
+        assert f"{back.scheme}://{back.netloc}" == origin, back
+        r = browser.get(f"{back.path}?{back.query}")
+        assert r.status_code == 303 and r.headers["location"] == "/mlflow/", r.text
+        yield browser
+
+
+def ui_experiments(browser: httpx.Client) -> int:
+    """The status of the UI's experiments list (what its first page asks for)."""
+    return browser.get("/mlflow/ajax-api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code
+
+
+@pytest.fixture
+def oidc_user(tenant: tuple[str, httpx.Client], lab_endpoints: dict[str, Any], ca_file: str) -> Iterator[OidcUser]:
+    """A data scientist of the test's tenant at the provider and in the directory; enabled and a data scientist
+    again afterwards, whatever the test did."""
+    name, admin = tenant
+    sub = f"lab-oidc-{uuid.uuid4().hex[:8]}"
+    define_user(lab_endpoints, ca_file, sub=sub, tenant=name, role="data-scientist")
+    r = admin.post("/v1/users", json={"email": f"{sub}@maestro.lab", "role": "data-scientist", "subject": sub})
+    assert r.status_code == 201, r.text
+    user = OidcUser(sub=sub, user_id=str(r.json()["id"]), token=api_token(lab_endpoints, ca_file, sub), admin=admin)
+    yield user
+    user.change(disabled=False, role="data-scientist")
+
+
+def test_a_disabled_users_oidc_token_and_ui_session_are_refused_and_come_back_when_enabled(
+    oidc_user: OidcUser, edge: Callable[[str], httpx.Client], lab_endpoints: dict[str, Any], ca_file: str
+) -> None:
+    with edge(oidc_user.token) as api, ui_session(lab_endpoints, ca_file, oidc_user.sub) as browser:
+        assert api.get("/v1/models").status_code == 200  # the provider's token works through the edge
+        assert ui_experiments(browser) == 200
+        oidc_user.change(disabled=True)
+        assert within_deadline(lambda: api.get("/v1/models").status_code, 401) == 401
+        refused = api.get("/v1/models")
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["status"] == 401 and "disabled" in refused.json()["detail"]
+        assert api.get("/mlflow/api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code == 401
+        # The UI session was made before; the same directory check ends it within the same deadline.
+        assert within_deadline(lambda: ui_experiments(browser), 401) == 401
+        oidc_user.change(disabled=False)
+        assert within_deadline(lambda: api.get("/v1/models").status_code, 200) == 200
+        assert within_deadline(lambda: ui_experiments(browser), 200) == 200
+
+
+def test_a_demoted_users_oidc_token_loses_the_writes_of_its_old_role(
+    oidc_user: OidcUser, edge: Callable[[str], httpx.Client]
+) -> None:
+    with edge(oidc_user.token) as api:
+
+        def create_experiment() -> int:
+            body = {"name": f"lab-oidc-{uuid.uuid4().hex[:8]}"}
+            return api.post("/mlflow/api/2.0/mlflow/experiments/create", json=body).status_code
+
+        assert create_experiment() == 200  # a data scientist's write
+        oidc_user.change(role="viewer")
+        # The token still says data-scientist; its directory entry is a viewer now, and so is the token.
+        assert within_deadline(create_experiment, 403) == 403
+        assert api.get("/mlflow/api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code == 200

@@ -152,3 +152,12 @@ def test_internal_surfaces_are_closed_to_hosts_that_need_none_of_them(
     observed: dict[tuple[str, str, str], str], source: str, dest: str, port: str
 ) -> None:
     assert observed[(source, dest, port)] == DROPPED
+
+
+def test_the_identity_provider_answers_the_api_and_the_operators_only(
+    observed: dict[tuple[str, str, str], str],
+) -> None:
+    # The API fetches its keys and trades sign-in codes there; users' browsers (the outer machine) sign in there.
+    seen = {source: answer for (source, dest, port), answer in observed.items() if (dest, port) == ("mon1", "idp")}
+    assert {source for source, answer in seen.items() if answer == OPEN} == {"app1", OUTER}
+    assert {answer for source, answer in seen.items() if source not in {"app1", OUTER}} == {DROPPED}

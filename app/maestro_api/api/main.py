@@ -1,7 +1,8 @@
 """The API's routes, in the order FastAPI's router tries them: one line per routes module.
 
-- ``/mlflow``: the stock MLflow client's REST API on a mount of its own (one prefix test decides between it and
-  everything else; every route of it authenticates and authorizes itself).
+- ``/mlflow``: the stock MLflow client's REST API and MLflow's web UI on one mount of their own (one prefix test
+  decides between it and everything else; every route of it authenticates and authorizes itself: the client's by
+  its bearer credential, the UI's by its browser session, ``maestro_api.ui``).
 - ``/v1``: one router per resource, each included once under ``/v1`` (FastAPI matches a router included in a
   router once per level). The model registry's come first: its reads are the hot path.
 - ``/healthz``, ``/readyz``, ``/metrics``: unauthenticated.
@@ -10,7 +11,7 @@ The registry's cached reads of one object are marked ``@direct`` and served ahea
 (``maestro_api.api.dispatch``).
 """
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from maestro_api.api.routes import (
     api_keys,
@@ -27,6 +28,7 @@ from maestro_api.api.routes import (
     users,
 )
 from maestro_api.core.errors import PROBLEM_RESPONSES
+from maestro_api.ui import routes as ui
 
 V1_ROUTERS = (
     # the model registry (MLflow behind it)
@@ -46,7 +48,9 @@ V1_ROUTERS = (
 
 def include_routes(app: FastAPI) -> None:
     """Add every route of the API to ``app``."""
-    app.mount(mlflow_proxy.PREFIX, mlflow_proxy.router)
+    mlflow = APIRouter()
+    mlflow.routes.extend([*mlflow_proxy.router.routes, *ui.router.routes])
+    app.mount(mlflow_proxy.PREFIX, mlflow)
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1", responses=PROBLEM_RESPONSES)
     app.include_router(health.router)

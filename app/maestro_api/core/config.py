@@ -204,6 +204,41 @@ class Settings(_MaestroSettings):
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
     oidc_jwks_cache_seconds: int = Field(default=300, ge=0, le=86400, description="How long JWKS keys are cached.")
 
+    # --- the MLflow web UI (maestro_api.ui, docs/ui.md) -----------------------------------------------------
+    ui_origin: str | None = Field(
+        default=None,
+        description="Public origin of the MLflow web UI, e.g. https://maestro.example.com: the UI is served at "
+        "<origin>/mlflow/ and the identity provider sends users back to <origin>/mlflow/oauth/callback. It is the "
+        "only Origin a state-changing UI request may carry. Unset disables the UI (its paths answer 404).",
+    )
+    ui_oidc_client_id: str | None = Field(
+        default=None,
+        description="The UI's OIDC client id at MAESTRO_OIDC_ISSUER (authorization code flow with PKCE). Its ID "
+        "tokens must carry the tenant and role claims. Required with ui_origin.",
+    )
+    ui_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The UI client's secret, sent to the token endpoint with HTTP basic authentication; unset: a "
+        "public client (PKCE alone).",
+    )
+    ui_oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked for at sign-in (must include openid; add the one that releases the tenant and "
+        "role claims if the provider needs it).",
+    )
+    ui_session_lifetime_seconds: int = Field(
+        default=28_800,
+        ge=300,
+        le=604_800,
+        description="A UI session ends this long after sign-in, however active.",
+    )
+    ui_session_idle_seconds: int = Field(
+        default=1_800,
+        ge=60,
+        le=86_400,
+        description="A UI session ends after this long without a request (at most the lifetime).",
+    )
+
     # --- audit ----------------------------------------------------------------------------------------------
     audit_key: SecretStr = Field(
         default=SecretStr("dev-audit-key-change-me"),
@@ -315,6 +350,25 @@ class Settings(_MaestroSettings):
         if not user:
             raise ValueError("MAESTRO_DATABASE_URL names no user")
         return user
+
+    @model_validator(mode="after")
+    def _check_ui(self) -> Settings:
+        if self.ui_origin is None:
+            return self
+        from urllib.parse import urlsplit
+
+        origin = urlsplit(self.ui_origin)
+        if origin.scheme not in ("https", "http") or not origin.hostname or origin.path or origin.query:
+            raise ValueError("MAESTRO_UI_ORIGIN must be scheme://host[:port], with no path")
+        if origin.scheme != "https" and self.environment != "dev":
+            raise ValueError(f"MAESTRO_UI_ORIGIN must be https (environment={self.environment})")
+        if not (self.oidc_issuer and self.ui_oidc_client_id):
+            raise ValueError("MAESTRO_UI_ORIGIN is set: MAESTRO_OIDC_ISSUER and MAESTRO_UI_OIDC_CLIENT_ID are required")
+        if "openid" not in self.ui_oidc_scopes.split():
+            raise ValueError("MAESTRO_UI_OIDC_SCOPES must include openid")
+        if self.ui_session_idle_seconds > self.ui_session_lifetime_seconds:
+            raise ValueError("MAESTRO_UI_SESSION_IDLE_SECONDS must not exceed MAESTRO_UI_SESSION_LIFETIME_SECONDS")
+        return self
 
 
 class MigrationSettings(_MaestroSettings):

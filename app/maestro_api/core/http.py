@@ -62,6 +62,11 @@ def client_address(scope: Scope, real_ip: bytes | None, settings: Settings) -> s
         return peer
 
 
+# Headers a response may set itself, which then replace the defaults below: the web UI's page has its own CSP and
+# referrer policy, its static files are cached (maestro_api.ui). Every other header of the list is always added.
+OWN_VALUE_WINS = frozenset({b"content-security-policy", b"cache-control", b"referrer-policy"})
+
+
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     """Headers on every response. The API serves only JSON, so the CSP forbids everything."""
     headers = {
@@ -132,7 +137,10 @@ class HttpHygieneMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                own = message.get("headers", ())
+                names = {name for name, _ in own} & OWN_VALUE_WINS
+                added = [h for h in extra_headers if h[0] not in names] if names else extra_headers
+                message["headers"] = [*own, *added]
             await send(message)
 
         async def send_problem(code: int, detail: str | None = None) -> None:

@@ -372,7 +372,12 @@ class Authenticator:
 
     async def _jwt(self, token: str) -> Principal:
         assert self._oidc is not None
-        claims = await self._oidc.verify(token)
+        return await self.principal_from_claims(await self._oidc.verify(token))
+
+    async def principal_from_claims(self, claims: dict[str, Any]) -> Principal:
+        """The principal of verified OIDC claims (a bearer token's, or a UI session's from its ID token): the
+        tenant and role claims, checked against the tenant and the subject's directory entry (a disabled user
+        refused, the role the lesser of the claim and the entry); a 401 when they do not hold."""
         s = self._settings
         tenant_name = claims.get(s.oidc_tenant_claim)
         role = claims.get(s.oidc_role_claim, "viewer")

@@ -165,8 +165,22 @@ class MlflowForwarder:
 
     async def download(self, *, path: str, workspace: str, route: str) -> Response:
         """Stream an artifact from MLflow to the client, cut off past ``max_artifact_bytes``."""
-        limit = self.max_artifact_bytes
         url = ARTIFACTS_UPSTREAM + "/" + quote(path, safe="/")
+        return await self._stream(url, workspace=workspace, route=route, artifact_path=path)
+
+    async def get_stream(self, *, path: str, query: str, workspace: str, route: str) -> Response:
+        """Stream one GET of an MLflow path (with its query) to the client, cut off past ``max_artifact_bytes``: the
+        web UI's page, static files and artifact downloads (``maestro_api.ui``)."""
+        url = httpx.URL(path, query=query.encode("latin-1")) if query else httpx.URL(path)
+        return await self._stream(url, workspace=workspace, route=route, artifact_path=None)
+
+    async def _stream(
+        self, url: httpx.URL | str, *, workspace: str, route: str, artifact_path: str | None
+    ) -> StreamingResponse:
+        """One streamed GET; ``artifact_path`` names the artifact-proxy path whose listing tells a missing object
+        from MLflow's failure (None: no such check)."""
+        limit = self.max_artifact_bytes
+        path = artifact_path or str(url)
         request = self._http.build_request("GET", url, headers=self._headers(workspace), timeout=self._artifact_timeout)
         try:
             r = await self._http.send(request, stream=True)
@@ -175,7 +189,7 @@ class MlflowForwarder:
         try:
             if r.status_code >= 400:
                 content = await r.aread()
-                if r.status_code >= 500 and await self._missing(path, workspace):
+                if r.status_code >= 500 and artifact_path is not None and await self._missing(artifact_path, workspace):
                     # Object stores (S3) fail a missing key as MLflow's 500; the listing tells it apart.
                     raise MlflowApiError(404, "RESOURCE_DOES_NOT_EXIST", "No such artifact in this tenant.")
                 raise upstream_error(r.status_code, content, route=route)

@@ -134,10 +134,11 @@ def test_artifact_exclusion_does_not_cover_other_paths(edge: Edge) -> None:
 SQL_FILTER = "name LIKE 'churn%' AND tags.stage = 'production'"
 
 
-def test_mlflow_search_filter_passes_on_search_routes(edge: Edge) -> None:
+@pytest.mark.parametrize("api", ["api", "ajax-api"], ids=["stock-client", "web-ui"])
+def test_mlflow_search_filter_passes_on_search_routes(edge: Edge, api: str) -> None:
     query = urllib.parse.urlencode({"filter": SQL_FILTER}, quote_via=urllib.parse.quote)
     status, _, _ = edge.request(
-        "GET", f"/mlflow/api/2.0/mlflow/registered-models/search?{query}", headers=dict(CLIENT_HEADERS)
+        "GET", f"/mlflow/{api}/2.0/mlflow/registered-models/search?{query}", headers=dict(CLIENT_HEADERS)
     )
     assert status == 200
 
@@ -148,10 +149,34 @@ def test_filter_argument_is_inspected_elsewhere(edge: Edge) -> None:
     assert status == 403
 
 
-def test_xss_in_search_filter_is_still_blocked(edge: Edge) -> None:
+@pytest.mark.parametrize("api", ["api", "ajax-api"], ids=["stock-client", "web-ui"])
+def test_xss_in_search_filter_is_still_blocked(edge: Edge, api: str) -> None:
     body = _json({"experiment_ids": ["1"], "filter": "<img src=x onerror=alert(1)>"})
-    status, _, _ = edge.request("POST", "/mlflow/api/2.0/mlflow/runs/search", body=body, headers=JSON)
+    status, _, _ = edge.request("POST", f"/mlflow/{api}/2.0/mlflow/runs/search", body=body, headers=JSON)
     assert status == 403
+
+
+# The UI's own query shape, one field a line (CRS's command-injection rules take "\n  source" for a shell builtin).
+GRAPHQL_RUN = (
+    "query GetRun($data: MlflowGetRunInput!) {\n  mlflowGetRun(input: $data) {\n    run {\n      info {\n"
+    "        source\n        __typename\n      }\n      data {\n        params {\n          key\n        }\n"
+    "      }\n    }\n  }\n}\n"
+)
+
+
+def test_the_web_uis_graphql_document_passes_but_only_on_its_route(edge: Edge) -> None:
+    body = _json({"query": GRAPHQL_RUN, "variables": {"data": {"runId": "0" * 32}}})
+    status, _, _ = edge.request("POST", "/mlflow/graphql", body=body, headers=JSON)
+    assert status == 200
+    status, _, _ = edge.request("POST", "/v1/models", body=body, headers=JSON)
+    assert status == 403
+
+
+def test_the_graphql_variables_and_xss_in_the_document_are_still_inspected(edge: Edge) -> None:
+    sqli = _json({"query": GRAPHQL_RUN, "variables": {"data": {"runId": "' UNION SELECT password FROM users--"}}})
+    assert edge.request("POST", "/mlflow/graphql", body=sqli, headers=JSON)[0] == 403
+    xss = _json({"query": GRAPHQL_RUN + " # <script>alert(1)</script>"})
+    assert edge.request("POST", "/mlflow/graphql", body=xss, headers=JSON)[0] == 403
 
 
 def test_free_text_field_keeps_paranoia_level_1_rules(edge: Edge) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from maestro_api.api.deps import route_permissions
+from maestro_api.ui.routes import UiApiRoute
 from starlette.routing import BaseRoute, Mount
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
@@ -39,15 +40,18 @@ class Operation:
         return [p.split(":")[0] for p in re.findall(r"\{([^}]+)\}", self.path)]
 
 
-def operations(app: FastAPI) -> list[Operation]:
-    """Every operation of the app, the routes of mounted routers (``/mlflow``) included with their full path."""
-    return list(_operations(app.routes, prefix=""))
+def operations(app: FastAPI, *, ui: bool = False) -> list[Operation]:
+    """Every operation of the app, the routes of mounted routers (``/mlflow``) included with their full path: those
+    with a bearer credential, or (``ui``) the web UI's, whose credential is a browser session (tests/app/ui/)."""
+    return list(_operations(app.routes, prefix="", ui=ui))
 
 
-def _operations(routes: Sequence[BaseRoute], *, prefix: str) -> Iterator[Operation]:
+def _operations(routes: Sequence[BaseRoute], *, prefix: str, ui: bool) -> Iterator[Operation]:
     for rc in iter_route_contexts(routes):
         if isinstance(rc.original_route, Mount):
-            yield from _operations(rc.original_route.routes, prefix=prefix + rc.original_route.path)
+            yield from _operations(rc.original_route.routes, prefix=prefix + rc.original_route.path, ui=ui)
+            continue
+        if isinstance(rc.original_route, UiApiRoute) != ui:
             continue
         dependant = getattr(rc, "dependant", None)
         for method in sorted((rc.methods or set()) - {"HEAD"}):
