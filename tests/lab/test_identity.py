@@ -1,9 +1,9 @@
 """Identity and the audit log through the whole lab (WAF over HTTPS -> the API on app1 -> Patroni), acting as a
 tenant admin who disables and demotes users, and as a database owner who rewrites history:
 
-- a disabled user's keys, OIDC tokens (real ones, from the lab's identity provider) and UI sessions are refused, and
-  work again once the user is enabled; a demoted user's key or token is capped at the new role (all within the auth
-  cache's TTL);
+- a disabled user's keys, OIDC tokens (real ones, from the lab's identity provider) and UI sessions are refused;
+  once the user is enabled, keys and tokens work again and a refused UI session stays ended (a new sign-in works);
+  a demoted user's key or token is capped at the new role (all within the auth cache's TTL);
 - the owner's rewrite of an audit event, recomputed as the plain SHA-256 chain (the only chain an owner without the
   audit key can recompute), is found by `maestro-api-admin audit verify`; put back, the chain verifies again."""
 
@@ -354,7 +354,7 @@ def oidc_user(tenant: tuple[str, httpx.Client], lab_endpoints: dict[str, Any], c
     user.change(disabled=False, role="data-scientist")
 
 
-def test_a_disabled_users_oidc_token_and_ui_session_are_refused_and_come_back_when_enabled(
+def test_a_disabled_users_oidc_token_is_refused_until_enabled_and_its_ui_session_ends(
     oidc_user: OidcUser, edge: Callable[[str], httpx.Client], lab_endpoints: dict[str, Any], ca_file: str
 ) -> None:
     with edge(oidc_user.token) as api, ui_session(lab_endpoints, ca_file, oidc_user.sub) as browser:
@@ -366,11 +366,14 @@ def test_a_disabled_users_oidc_token_and_ui_session_are_refused_and_come_back_wh
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["status"] == 401 and "disabled" in refused.json()["detail"]
         assert api.get("/mlflow/api/2.0/mlflow/experiments/search", params={"max_results": 1}).status_code == 401
-        # The UI session was made before; the same directory check ends it within the same deadline.
+        # The UI session was made before; the same directory check refuses it within the same deadline, and ends it.
         assert within_deadline(lambda: ui_experiments(browser), 401) == 401
         oidc_user.change(disabled=False)
         assert within_deadline(lambda: api.get("/v1/models").status_code, 200) == 200
-        assert within_deadline(lambda: ui_experiments(browser), 200) == 200
+        # The token works again; the ended session does not come back, a new sign-in does.
+        assert ui_experiments(browser) == 401
+        with ui_session(lab_endpoints, ca_file, oidc_user.sub) as again:
+            assert within_deadline(lambda: ui_experiments(again), 200) == 200
 
 
 def test_a_demoted_users_oidc_token_loses_the_writes_of_its_old_role(

@@ -87,14 +87,21 @@ def check_same_origin(request: Request, origin: str) -> None:
 
 async def signed_in(request: Request, ui: UiRuntime) -> Principal:
     """The principal of the request's session cookie, or a 401 (no cookie, unknown, idle or ended session, or
-    claims the API no longer accepts: a suspended tenant, a disabled user)."""
+    claims the API no longer accepts: a suspended tenant, a disabled user, which also ends the session)."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         raise unauthorized("missing", "Sign in at /mlflow/ first.", error="")
     session = await ui.sessions.load(session_id)
     if session is None:
         raise unauthorized("session_ended", "The session has ended; sign in again at /mlflow/.")
-    principal: Principal = await request.app.state.authenticator.principal_from_claims(session.claims)
+    try:
+        principal: Principal = await request.app.state.authenticator.principal_from_claims(session.claims)
+    except ProblemError as exc:
+        # Claims the API no longer accepts end the session for good: enabling the user or the tenant again later
+        # asks for a new sign-in rather than bringing this session back.
+        if exc.status == 401:
+            await ui.sessions.end(session_id)
+        raise
     request.state.principal = principal
     return principal
 

@@ -192,7 +192,8 @@ async def test_the_tenants_directory_holds_for_ui_sessions_on_every_request(
 ) -> None:
     """The API's OIDC bearer tokens and the UI's sessions both go through ``Authenticator.principal_from_claims``,
     which checks the subject's directory entry: a session of a user the tenant's admin disables is refused from its
-    next request, and the user cannot sign in again; enabled and demoted, its role is the entry's."""
+    next request and ended, and the user cannot sign in again; enabled and demoted, a new session's role is the
+    entry's."""
     a, _ = two_tenants
     sub = await sign_in(ui, idp, a.name, "data-scientist")
     entry = {"email": f"{sub}@example.test", "role": "data-scientist", "subject": sub}
@@ -220,7 +221,12 @@ async def test_the_tenants_directory_holds_for_ui_sessions_on_every_request(
         await sign_in(colleague, idp, a.name, "viewer")
         assert (await colleague.get(search)).status_code == 200
 
-    # Enabled again as a viewer: the same session reads again, and its claim (data-scientist) no longer writes.
+    # Enabled again as a viewer: the refused session stays ended; a new sign-in reads, and its claim
+    # (data-scientist) no longer writes.
     assert (await ui.patch(user, json={"disabled": False, "role": "viewer"}, headers=a.h())).status_code == 200
+    r = await ui.get(search)
+    assert r.status_code == 401 and "session has ended" in r.text
+    r = await finish_sign_in(ui, authorize(await start_sign_in(ui), sub))
+    assert r.status_code == 303, r.text
     assert (await ui.get(search)).status_code == 200
     assert await create_experiment() == 403
