@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 declare -A APT_GROUPS=(
   [base]="ca-certificates curl git make python3 python3-venv python3-dev gcc libpq-dev"
-  [test]="postgresql-15 postgresql-contrib pgbackrest redis-server prometheus prometheus-alertmanager wrk nginx libnginx-mod-http-modsecurity modsecurity-crs chromium"
+  [test]="postgresql-15 postgresql-contrib pgbackrest redis-server prometheus prometheus-alertmanager wrk nginx libnginx-mod-http-modsecurity modsecurity-crs chromium libnss3-tools"
   [lab]="debootstrap systemd-container nftables iproute2 openssh-client sshpass rsync"
 )
 

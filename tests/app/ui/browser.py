@@ -16,11 +16,13 @@ experiments, run and model registry pages are saved there (``docs/ui/`` holds th
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,10 +39,24 @@ ML = "workflowType=machine_learning"
 
 
 @contextmanager
-def chromium(*, ignore_https_errors: bool = False) -> Iterator[Browser]:
-    """Headless Chromium (Debian's), closed on exit."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+def chromium(*, trust: Path | None = None) -> Iterator[Browser]:
+    """Headless Chromium (Debian's), closed on exit.
+
+    ``trust``: a CA certificate Chromium trusts, put in a throwaway NSS database under a throwaway HOME (where Chromium
+    on Linux keeps its trust store; ``certutil`` from libnss3-tools). Pages served under that CA are then valid, and
+    cached like any site's. Without it, a context that reaches a TLS site must ignore certificate errors, and
+    Chromium caches nothing it gets over such a connection."""
+    with ExitStack() as stack, sync_playwright() as pw:
+        env: dict[str, str | float | bool] | None = None
+        if trust is not None:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="maestro-chromium-")))
+            nssdb = f"sql:{home / '.pki' / 'nssdb'}"
+            (home / ".pki" / "nssdb").mkdir(parents=True)
+            subprocess.run(["certutil", "-d", nssdb, "-N", "--empty-password"], check=True)
+            add = ["certutil", "-d", nssdb, "-A", "-t", "C,,", "-n", "maestro-ca", "-i", str(trust)]
+            subprocess.run(add, check=True)
+            env = {**os.environ, "HOME": str(home)}
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], env=env)
         try:
             yield browser
         finally:
