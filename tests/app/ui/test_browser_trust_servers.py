@@ -22,6 +22,10 @@ PAGE = b"<html><body><script src='/app.js'></script></body></html>"
 SCRIPT = b"document.body.dataset.ran = 'yes';"
 
 
+NEW_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+"""openssl req's arguments for a new P-256 key without a passphrase."""
+
+
 def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
@@ -33,11 +37,7 @@ def ca_and_site(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
     _openssl(
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        *NEW_KEY,
         "-keyout",
         str(ca_key),
         "-out",
@@ -53,11 +53,7 @@ def ca_and_site(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
     )
     _openssl(
         "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        *NEW_KEY,
         "-keyout",
         str(key),
         "-out",
